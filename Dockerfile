@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Production image: gunicorn serving the portal, static files by whitenoise. Run the worker from the same
+# image with `python manage.py db_worker --queue-name '*'`, and migrations with `python manage.py migrate`.
+
+FROM python:3.13-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+WORKDIR /build
+COPY requirements.txt .
+RUN pip wheel --wheel-dir /wheels -r requirements.txt
+
+FROM python:3.13-slim AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
+    DEBUG=false PORT=8000
+RUN groupadd --system --gid 10001 portal && useradd --system --uid 10001 --gid portal --home /app portal
+WORKDIR /app
+COPY --from=build /wheels /wheels
+COPY requirements.txt .
+RUN pip install --no-index --find-links=/wheels -r requirements.txt && rm -rf /wheels
+COPY --chown=portal:portal manage.py ./
+COPY --chown=portal:portal portal ./portal
+COPY --chown=portal:portal templates ./templates
+COPY --chown=portal:portal static ./static
+# collectstatic needs settings that load; these build-time values are never used at run time.
+RUN SECRET_KEY=collectstatic-only SCP_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+    && chown -R portal:portal /app/staticfiles
+USER portal
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=4)"
+CMD ["sh", "-c", "exec gunicorn portal.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --access-logfile - --forwarded-allow-ips=${FORWARDED_ALLOW_IPS:-127.0.0.1}"]

@@ -1,0 +1,50 @@
+# `make run` starts the portal with its simulator and worker; `make test` runs every check.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint format pytest pytest-postgres chromium clean
+
+$(STAMP): requirements.txt requirements-test.txt
+	@test -x $(PYTHON) || python3.13 -m venv $(VENV) || python -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ needed, found " + sys.version'
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PYTHON) manage.py migrate --noinput
+	$(PYTHON) manage.py seed_demo
+	$(PYTHON) manage.py run_portal
+
+chromium:
+	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+pytest: $(STAMP) chromium
+	$(PYTHON) -m pytest
+
+# The database-sensitive tests again on PostgreSQL. In CI PostgreSQL must answer; locally it is optional.
+pytest-postgres: $(STAMP)
+	@if $(PYTHON) -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+	  DATABASE_URL=$(PG_URL) $(PYTHON) -m pytest -m postgres; \
+	elif [ "$${CI:-}" = "true" ]; then \
+	  echo "PostgreSQL does not answer at $(PG_URL), and CI needs it"; exit 1; \
+	else \
+	  echo "PostgreSQL does not answer at $(PG_URL): skipping the PostgreSQL pass (CI runs it)"; \
+	fi
+
+test: lint pytest pytest-postgres
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles .test-db.sqlite3*

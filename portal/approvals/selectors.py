@@ -1,0 +1,16 @@
+from portal.interfaces.models import InterfaceRequest, Status
+
+
+def pending_for(*, user):
+    """Pending requests this user may decide: in a group they belong to, and not their own."""
+    groups = list(user.groups.values_list("name", flat=True))
+    return (
+        InterfaceRequest.objects.filter(status=Status.PENDING_APPROVAL, approval_group__in=groups)
+        .exclude(requester=user)
+        .select_related("requester")
+        .order_by("created_at")
+    )
+
+
+def pending_count_for(*, user) -> int:
+    return pending_for(user=user).count()

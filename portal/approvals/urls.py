@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("approvals/", views.queue, name="approval_queue"),
+]

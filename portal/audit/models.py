@@ -1,0 +1,91 @@
+from django.db import models
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+
+
+class AppendOnlyError(Exception):
+    """Audit events are never changed or deleted."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit events cannot be updated")
+
+    def delete(self):
+        raise AppendOnlyError("audit events cannot be deleted")
+
+
+class AuditEvent(models.Model):
+    """One entry of the append-only, hash-chained audit log. Written only by `audit.services.record_event`."""
+
+    seq = models.BigIntegerField(unique=True, editable=False)
+    created_at = models.DateTimeField(editable=False)
+    action = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    actor_id = models.BigIntegerField(null=True, blank=True)  # not a FK: the event outlives the account
+    actor_name = models.CharField(max_length=150, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    interface_request_id = models.BigIntegerField(null=True, blank=True)
+    target = models.CharField(max_length=128, blank=True)
+    payload = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [
+            models.Index(fields=["action", "seq"], name="audit_action_seq"),
+            models.Index(fields=["outcome", "seq"], name="audit_outcome_seq"),
+            models.Index(fields=["actor_name", "seq"], name="audit_actor_seq"),
+            models.Index(fields=["target", "seq"], name="audit_target_seq"),
+            models.Index(fields=["interface_request_id", "seq"], name="audit_request_seq"),
+            models.Index(fields=["created_at"], name="audit_created"),
+            models.Index(fields=["correlation_id"], name="audit_correlation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.outcome}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or not kwargs.get("force_insert"):
+            raise AppendOnlyError("audit events are appended through audit.services.record_event only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events cannot be deleted")
+
+
+class AuditChainHead(models.Model):
+    """The single row that serialises appends: its lock orders writers, its values are the chain's tip."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"audit chain head at seq {self.last_seq}"
+
+
+class VerificationRun(models.Model):
+    """The outcome of one `audit_verify` over the database, shown as the integrity badge."""
+
+    ran_at = models.DateTimeField()
+    ok = models.BooleanField()
+    events = models.BigIntegerField()
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["-ran_at"]
+
+    def __str__(self) -> str:
+        return self.message

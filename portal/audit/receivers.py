@@ -1,0 +1,27 @@
+"""Sign-in events come from Django's auth signals: they are the only hook for failed sign-ins."""
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from .models import Outcome
+from .services import record_event
+
+MAX_USERNAME = 150
+
+
+@receiver(user_logged_in)
+def _logged_in(sender, request, user, **kwargs):
+    record_event(action="auth.login", outcome=Outcome.SUCCESS, actor=user)
+
+
+@receiver(user_logged_out)
+def _logged_out(sender, request, user, **kwargs):
+    if user is not None:
+        record_event(action="auth.logout", outcome=Outcome.SUCCESS, actor=user)
+
+
+@receiver(user_login_failed)
+def _login_failed(sender, credentials, request=None, **kwargs):
+    # `credentials` has the password already replaced by Django's cleanse; keep only the name tried.
+    username = str(credentials.get("username", ""))[:MAX_USERNAME]
+    record_event(action="auth.login_failed", outcome=Outcome.FAILURE, payload={"username": username})

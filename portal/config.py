@@ -1,0 +1,95 @@
+"""The portal's configuration, read once from the environment (and `.env` in development).
+
+A bad value stops start-up with a message that names the variable. Secrets are `SecretStr`, so they never
+print, and they are handed to the SCP client only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEMO_ACCESS_KEY = "demo-access-key-0001"
+DEMO_SECRET_KEY = "demo-secret-key-not-for-production"
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-0123456789"
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class PortalConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_file=BASE_DIR / ".env", extra="ignore", case_sensitive=False)
+
+    debug: bool = True
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1", "[::1]"]
+    csrf_trusted_origins: Annotated[list[str], NoDecode] = []
+    database_url: str = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    trusted_proxies: Annotated[list[str], NoDecode] = []  # REMOTE_ADDRs whose X-Forwarded-For we believe
+
+    scp_virtualserver_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001/virtualserver")
+    scp_vpc_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001/vpc")
+    scp_access_key: str = Field(DEMO_ACCESS_KEY, min_length=1, max_length=256)
+    scp_secret_key: SecretStr | None = None
+    scp_secret_key_file: Path | None = None
+    scp_virtualserver_api_version: str = Field("1.3", pattern=r"^\d+\.\d+$")
+    scp_vpc_api_version: str = Field("1.2", pattern=r"^\d+\.\d+$")
+    scp_accept_language: Literal["en-US", "ko-KR"] = "en-US"
+    scp_connect_timeout: float = Field(3.05, gt=0, le=60)
+    scp_read_timeout: float = Field(30.0, gt=0, le=300)
+    scp_poll_interval: float = Field(1.0, gt=0, le=60)
+    scp_settle_timeout: float = Field(120.0, gt=0, le=3600)
+
+    tasks_backend: Literal["database", "immediate"] = "database"
+    execution_lease_seconds: int = Field(600, ge=30)
+    approval_expiry_hours: float = Field(72.0, gt=0)
+    # When no policy matches: "auto" approves, any other value names the group that must approve.
+    approval_default: str = Field("auto", min_length=1, max_length=150)
+    demo_password: SecretStr = SecretStr("demo-pass-2026")
+    email_backend: str = "django.core.mail.backends.console.EmailBackend"
+    default_from_email: str = "scp-portal@localhost"
+    portal_base_url: str = "http://127.0.0.1:8000"
+
+    _csv_fields = field_validator("allowed_hosts", "csrf_trusted_origins", "trusted_proxies", mode="before")(_csv)
+
+    @model_validator(mode="after")
+    def _resolve_secret(self) -> PortalConfig:
+        if self.scp_secret_key_file is not None:
+            try:
+                text = self.scp_secret_key_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"SCP_SECRET_KEY_FILE cannot be read: {exc.strerror}") from None
+            if not text:
+                raise ValueError("SCP_SECRET_KEY_FILE is empty")
+            self.scp_secret_key = SecretStr(text)
+        if self.scp_secret_key is None:
+            if not self.debug:
+                raise ValueError("SCP_SECRET_KEY (or SCP_SECRET_KEY_FILE) is required when DEBUG is off")
+            self.scp_secret_key = SecretStr(DEMO_SECRET_KEY)
+        if not self.debug and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            raise ValueError("SECRET_KEY must be set when DEBUG is off")
+        return self
+
+
+class ConfigurationError(SystemExit):
+    pass
+
+
+def load_config() -> PortalConfig:
+    """Read the configuration, or stop with a message naming each bad variable."""
+    try:
+        return PortalConfig()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"][:1]).upper() or "configuration"
+            lines.append(f"  {name}: {error['msg']}")
+        raise ConfigurationError("Invalid configuration:\n" + "\n".join(lines)) from None

@@ -1,0 +1,44 @@
+"""Who is acting, from where, under which correlation id: set per HTTP request or task, read by the audit log."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    correlation_id: str
+    actor_id: int | None = None
+    actor_name: str = ""
+    source_ip: str | None = None
+    user_agent: str = ""
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("portal_request_context", default=None)
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def current() -> RequestContext:
+    """Return the bound context; code running outside any (a shell, a migration) gets a fresh system one."""
+    return _current.get() or RequestContext(correlation_id=new_correlation_id(), actor_name="system")
+
+
+@contextlib.contextmanager
+def bound(context: RequestContext) -> Iterator[RequestContext]:
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)
+
+
+def with_actor(user) -> RequestContext:
+    """The current context, with `user` as the actor (used where the user changes mid-request, e.g. sign-in)."""
+    return replace(current(), actor_id=user.pk, actor_name=user.get_username())

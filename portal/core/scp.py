@@ -1,0 +1,24 @@
+"""Build the portal's ScpClient from configuration, with the audit log as its observer."""
+
+from __future__ import annotations
+
+from portal.scp.client import CallRecord, ScpClient
+
+from .config_access import scp_settings
+
+
+def _audit_observer(record: CallRecord) -> None:
+    from portal.audit.services import audit_scp_call
+
+    audit_scp_call(record=record)
+
+
+def scp_client(*, audited: bool = True) -> ScpClient:
+    return ScpClient(**scp_settings(), observer=_audit_observer if audited else None)
+
+
+def flush_records(observer, records: list[CallRecord]) -> None:
+    """Hand buffered call records to an observer, in order."""
+    if observer is not None:
+        for record in records:
+            observer(record)

@@ -1,0 +1,136 @@
+"""The attach form: syntax and range checks here, live checks in the service."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django import forms
+
+from portal.scp import schemas
+
+from .models import Mode
+from .rules import address_problem
+
+MAX_FIXED_IPS = schemas.MAX_FIXED_IPS
+MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&#?\w+;|javascript:", re.IGNORECASE)
+
+
+class AttachForm(forms.Form):
+    mode = forms.ChoiceField(
+        choices=Mode.choices,
+        widget=forms.RadioSelect,
+        label="How to attach",
+        error_messages={"required": "Choose how to attach: a new port on a subnet, or an existing port."},
+    )
+    subnet_id = forms.ChoiceField(label="Subnet", required=False)
+    port_id = forms.ChoiceField(label="Port", required=False)
+    justification = forms.CharField(
+        label="Justification",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why this interface is needed. Plain text, up to 1,000 characters.",
+        error_messages={
+            "required": "Say why this interface is needed.",
+            "max_length": "Keep the justification to 1,000 characters (it has %(show_value)d).",
+        },
+    )
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": "Reload the form."})
+
+    def __init__(self, *args, subnets: list[schemas.Subnet], ports: list[schemas.Port], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subnets = {s.id: s for s in subnets}
+        self.ports = {p.id: p for p in ports}
+        self.fields["subnet_id"].choices = [("", "Choose a subnet…")] + [
+            (s.id, f"{s.name} ({s.cidr})") for s in subnets
+        ]
+        self.fields["port_id"].choices = [("", "Choose a port…")] + [
+            (p.id, f"{p.name or p.id} ({p.fixed_ip_address or 'no address'})") for p in ports
+        ]
+        self.fields["subnet_id"].error_messages["invalid_choice"] = "That subnet is not in this server's VPC."
+        self.fields["port_id"].error_messages["invalid_choice"] = (
+            "That port cannot be attached here: it is already attached, or in another VPC."
+        )
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4())
+            self.initial.setdefault("mode", Mode.SUBNET)
+        raw = self.data.getlist("fixed_ip") if self.is_bound and hasattr(self.data, "getlist") else []
+        self.fixed_ip_rows: list[str] = [str(v)[:100] for v in raw]
+        self.fixed_ip_errors: dict[int, str] = {}
+
+    def add_row(self) -> None:
+        if len(self.fixed_ip_rows) < MAX_FIXED_IPS:
+            self.fixed_ip_rows.append("")
+
+    def remove_row(self, index: int) -> None:
+        if 0 <= index < len(self.fixed_ip_rows):
+            del self.fixed_ip_rows[index]
+
+    def clean_justification(self):
+        text = self.cleaned_data["justification"].strip()
+        if MARKUP.search(text):
+            raise forms.ValidationError("Use plain text: markup such as HTML tags or entities is not accepted.")
+        if any(ord(c) < 32 and c not in "\n\r\t" for c in text):
+            raise forms.ValidationError("The justification contains control characters; use plain text.")
+        return text
+
+    def clean(self):
+        data = super().clean()
+        mode = data.get("mode")
+        if mode == Mode.SUBNET:
+            if not data.get("subnet_id") and "subnet_id" not in self.errors:
+                self.add_error("subnet_id", "Choose a subnet.")
+            if self.data.get("port_id"):
+                self.add_error("port_id", "Choose either a subnet or a port, not both.")
+            self._clean_fixed_ips(data)
+        elif mode == Mode.PORT:
+            if not data.get("port_id") and "port_id" not in self.errors:
+                self.add_error("port_id", "Choose a port.")
+            if self.data.get("subnet_id"):
+                self.add_error("subnet_id", "Choose either a subnet or a port, not both.")
+            if any(row.strip() for row in self.fixed_ip_rows):
+                self.add_error(None, "Fixed IPs can only be given for a new port on a subnet.")
+        return data
+
+    def _clean_fixed_ips(self, data) -> None:
+        if len(self.fixed_ip_rows) > MAX_FIXED_IPS:
+            self.add_error(None, f"Give at most {MAX_FIXED_IPS} fixed IPs.")
+            return
+        subnet = self.subnets.get(data.get("subnet_id") or "")
+        seen: set[str] = set()
+        addresses: list[str] = []
+        for index, raw in enumerate(self.fixed_ip_rows):
+            value = raw.strip()
+            if not value:
+                continue  # an empty row is ignored, not an error
+            problem = None
+            if subnet is not None:
+                problem = address_problem(value, cidr=subnet.cidr, gateway=subnet.gateway_ip_address)
+            if problem is None and value in seen:
+                problem = f"{value} is given more than once."
+            seen.add(value)
+            if problem:
+                self.fixed_ip_errors[index] = problem
+            else:
+                addresses.append(value)
+        if self.fixed_ip_errors:
+            self.add_error(None, "Correct the fixed IPs marked below.")
+        data["fixed_ips"] = addresses
+
+    def apply_service_errors(self, errors: dict[str, list[str]]) -> None:
+        """Show the service's live-check reasons next to the field they concern."""
+        for key, messages in errors.items():
+            if key.startswith("fixed_ip_"):
+                index = int(key.rsplit("_", 1)[1])
+                # Service indices count non-empty rows; map them back onto the rows as shown.
+                filled = [i for i, row in enumerate(self.fixed_ip_rows) if row.strip()]
+                row = filled[index] if index < len(filled) else index
+                self.fixed_ip_errors[row] = " ".join(messages)
+                if "Correct the fixed IPs marked below." not in self.non_field_errors():
+                    self.add_error(None, "Correct the fixed IPs marked below.")
+            elif key in self.fields:
+                for message in messages:
+                    self.add_error(key, message)
+            else:
+                for message in messages:
+                    self.add_error(None, message)

@@ -1,0 +1,109 @@
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import models
+
+
+class Status(models.TextChoices):
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    EXECUTING = "executing", "Executing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Outcome unknown"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED})
+
+
+class Mode(models.TextChoices):
+    SUBNET = "subnet", "New port on a subnet"
+    PORT = "port", "Existing port"
+
+
+# What the requester asked for: fixed at submission, bound by the approval, never changed afterwards.
+PARAMETER_FIELDS = frozenset(
+    {"requester", "idempotency_key", "server_id", "server_name", "vpc_id", "mode", "subnet_id", "subnet_name",
+     "subnet_cidr", "port_id", "port_name", "fixed_ips", "justification", "api_version", "created_at"}
+)  # fmt: skip
+
+
+class FrozenParametersError(Exception):
+    pass
+
+
+class InterfaceRequest(models.Model):
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    idempotency_key = models.UUIDField()
+    created_at = models.DateTimeField()
+    server_id = models.CharField(max_length=64)
+    server_name = models.CharField(max_length=255)
+    vpc_id = models.CharField(max_length=64)
+    mode = models.CharField(max_length=8, choices=Mode.choices)
+    subnet_id = models.CharField(max_length=64, blank=True)
+    subnet_name = models.CharField(max_length=255, blank=True)
+    subnet_cidr = models.CharField(max_length=64, blank=True)
+    port_id = models.CharField(max_length=64, blank=True)
+    port_name = models.CharField(max_length=255, blank=True)
+    fixed_ips = models.JSONField(default=list, blank=True)
+    justification = models.TextField(max_length=1000)
+    api_version = models.CharField(max_length=16)
+
+    status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    status_reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField()
+    policy_name = models.CharField(max_length=100, blank=True)
+    approval_group = models.CharField(max_length=150, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    ports_before = models.JSONField(null=True, blank=True)  # the server's port ids just before the POST
+    result = models.JSONField(null=True, blank=True)  # the interface SCP reported
+    result_port_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["requester", "idempotency_key"], name="one_request_per_idempotency_key")
+        ]
+        indexes = [
+            models.Index(fields=["requester", "-created_at"], name="request_by_requester"),
+            models.Index(fields=["status", "updated_at"], name="request_status_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Request {self.pk} ({self.get_status_display()})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            fields = kwargs.get("update_fields")
+            if fields is None or PARAMETER_FIELDS & set(fields):
+                raise FrozenParametersError("a request's parameters never change after submission")
+        super().save(*args, **kwargs)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def attach_body(self) -> dict:
+        if self.mode == Mode.PORT:
+            return {"port_id": self.port_id}
+        body: dict = {"subnet_id": self.subnet_id}
+        if self.fixed_ips:
+            body["fixed_ips"] = [{"ip_address": ip} for ip in self.fixed_ips]
+        return body
+
+    @property
+    def parameters_digest(self) -> str:
+        """A digest of exactly what will be sent; an approval binds to it."""
+        data = {"server_id": self.server_id, "api_version": self.api_version, "body": self.attach_body}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

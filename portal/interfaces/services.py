@@ -1,0 +1,497 @@
+"""Every state change of an interface request. Views and tasks call these; nothing else writes the model."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portal.audit.models import Outcome
+from portal.audit.services import record_event, scp_call_binding
+from portal.core.roles import can_request
+from portal.core.scp import scp_client
+from portal.scp import schemas
+from portal.scp.client import ScpClient
+from portal.scp.errors import (
+    ScpBadRequest,
+    ScpConflict,
+    ScpError,
+    ScpHttpError,
+    ScpNotFound,
+    ScpNotSent,
+    ScpOutcomeUnknown,
+    ScpResponseInvalid,
+    ScpServerError,
+)
+
+from .errors import AttachRejected, InvalidState, NotAllowed, ScpUnavailable
+from .models import InterfaceRequest, Mode, Status
+from .validation import AttachPlan, validate_attach
+
+MAX_JUSTIFICATION = 1000
+
+
+def _now() -> dt.datetime:
+    return timezone.now()
+
+
+@contextlib.contextmanager
+def _scp_calls_for(request: InterfaceRequest):
+    token = scp_call_binding.set((request.pk, request.server_id))
+    try:
+        yield
+    finally:
+        scp_call_binding.reset(token)
+
+
+def deny(*, user, action: str, reason: str, request: InterfaceRequest | None = None, target: str = "") -> NotAllowed:
+    """Audit a refusal and return the error to raise."""
+    record_event(
+        action=action,
+        outcome=Outcome.DENIED,
+        payload={"reason": reason},
+        interface_request_id=request.pk if request else None,
+        target=target or (request.server_id if request else ""),
+        actor=user,
+    )
+    return NotAllowed(reason)
+
+
+def request_preview(*, request: InterfaceRequest | None = None, plan: AttachPlan | None = None, client=None) -> dict:
+    """Exactly what the portal will send: method, path, version header and JSON body."""
+    client = client or scp_client(audited=False)
+    if request is not None:
+        server_id, body, version = request.server_id, request.attach_body, request.api_version
+    else:
+        assert plan is not None
+        server_id, body = plan.server.id, plan.body().to_body()
+        version = settings.CONFIG.scp_virtualserver_api_version
+    return {
+        "method": "POST",
+        "path": f"/v1/servers/{server_id}/interfaces",
+        "url": client.url_for("virtualserver", f"/v1/servers/{server_id}/interfaces"),
+        "api_version": f"virtualserver {version}",
+        "body": body,
+    }
+
+
+def attach_validate(
+    *,
+    user,
+    server_id: str,
+    mode: str,
+    subnet_id: str = "",
+    port_id: str = "",
+    fixed_ips: list[str] | None = None,
+    stage: str = "preview",
+    client: ScpClient | None = None,
+) -> AttachPlan:
+    """Validate a proposed attach against SCP; an invalid one is audited with its reasons."""
+    client = client or scp_client()
+    try:
+        return validate_attach(
+            client=client, server_id=server_id, mode=mode, subnet_id=subnet_id, port_id=port_id, fixed_ips=fixed_ips
+        )
+    except AttachRejected as exc:
+        record_event(
+            action="interface_request.invalid",
+            outcome=Outcome.FAILURE,
+            payload={
+                "stage": stage,
+                "errors": exc.errors,
+                "input": {"mode": mode, "subnet_id": subnet_id, "port_id": port_id, "fixed_ips": fixed_ips or []},
+            },
+            target=server_id,
+            actor=user,
+        )
+        raise
+
+
+def interface_request_submit(
+    *,
+    requester,
+    idempotency_key: uuid.UUID,
+    server_id: str,
+    mode: str,
+    justification: str,
+    subnet_id: str = "",
+    port_id: str = "",
+    fixed_ips: list[str] | None = None,
+    client: ScpClient | None = None,
+) -> InterfaceRequest:
+    """Validate and record a request, decide by policy whether it needs approval, and start it if not.
+
+    The same idempotency key from the same requester always yields the same request (a double click, a
+    re-posted page).
+    """
+    existing = InterfaceRequest.objects.filter(requester=requester, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    if not can_request(requester):
+        raise deny(user=requester, action="interface_request.submit", reason="You may not submit requests.")
+    plan = attach_validate(
+        user=requester,
+        server_id=server_id,
+        mode=mode,
+        subnet_id=subnet_id,
+        port_id=port_id,
+        fixed_ips=fixed_ips,
+        stage="submit",
+        client=client,
+    )
+    from portal.approvals.services import policy_decide
+
+    decision = policy_decide(plan=plan)
+    now = _now()
+    try:
+        with transaction.atomic():
+            request = InterfaceRequest(
+                requester=requester,
+                idempotency_key=idempotency_key,
+                created_at=now,
+                updated_at=now,
+                server_id=plan.server.id,
+                server_name=plan.server.name[:255],
+                vpc_id=plan.server.vpc_id or "",
+                mode=mode,
+                subnet_id=plan.subnet.id if plan.subnet else "",
+                subnet_name=plan.subnet.name[:255] if plan.subnet else "",
+                subnet_cidr=plan.subnet.cidr if plan.subnet else "",
+                port_id=plan.port.id if plan.port else "",
+                port_name=plan.port.name[:255] if plan.port else "",
+                fixed_ips=list(plan.fixed_ips),
+                justification=justification[:MAX_JUSTIFICATION],
+                api_version=settings.CONFIG.scp_virtualserver_api_version,
+                status=Status.APPROVED if decision.auto_approve else Status.PENDING_APPROVAL,
+                policy_name=decision.policy_name,
+                approval_group=decision.group_name,
+                expires_at=None if decision.auto_approve else now + decision.expires_after,
+            )
+            request.save(force_insert=True)
+            record_event(
+                action="interface_request.submitted",
+                outcome=Outcome.SUCCESS,
+                payload={
+                    "parameters": request_preview(request=request),
+                    "justification": request.justification,
+                    "policy": decision.policy_name,
+                    "decision": "auto_approve"
+                    if decision.auto_approve
+                    else f"requires approval by {decision.group_name}",
+                    "parameters_digest": request.parameters_digest,
+                },
+                interface_request_id=request.pk,
+                target=request.server_id,
+                actor=requester,
+            )
+            if decision.auto_approve:
+                record_event(
+                    action="approval.auto_approved",
+                    outcome=Outcome.SUCCESS,
+                    payload={"policy": decision.policy_name},
+                    interface_request_id=request.pk,
+                    target=request.server_id,
+                    actor=requester,
+                )
+                transaction.on_commit(lambda: enqueue_execution(request_id=request.pk))
+            else:
+                from portal.approvals.notifications import notify_approvers
+
+                transaction.on_commit(lambda: notify_approvers(request_id=request.pk))
+    except IntegrityError:
+        # The same key raced in from a second click: the first one won; answer with its request.
+        existing = InterfaceRequest.objects.filter(requester=requester, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing
+    return request
+
+
+def enqueue_execution(*, request_id: int) -> None:
+    from .tasks import execute_interface_request
+
+    execute_interface_request.enqueue(request_id)
+
+
+def _transition(
+    request: InterfaceRequest,
+    *,
+    allowed_from: tuple[str, ...],
+    to: str,
+    action: str,
+    outcome: str,
+    reason: str = "",
+    payload: dict[str, Any] | None = None,
+    actor=None,
+    **fields: Any,
+) -> bool:
+    """Move a request between states with one conditional update and its audit event, atomically.
+
+    Returns False (and changes nothing) when the request had already left `allowed_from`.
+    """
+    now = _now()
+    with transaction.atomic():
+        changed = InterfaceRequest.objects.filter(pk=request.pk, status__in=allowed_from).update(
+            status=to, status_reason=reason, updated_at=now, **fields
+        )
+        if not changed:
+            return False
+        record_event(
+            action=action,
+            outcome=outcome,
+            payload={"from": request.status, "to": to, "reason": reason, **(payload or {})},
+            interface_request_id=request.pk,
+            target=request.server_id,
+            actor=actor,
+        )
+    request.refresh_from_db()
+    return True
+
+
+def _failure_reason(request: InterfaceRequest, error: ScpHttpError) -> str:
+    if isinstance(error, ScpBadRequest):
+        return f"SCP refused the request as invalid: {error.detail}"
+    if isinstance(error, ScpNotFound):
+        code = (error.code or "").lower()
+        if "subnet" in code:
+            what = f"The subnet {request.subnet_name or request.subnet_id}"
+        elif "port" in code:
+            what = f"The port {request.port_name or request.port_id}"
+        else:
+            what = f"The server {request.server_name or request.server_id}"
+        return f"{what} no longer exists; nothing was attached."
+    if isinstance(error, ScpConflict):
+        return f"SCP reported a conflict and attached nothing: {error.detail}"
+    if error.status in (401, 403):
+        return f"SCP refused the portal's credentials ({error.status}); an administrator must check them."
+    return f"SCP answered {error.status}: {error.detail}"
+
+
+def interface_request_execute(*, request_id: int, client: ScpClient | None = None) -> InterfaceRequest | None:
+    """Claim an approved request and carry it out exactly once: re-validate, write ahead, call, poll."""
+    request = InterfaceRequest.objects.filter(pk=request_id).first()
+    if request is None:
+        return None
+    if not _transition(
+        request,
+        allowed_from=(Status.APPROVED,),
+        to=Status.EXECUTING,
+        action="interface_request.claimed",
+        outcome=Outcome.SUCCESS,
+        claimed_at=_now(),
+    ):
+        return request  # someone else claimed it, or it was cancelled: nothing to do
+    client = client or scp_client()
+    with _scp_calls_for(request):
+        try:
+            plan = validate_attach(
+                client=client,
+                server_id=request.server_id,
+                mode=request.mode,
+                subnet_id=request.subnet_id,
+                port_id=request.port_id,
+                fixed_ips=request.fixed_ips,
+                with_interfaces=True,
+            )
+        except (AttachRejected, ScpUnavailable) as exc:
+            reason = exc.summary if isinstance(exc, AttachRejected) else str(exc)
+            _transition(
+                request,
+                allowed_from=(Status.EXECUTING,),
+                to=Status.FAILED,
+                action="interface_request.failed",
+                outcome=Outcome.FAILURE,
+                reason=f"No longer possible: {reason}" if isinstance(exc, AttachRejected) else reason,
+                payload={"stage": "revalidation", "sent": False},
+            )
+            return request
+        ports_before = sorted(i.port_id for i in plan.interfaces or [])
+        InterfaceRequest.objects.filter(pk=request.pk).update(ports_before=ports_before)
+        body = schemas.ServerInterfaceCreateRequest.model_validate(request.attach_body)
+        # Write-ahead: committed before the call, so a crash after it leaves evidence, never silence.
+        record_event(
+            action="scp.attach.intent",
+            outcome=Outcome.PENDING,
+            payload={**request_preview(request=request, client=client), "ports_before": ports_before},
+            interface_request_id=request.pk,
+            target=request.server_id,
+        )
+        try:
+            interface = client.attach_interface(request.server_id, body)
+        except ScpNotSent:
+            _transition(
+                request,
+                allowed_from=(Status.EXECUTING,),
+                to=Status.FAILED,
+                action="interface_request.failed",
+                outcome=Outcome.FAILURE,
+                reason="SCP could not be reached, so nothing was sent. It is safe to submit again.",
+                payload={"sent": False},
+            )
+            return request
+        except (ScpOutcomeUnknown, ScpResponseInvalid, ScpServerError) as exc:
+            _transition(
+                request,
+                allowed_from=(Status.EXECUTING,),
+                to=Status.UNKNOWN,
+                action="interface_request.unknown",
+                outcome=Outcome.UNKNOWN,
+                reason=f"SCP's answer was lost or unusable ({type(exc).__name__}); checking the server.",
+            )
+            return interface_request_reconcile(request_id=request.pk, client=client)
+        except ScpHttpError as exc:
+            _transition(
+                request,
+                allowed_from=(Status.EXECUTING,),
+                to=Status.FAILED,
+                action="interface_request.failed",
+                outcome=Outcome.FAILURE,
+                reason=_failure_reason(request, exc),
+                payload={"status": exc.status, "code": exc.code, "detail": exc.detail},
+            )
+            return request
+        interface = _wait_until_settled(client, request, interface)
+    return _settle_success(request, interface, via="response")
+
+
+def _wait_until_settled(
+    client: ScpClient, request: InterfaceRequest, interface: schemas.InterfaceResponse
+) -> schemas.InterfaceResponse:
+    """Poll the new interface until its port is ACTIVE (or ERROR), up to the configured timeout."""
+    config = settings.CONFIG
+    deadline = time.monotonic() + config.scp_settle_timeout
+    while interface.port_state not in ("ACTIVE", "ERROR") and time.monotonic() < deadline:
+        time.sleep(config.scp_poll_interval)
+        with contextlib.suppress(ScpError):
+            interface = client.get_server_interface(request.server_id, interface.port_id)
+    return interface
+
+
+def _settle_success(request: InterfaceRequest, interface: schemas.InterfaceResponse, *, via: str) -> InterfaceRequest:
+    result = interface.model_dump(mode="json", exclude_none=True)
+    if interface.port_state == "ERROR":
+        to, outcome, reason = Status.FAILED, Outcome.FAILURE, "SCP attached the port but it went to ERROR."
+    elif interface.port_state != "ACTIVE":
+        to, outcome = Status.SUCCEEDED, Outcome.SUCCESS
+        reason = f"Attached; the port was still {interface.port_state} when the portal stopped waiting."
+    else:
+        to, outcome, reason = Status.SUCCEEDED, Outcome.SUCCESS, ""
+    _transition(
+        request,
+        allowed_from=(Status.EXECUTING, Status.UNKNOWN),
+        to=to,
+        action="interface_request.succeeded" if to == Status.SUCCEEDED else "interface_request.failed",
+        outcome=outcome,
+        reason=reason,
+        payload={"interface": result, "via": via},
+        result=result,
+        result_port_id=interface.port_id,
+    )
+    return request
+
+
+def _matching_interface(
+    request: InterfaceRequest, interfaces: list[schemas.InterfaceResponse]
+) -> schemas.InterfaceResponse | None:
+    if request.mode == Mode.PORT:
+        return next((i for i in interfaces if i.port_id == request.port_id), None)
+    before = set(request.ports_before or [])
+    taken = set(
+        InterfaceRequest.objects.filter(server_id=request.server_id)
+        .exclude(pk=request.pk)
+        .exclude(result_port_id="")
+        .values_list("result_port_id", flat=True)
+    )
+    for interface in interfaces:
+        if interface.subnet_id != request.subnet_id or interface.port_id in before or interface.port_id in taken:
+            continue
+        if set(request.fixed_ips) <= set(interface.addresses):
+            return interface
+    return None
+
+
+def interface_request_reconcile(*, request_id: int, client: ScpClient | None = None) -> InterfaceRequest:
+    """Settle a request whose outcome is unknown by looking at the server; never send the POST again."""
+    request = InterfaceRequest.objects.get(pk=request_id)
+    lease_over = _now() - dt.timedelta(seconds=settings.CONFIG.execution_lease_seconds)
+    stuck = request.status == Status.EXECUTING and request.claimed_at and request.claimed_at < lease_over
+    if request.status != Status.UNKNOWN and not stuck:
+        raise InvalidState(f"Request {request.pk} is {request.get_status_display()}; there is nothing to reconcile.")
+    client = client or scp_client()
+    with _scp_calls_for(request):
+        try:
+            interfaces = client.list_server_interfaces(request.server_id)
+        except ScpNotFound:
+            interfaces = []
+        except ScpError:
+            return request  # still unknown; the periodic reconciliation will try again
+        if request.ports_before is None and request.mode == Mode.SUBNET:
+            found = None  # the call was never made: the claim died before its write-ahead
+        else:
+            found = _matching_interface(request, interfaces)
+        if found is not None:
+            record_event(
+                action="interface_request.reconciled",
+                outcome=Outcome.SUCCESS,
+                payload={"found": True, "port_id": found.port_id},
+                interface_request_id=request.pk,
+                target=request.server_id,
+            )
+            if found.port_state not in ("ACTIVE", "ERROR"):
+                found = _wait_until_settled(client, request, found)
+            return _settle_success(request, found, via="reconciliation")
+    _transition(
+        request,
+        allowed_from=(Status.UNKNOWN, Status.EXECUTING),
+        to=Status.FAILED,
+        action="interface_request.reconciled",
+        outcome=Outcome.FAILURE,
+        reason="Not applied: the server has no such interface, so nothing was attached. You can submit again.",
+        payload={"found": False},
+    )
+    return request
+
+
+def interface_request_cancel(*, request: InterfaceRequest, user) -> InterfaceRequest:
+    """The requester withdraws a request that is pending, or approved but not yet claimed."""
+    if request.requester_id != user.pk:
+        raise deny(user=user, action="interface_request.cancel", reason="Only the requester can cancel a request.",
+                   request=request)  # fmt: skip
+    if not _transition(
+        request,
+        allowed_from=(Status.PENDING_APPROVAL, Status.APPROVED),
+        to=Status.CANCELLED,
+        action="interface_request.cancelled",
+        outcome=Outcome.SUCCESS,
+        reason=f"Cancelled by {user.get_username()}.",
+        actor=user,
+    ):
+        request.refresh_from_db()
+        raise deny(
+            user=user,
+            action="interface_request.cancel",
+            reason=f"This request is {request.get_status_display().lower()} and can no longer be cancelled.",
+            request=request,
+        )
+    return request
+
+
+def record_invalid_form(*, user, server_id: str, form, stage: str) -> None:
+    """Keep the detail of a rejected form in the audit log (the requester sees the messages)."""
+    errors = {key: [str(m) for m in messages] for key, messages in form.errors.items()}
+    errors.update({f"fixed_ip_{i}": [m] for i, m in form.fixed_ip_errors.items()})
+    submitted = {k: str(form.data.get(k, ""))[:200] for k in ("mode", "subnet_id", "port_id")}
+    submitted["fixed_ips"] = [row[:100] for row in form.fixed_ip_rows][:32]
+    record_event(
+        action="interface_request.invalid",
+        outcome=Outcome.FAILURE,
+        payload={"stage": stage[:20], "errors": errors, "input": submitted},
+        target=server_id[:128],
+        actor=user,
+    )

@@ -1,0 +1,16 @@
+from django.tasks import task
+
+from portal.core.context import RequestContext, bound, new_correlation_id
+
+
+def _worker_context() -> RequestContext:
+    return RequestContext(correlation_id=new_correlation_id(), actor_name="portal-worker")
+
+
+@task()
+def execute_interface_request(request_id: int) -> str:
+    from .services import interface_request_execute
+
+    with bound(_worker_context()):
+        request = interface_request_execute(request_id=request_id)
+    return request.status if request else "missing"

@@ -1,0 +1,155 @@
+"""Live validation of an attach against SCP: used at preview, at submission and again at execution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from portal.core.scp import flush_records
+from portal.scp import schemas
+from portal.scp.client import CallRecord, ScpClient
+from portal.scp.errors import ScpError, ScpNotFound
+
+from .errors import AttachRejected, ScpUnavailable
+from .models import Mode
+from .rules import address_problem, server_unavailable_reason
+
+
+@dataclass
+class AttachPlan:
+    server: schemas.Server
+    mode: str
+    subnet: schemas.Subnet | None = None
+    port: schemas.Port | None = None
+    fixed_ips: list[str] = field(default_factory=list)
+    interfaces: list[schemas.InterfaceResponse] | None = None
+
+    def body(self) -> schemas.ServerInterfaceCreateRequest:
+        if self.mode == Mode.PORT:
+            assert self.port is not None
+            return schemas.ServerInterfaceCreateRequest(port_id=self.port.id)
+        assert self.subnet is not None
+        fixed = [schemas.FixedIp(ip_address=ip) for ip in self.fixed_ips] or None
+        return schemas.ServerInterfaceCreateRequest(subnet_id=self.subnet.id, fixed_ips=fixed)
+
+
+def gather(client: ScpClient, calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run independent GETs side by side; a failed call's exception stands in for its result.
+
+    The client's observer runs afterwards, in this thread, so that audit writes stay on this thread's
+    database connection.
+    """
+    records: list[CallRecord] = []
+    observer, client.observer = client.observer, records.append
+    try:
+        with ThreadPoolExecutor(max_workers=min(8, len(calls))) as pool:
+            futures = {name: pool.submit(call) for name, call in calls.items()}
+        results: dict[str, Any] = {}
+        for name, future in futures.items():
+            error = future.exception()
+            results[name] = error if error is not None else future.result()
+    finally:
+        client.observer = observer
+    flush_records(observer, records)
+    return results
+
+
+def _raise_unavailable(error: ScpError) -> None:
+    raise ScpUnavailable(
+        "SCP could not be asked to check this request right now; nothing was sent. Try again in a moment."
+    ) from error
+
+
+def validate_attach(
+    *,
+    client: ScpClient,
+    server_id: str,
+    mode: str,
+    subnet_id: str = "",
+    port_id: str = "",
+    fixed_ips: list[str] | None = None,
+    with_interfaces: bool = False,
+) -> AttachPlan:
+    """Check everything SCP would check, and that the addresses are free. Raise AttachRejected with reasons."""
+    fixed_ips = fixed_ips or []
+    calls: dict[str, Callable[[], Any]] = {"server": lambda: client.get_server(server_id)}
+    if mode == Mode.SUBNET and subnet_id:
+        calls["subnet"] = lambda: client.get_subnet(subnet_id)
+    elif mode == Mode.PORT and port_id:
+        calls["port"] = lambda: client.get_port(port_id)
+    if with_interfaces:
+        calls["interfaces"] = lambda: client.list_server_interfaces(server_id)
+    results = gather(client, calls)
+
+    errors: dict[str, list[str]] = {}
+    server = results["server"]
+    if isinstance(server, ScpNotFound):
+        raise AttachRejected({"__all__": [f"The server {server_id} no longer exists."]})
+    if isinstance(server, ScpError):
+        _raise_unavailable(server)
+    reason = server_unavailable_reason(state=server.state, locked=server.locked)
+    if reason:
+        errors["__all__"] = [reason]
+    plan = AttachPlan(server=server, mode=mode, fixed_ips=list(fixed_ips))
+    if with_interfaces:
+        interfaces = results["interfaces"]
+        if isinstance(interfaces, ScpError):
+            _raise_unavailable(interfaces)
+        plan.interfaces = interfaces
+
+    if mode == Mode.SUBNET:
+        subnet = results.get("subnet")
+        if not subnet_id or isinstance(subnet, ScpNotFound):
+            errors["subnet_id"] = ["Choose a subnet." if not subnet_id else "That subnet no longer exists."]
+        elif isinstance(subnet, ScpError):
+            _raise_unavailable(subnet)
+        elif subnet.vpc_id != server.vpc_id:
+            errors["subnet_id"] = [f"The subnet {subnet.name} is not in the server's VPC."]
+        else:
+            plan.subnet = subnet
+            _check_addresses(client, subnet, fixed_ips, errors)
+    elif mode == Mode.PORT:
+        port = results.get("port")
+        if fixed_ips:
+            errors["fixed_ips"] = ["Fixed IPs can only be given for a new port on a subnet."]
+        if not port_id or isinstance(port, ScpNotFound):
+            errors["port_id"] = ["Choose a port." if not port_id else "That port no longer exists."]
+        elif isinstance(port, ScpError):
+            _raise_unavailable(port)
+        elif port.vpc_id != server.vpc_id:
+            errors["port_id"] = [f"The port {port.name} is in another VPC than the server."]
+        elif port.is_attached:
+            errors["port_id"] = [f"The port {port.name} is already attached to a server."]
+        else:
+            plan.port = port
+    else:
+        errors["mode"] = ["Choose how to attach: a new port on a subnet, or an existing port."]
+    if errors:
+        raise AttachRejected(errors)
+    return plan
+
+
+def _check_addresses(client: ScpClient, subnet: schemas.Subnet, fixed_ips: list[str], errors: dict) -> None:
+    seen: set[str] = set()
+    to_ask: dict[str, Callable[[], Any]] = {}
+    for index, address in enumerate(fixed_ips):
+        problem = address_problem(address, cidr=subnet.cidr, gateway=subnet.gateway_ip_address)
+        if problem is None and address in seen:
+            problem = f"{address} is given more than once."
+        seen.add(address)
+        if problem:
+            errors.setdefault(f"fixed_ip_{index}", []).append(problem)
+        else:
+            to_ask[f"fixed_ip_{index}"] = lambda a=address: client.check_ip_availability(
+                subnet_id=subnet.id, ip_address=a
+            )
+    if not to_ask:
+        return
+    for key, answer in gather(client, to_ask).items():
+        if isinstance(answer, ScpError):
+            _raise_unavailable(answer)
+        if not answer.available:
+            address = fixed_ips[int(key.rsplit("_", 1)[1])]
+            errors.setdefault(key, []).append(f"{address} is already in use in {subnet.cidr}.")

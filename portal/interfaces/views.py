@@ -1,0 +1,200 @@
+"""Views parse input, authorize, call one service or selector, and render. No SCP calls or writes here."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from portal.audit.selectors import timeline_for_request
+from portal.core.roles import can_request
+from portal.scp.errors import ScpError, ScpNotFound
+
+from . import selectors, services
+from .errors import AttachRejected, NotAllowed, ScpUnavailable
+from .forms import AttachForm
+from .models import Mode
+
+SCP_DOWN = "SCP is not answering right now, so this page cannot be shown. Try again in a moment."
+MARKER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def _require_requester(request, *, target: str = "") -> None:
+    if not can_request(request.user):
+        raise services.deny(user=request.user, action="interface_request.access", reason="Requester role needed.",
+                            target=target)  # fmt: skip
+
+
+def _scp_error_page(request, message: str, status: int = 503):
+    return render(request, "core/problem.html", {"message": message}, status=status)
+
+
+@login_required
+@require_GET
+def server_list(request):
+    name = request.GET.get("q", "").strip()[:100]
+    state = request.GET.get("state", "").upper()
+    state = state if state in selectors.SERVER_STATES else ""
+    marker = request.GET.get("marker", "")
+    marker = marker if MARKER_RE.match(marker) else ""
+    context = {"q": name, "state": state, "states": selectors.SERVER_STATES, "marker": marker}
+    try:
+        context["page"] = selectors.server_list(name=name, state=state, marker=marker)
+    except ScpError:
+        context["scp_error"] = SCP_DOWN
+    template = "interfaces/server_list.html#results" if request.htmx else "interfaces/server_list.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def server_detail(request, server_id: str):
+    try:
+        detail = selectors.server_detail(server_id=server_id)
+    except ScpNotFound:
+        raise Http404("No such server.") from None
+    except ScpError:
+        return _scp_error_page(request, SCP_DOWN)
+    return render(request, "interfaces/server_detail.html", {"detail": detail, "server": detail.server})
+
+
+def _attach_context(request, options, form, **extra):
+    return {"server": options.server, "options": options, "form": form, **extra}
+
+
+def _render_attach(request, context, *, fragment: str = "attach-panel"):
+    template = f"interfaces/attach.html#{fragment}" if request.htmx else "interfaces/attach.html"
+    return render(request, template, context)
+
+
+def _form_from_post(post, options) -> AttachForm:
+    """An unbound form carrying what was posted, for re-display without showing errors."""
+    initial = {k: post.get(k, "") for k in ("mode", "subnet_id", "port_id", "justification", "idempotency_key")}
+    form = AttachForm(initial=initial, subnets=options.subnets, ports=options.ports)
+    form.fixed_ip_rows = [str(v)[:100] for v in post.getlist("fixed_ip")]
+    return form
+
+
+@login_required
+def attach(request, server_id: str):
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    try:
+        _require_requester(request, target=server_id)
+    except NotAllowed as exc:
+        return _scp_error_page(request, str(exc), status=403)
+    try:
+        options = selectors.attach_options(server_id=server_id)
+    except ScpNotFound:
+        raise Http404("No such server.") from None
+    except ScpError:
+        return _scp_error_page(request, SCP_DOWN)
+    if options.unavailable_reason:
+        return render(request, "interfaces/attach.html", _attach_context(request, options, None))
+    if request.method == "GET":
+        form = AttachForm(subnets=options.subnets, ports=options.ports)
+        return render(request, "interfaces/attach.html", _attach_context(request, options, form))
+
+    action = request.POST.get("action", "preview")
+    if action in ("add_ip", "edit") or action.startswith("remove_ip:"):
+        form = _form_from_post(request.POST, options)
+        if action == "add_ip":
+            form.add_row()
+        elif action.startswith("remove_ip:"):
+            index = action.partition(":")[2]
+            form.remove_row(int(index) if index.isdigit() else -1)
+        return _render_attach(request, _attach_context(request, options, form))
+
+    form = AttachForm(request.POST, subnets=options.subnets, ports=options.ports)
+    if not form.is_valid():
+        services.record_invalid_form(user=request.user, server_id=server_id, form=form, stage=action)
+        return _render_attach(request, _attach_context(request, options, form))
+    data = form.cleaned_data
+    params = {
+        "server_id": server_id,
+        "mode": data["mode"],
+        "subnet_id": data.get("subnet_id", "") if data["mode"] == Mode.SUBNET else "",
+        "port_id": data.get("port_id", "") if data["mode"] == Mode.PORT else "",
+        "fixed_ips": data.get("fixed_ips", []) if data["mode"] == Mode.SUBNET else [],
+    }
+    try:
+        if action == "confirm":
+            interface_request = services.interface_request_submit(
+                requester=request.user,
+                idempotency_key=data["idempotency_key"],
+                justification=data["justification"],
+                **params,
+            )
+            url = reverse("request_detail", args=[interface_request.pk])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        plan = services.attach_validate(user=request.user, stage="preview", **params)
+    except AttachRejected as exc:
+        form.apply_service_errors(exc.errors)
+        return _render_attach(request, _attach_context(request, options, form))
+    except (ScpUnavailable, NotAllowed) as exc:
+        form.add_error(None, str(exc))
+        return _render_attach(request, _attach_context(request, options, form))
+    preview = services.request_preview(plan=plan)
+    return _render_attach(request, _attach_context(request, options, form, preview=preview, plan=plan))
+
+
+@login_required
+@require_GET
+def check_ip(request, server_id: str):
+    """Instant feedback for one fixed-IP row: syntax, range and whether the address is free."""
+    subnet_id = request.GET.get("subnet_id", "")[:64]
+    address = request.GET.get("fixed_ip", "").strip()[:100]
+    message, ok = "", False
+    if address and subnet_id:
+        try:
+            message, ok = selectors.fixed_ip_check(subnet_id=subnet_id, address=address)
+        except ScpError:
+            message = "Could not check this address with SCP right now; it will be checked again on preview."
+    return render(request, "interfaces/attach.html#ip-check", {"message": message, "ok": ok})
+
+
+@login_required
+@require_GET
+def my_requests(request):
+    requests_page = selectors.requests_of(user=request.user)[:200]
+    return render(request, "interfaces/my_requests.html", {"requests": requests_page})
+
+
+def _viewable_request(request, pk: int):
+    interface_request = selectors.request_for_viewer(user=request.user, request_id=pk)
+    if interface_request is None:
+        services.deny(user=request.user, action="interface_request.view", reason="Not your request.", target=str(pk))
+        raise Http404("No such request.")
+    return interface_request
+
+
+@login_required
+@require_GET
+def request_detail(request, pk: int):
+    interface_request = _viewable_request(request, pk)
+    context = {
+        "req": interface_request,
+        "timeline": timeline_for_request(request_id=interface_request.pk),
+        "preview": services.request_preview(request=interface_request),
+    }
+    if request.htmx and request.GET.get("fragment") == "status":
+        return render(request, "interfaces/request_detail.html#status", context)
+    return render(request, "interfaces/request_detail.html", context)
+
+
+@login_required
+@require_POST
+def request_cancel(request, pk: int):
+    interface_request = _viewable_request(request, pk)
+    try:
+        services.interface_request_cancel(request=interface_request, user=request.user)
+        messages.success(request, "The request was cancelled.")
+    except NotAllowed as exc:
+        messages.error(request, str(exc))
+    return redirect("request_detail", pk=pk)

@@ -1,0 +1,390 @@
+"""The simulator's HTTP front: SCP's signing, versioning and error rules over `SimulatorState`.
+
+Both services are served on one port. Each answers under its own prefix (`/virtualserver`, `/vpc`), so the
+portal's two base URLs stay distinct as in production; the same paths without a prefix work too.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .faults import FaultConfig, FaultInjector
+from .state import ApiError, SimulatorState
+
+# The simulator keeps its own copy of the version table so that it checks the portal rather than agreeing
+# with it by construction.
+VERSIONS: dict[str, list[tuple[str, str, str | None]]] = {
+    "virtualserver": [
+        ("1.3", "CURRENT", None),
+        ("1.2", "SUPPORTED", "2026-08-31"),
+        ("1.1", "DEPRECATED", "2026-05-31"),
+        ("1.0", "DEPRECATED", "2025-12-31"),
+    ],
+    "vpc": [("1.2", "CURRENT", None), ("1.1", "SUPPORTED", None), ("1.0", "DEPRECATED", "2025-12-31")],
+}
+CLOCK_SKEW_MS = 5 * 60 * 1000
+MAX_BODY = 1024 * 1024
+
+ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
+    (m, re.compile(p), service, name)
+    for m, p, service, name in [
+        ("GET", r"^/v1/servers$", "virtualserver", "list_servers"),
+        ("GET", r"^/v1/servers/(?P<server_id>[^/]+)$", "virtualserver", "get_server"),
+        ("GET", r"^/v1/servers/(?P<server_id>[^/]+)/interfaces$", "virtualserver", "list_interfaces"),
+        ("POST", r"^/v1/servers/(?P<server_id>[^/]+)/interfaces$", "virtualserver", "attach"),
+        ("GET", r"^/v1/servers/(?P<server_id>[^/]+)/interfaces/(?P<port_id>[^/]+)$", "virtualserver", "get_interface"),
+        ("DELETE", r"^/v1/servers/(?P<server_id>[^/]+)/interfaces/(?P<port_id>[^/]+)$", "virtualserver", "detach"),
+        ("GET", r"^/v1/subnets$", "vpc", "list_subnets"),
+        ("GET", r"^/v1/subnets/(?P<subnet_id>[^/]+)$", "vpc", "get_subnet"),
+        ("GET", r"^/v1/ports/port-ip-availabilities$", "vpc", "ip_availability"),
+        ("GET", r"^/v1/ports$", "vpc", "list_ports"),
+        ("GET", r"^/v1/ports/(?P<port_id>[^/]+)$", "vpc", "get_port"),
+    ]
+]
+
+
+def _signature(secret: str, message: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), message.encode(), hashlib.sha256).digest()).decode()
+
+
+class Simulator:
+    """Everything one simulator process holds: the world, the credentials, the faults, the request log."""
+
+    def __init__(
+        self,
+        *,
+        credentials: dict[str, str],
+        state: SimulatorState,
+        faults: FaultInjector,
+        control: bool = False,
+        today: dt.date | None = None,
+        clock=time.time,
+    ) -> None:
+        self.credentials = credentials
+        self.state = state
+        self.faults = faults
+        self.control = control
+        self.today = today
+        self.clock = clock
+        self._log: list[dict[str, Any]] = []
+        self._log_lock = threading.Lock()
+
+    def current_date(self) -> dt.date:
+        return self.today or dt.datetime.fromtimestamp(self.clock(), dt.UTC).date()
+
+    def log(self, entry: dict[str, Any]) -> None:
+        with self._log_lock:
+            entry["seq"] = len(self._log) + 1
+            self._log.append(entry)
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_log(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+    def resolve_version(self, service: str, header: str | None) -> str:
+        if not header:
+            return next(v for v, state, _ in VERSIONS[service] if state == "CURRENT")
+        parts = header.split()
+        if len(parts) != 2:
+            raise ApiError(400, "Common.ApiVersion.Invalid", f"Scp-Api-Version {header!r} is not '<service> <x.y>'")
+        named, version = parts
+        if named != service:
+            raise ApiError(400, "Common.ApiVersion.Invalid", f"Scp-Api-Version names {named!r}; this is {service!r}")
+        for known, state, not_before in VERSIONS[service]:
+            if known == version:
+                if state == "DEPRECATED" and not_before and self.current_date() >= dt.date.fromisoformat(not_before):
+                    raise ApiError(
+                        400,
+                        "Common.ApiVersion.Expired",
+                        f"{service} {version} is no longer supported since {not_before}",
+                    )
+                if state == "PLANNED":
+                    raise ApiError(400, "Common.ApiVersion.Invalid", f"{service} {version} is not available yet")
+                return version
+        raise ApiError(400, "Common.ApiVersion.Invalid", f"{service} API version {version!r} is unknown")
+
+    def authenticate(self, method: str, url: str, headers) -> str:
+        access_key = headers.get("Scp-Accesskey") or ""
+        timestamp = headers.get("Scp-Timestamp") or ""
+        signature = headers.get("Scp-Signature") or ""
+        client_type = headers.get("Scp-ClientType") or ""
+        secret = self.credentials.get(access_key)
+        expected = _signature(secret or "x", f"{method}{url}{timestamp}{access_key}Openapi")
+        # Compare even for an unknown key, so timing says nothing about which keys exist.
+        signature_ok = hmac.compare_digest(expected.encode(), signature.encode())
+        if secret is None or not signature_ok or client_type != "Openapi":
+            raise ApiError(401, "Common.Unauthorized", "authentication failed: bad access key or signature")
+        if not timestamp.isdigit() or abs(int(self.clock() * 1000) - int(timestamp)) > CLOCK_SKEW_MS:
+            raise ApiError(401, "Common.Unauthorized", "authentication failed: timestamp outside the allowed window")
+        return access_key
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "ScpSimulator/1.0"
+    protocol_version = "HTTP/1.1"
+    sim: Simulator  # set on the subclass made by make_server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the request log is the record
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def _send_json(self, status: int, body: Any) -> None:
+        payload = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _error(self, error: ApiError) -> None:
+        self._send_json(
+            error.status, {"errors": [{"code": error.code, "status": error.status, "detail": error.detail}]}
+        )
+
+    def _read_body(self) -> tuple[bytes, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ApiError(400, "Common.InvalidRequest", "request body too large")
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return raw, None
+        try:
+            return raw, json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "Common.InvalidRequest", "request body is not valid JSON") from None
+
+    def _handle(self, method: str) -> None:
+        sim = self.sim
+        split = urlsplit(self.path)
+        path = split.path
+        if path.startswith("/_sim/"):
+            self._control(method, path)
+            return
+        service_prefix = None
+        for prefix in ("/virtualserver", "/vpc"):
+            if path == prefix or path.startswith(prefix + "/"):
+                service_prefix = prefix[1:]
+                path = path[len(prefix) :] or "/"
+                break
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "method": method,
+            "path": path,
+            "query": split.query,
+            "version": self.headers.get("Scp-Api-Version"),
+            "body": None,
+            "status": None,
+            "fault": None,
+        }
+        status = 500
+        try:
+            sim.log(entry)  # on receipt, so that a request still being answered is already visible
+            raw, body = self._read_body()
+            entry["body"] = body if body is not None else (raw.decode("utf-8", "replace") or None)
+            if sim.faults.config.latency_ms:
+                time.sleep(sim.faults.config.latency_ms / 1000)
+            url = f"http://{self.headers.get('Host', '')}{self.path}"
+            sim.authenticate(method, url, self.headers)
+            if path == "/" and method == "GET":
+                service = service_prefix or "virtualserver"
+                status, payload = 200, self._versions(service)
+                self._send_json(status, payload)
+                return
+            route = self._route(method, path)
+            name, params, service = route
+            if service_prefix and service_prefix != service:
+                raise ApiError(404, "Common.NotFound", f"{path} is not a {service_prefix} endpoint")
+            version = sim.resolve_version(service, self.headers.get("Scp-Api-Version"))
+            injected = sim.faults.error_status(method)
+            if injected:
+                entry["fault"] = f"error {injected}"
+                raise ApiError(injected, "ContactAdminForAssistance", "the service is temporarily unavailable")
+            query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+            with_default = version >= "1.2"
+            if name == "attach":
+                fault = sim.faults.attach_fault()
+                result = sim.state.attach(params["server_id"], body, with_default=with_default, conflict=fault.conflict)
+                if fault.drop:
+                    entry["fault"] = "drop after apply"
+                    status = 0
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if fault.late:
+                    entry["fault"] = "late after apply"
+                    time.sleep(sim.faults.config.late_seconds)
+                status, payload = 200, result
+            else:
+                status, payload = 200, self._dispatch(name, params, query, with_default)
+            self._send_json(status, payload)
+        except ApiError as error:
+            status = error.status
+            entry["error"] = error.code
+            self._error(error)
+        except (ValueError, TypeError) as error:
+            status = 400
+            entry["error"] = "Common.InvalidRequest"
+            self._error(ApiError(400, "Common.InvalidRequest", f"bad parameter: {error}"))
+        finally:
+            entry["status"] = status
+            if "seq" not in entry:
+                sim.log(entry)
+
+    def _route(self, method: str, path: str) -> tuple[str, dict[str, str], str]:
+        for route_method, pattern, service, name in ROUTES:
+            match = pattern.match(path)
+            if match and route_method == method:
+                return name, match.groupdict(), service
+        raise ApiError(404, "Common.NotFound", f"no endpoint {method} {path}")
+
+    def _versions(self, service: str) -> dict[str, Any]:
+        return {
+            "versions": [
+                {"id": f"v{v}", "status": state, "not_before": nb, "links": [{"href": f"/{service}/", "rel": "self"}]}
+                for v, state, nb in VERSIONS[service]
+            ]
+        }
+
+    def _dispatch(self, name: str, params: dict[str, str], query: dict[str, str], with_default: bool) -> Any:
+        state = self.sim.state
+
+        def limit(key: str, default: int) -> int:
+            value = int(query.get(key, default))
+            if not 1 <= value <= 1000:
+                raise ApiError(400, "Common.InvalidParameter", f"{key} must be between 1 and 1000")
+            return value
+
+        match name:
+            case "list_servers":
+                servers = state.list_servers(
+                    name=query.get("name"),
+                    ip=query.get("ip"),
+                    state=query.get("state"),
+                    vpc_id=query.get("vpc_id"),
+                    limit=limit("limit", 20),
+                    marker=query.get("marker"),
+                    sort=query.get("sort"),
+                )
+                return {"servers": servers}
+            case "get_server":
+                return state.get_server(params["server_id"])
+            case "list_interfaces":
+                return {"interfaces": state.list_interfaces(params["server_id"], with_default=with_default)}
+            case "get_interface":
+                interface = state.get_interface(params["server_id"], params["port_id"], with_default=with_default)
+                return {"interfaces": [interface]}
+            case "detach":
+                state.detach(params["server_id"], params["port_id"])
+                return {}
+            case "list_subnets":
+                page = int(query.get("page", 0))
+                if page < 0:
+                    raise ApiError(400, "Common.InvalidParameter", "page must be 0 or more")
+                subnets, total = state.list_subnets(
+                    vpc_id=query.get("vpc_id"),
+                    name=query.get("name"),
+                    cidr=query.get("cidr"),
+                    state=query.get("state"),
+                    type=query.get("type"),
+                    page=page,
+                    size=limit("size", 20),
+                )
+                return {"subnets": subnets, "total_count": total}
+            case "get_subnet":
+                return {"subnet": state.get_subnet(params["subnet_id"])}
+            case "list_ports":
+                size = limit("limit", 20)
+                ports, total, more = state.list_ports(
+                    subnet_id=query.get("subnet_id"),
+                    attached_resource_id=query.get("attached_resource_id"),
+                    attached_resource_types=query.get("attached_resource_types"),
+                    fixed_ip_address=query.get("fixed_ip_address"),
+                    state=query.get("state"),
+                    limit=size,
+                    marker=query.get("marker"),
+                )
+                links = [{"rel": "next", "href": f"/v1/ports?limit={size}&marker={ports[-1]['id']}"}] if more else []
+                return {
+                    "count": total if query.get("with_count") == "true" else None,
+                    "links": links,
+                    "ports": ports,
+                }
+            case "get_port":
+                return {"port": state.get_port(params["port_id"])}
+            case "ip_availability":
+                subnet_id, ip = query.get("subnet_id"), query.get("fixed_ip_address")
+                if not subnet_id or not ip:
+                    raise ApiError(400, "Common.InvalidParameter", "subnet_id and fixed_ip_address are required")
+                return state.ip_availability(subnet_id, ip)
+        raise ApiError(404, "Common.NotFound", name)  # pragma: no cover
+
+    def _control(self, method: str, path: str) -> None:
+        """Test-only endpoints; they exist only when the simulator was started with control enabled."""
+        sim = self.sim
+        if not sim.control:
+            self._error(ApiError(404, "Common.NotFound", f"no endpoint {method} {path}"))
+            return
+        try:
+            _, body = self._read_body()
+            body = body or {}
+            match (method, path):
+                case ("GET", "/_sim/requests"):
+                    self._send_json(200, {"requests": sim.log_entries()})
+                case ("DELETE", "/_sim/requests"):
+                    sim.clear_log()
+                    self._send_json(200, {})
+                case ("GET", "/_sim/faults"):
+                    self._send_json(200, sim.faults.as_dict())
+                case ("POST", "/_sim/faults"):
+                    sim.faults.configure(FaultConfig.from_dict(body))
+                    self._send_json(200, sim.faults.as_dict())
+                case ("POST", "/_sim/reset"):
+                    sim.state.reset()
+                    sim.faults.configure(FaultConfig())
+                    sim.clear_log()
+                    if "settle_seconds" in body:
+                        sim.state.settle_seconds = float(body["settle_seconds"])
+                    self._send_json(200, sim.state.summary())
+                case ("POST", "/_sim/servers"):
+                    sim.state.set_server(body["server_id"], state=body.get("state"), locked=body.get("locked"))
+                    self._send_json(200, {})
+                case ("GET", "/_sim/summary"):
+                    self._send_json(200, sim.state.summary())
+                case _:
+                    raise ApiError(404, "Common.NotFound", f"no control endpoint {method} {path}")
+        except ApiError as error:
+            self._error(error)
+        except (ValueError, TypeError, KeyError) as error:
+            self._error(ApiError(400, "Common.InvalidRequest", str(error)))
+
+
+def make_server(host: str, port: int, simulator: Simulator) -> ThreadingHTTPServer:
+    handler = type("BoundHandler", (Handler,), {"sim": simulator})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server

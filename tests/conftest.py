@@ -1,0 +1,145 @@
+"""Shared fixtures: a real simulator process, users in their roles, and a client pointed at the simulator."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_PORT = int(os.environ["SIM_PORT"])
+SIM_URL = f"http://127.0.0.1:{SIM_PORT}"
+TEST_SETTLE_SECONDS = 0.2
+
+
+class SimulatorHandle:
+    """Drives the simulator's control endpoints (enabled only in tests)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+        self.http.trust_env = False
+
+    def reset(self, *, settle_seconds: float = TEST_SETTLE_SECONDS) -> dict:
+        return self.http.post(f"{self.url}/_sim/reset", json={"settle_seconds": settle_seconds}, timeout=5).json()
+
+    def requests(self) -> list[dict]:
+        return self.http.get(f"{self.url}/_sim/requests", timeout=5).json()["requests"]
+
+    def attach_posts(self) -> list[dict]:
+        return [r for r in self.requests() if r["method"] == "POST" and r["path"].endswith("/interfaces")]
+
+    def clear_log(self) -> None:
+        self.http.delete(f"{self.url}/_sim/requests", timeout=5)
+
+    def faults(self, **config) -> dict:
+        response = self.http.post(f"{self.url}/_sim/faults", json=config, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def set_server(self, server_id: str, **changes) -> None:
+        self.http.post(f"{self.url}/_sim/servers", json={"server_id": server_id, **changes}, timeout=5)
+
+
+def _wait_for_port(port: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"the simulator did not start on port {port}")
+
+
+@pytest.fixture(scope="session")
+def simulator_process():
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "scp_simulator", "--port", str(SIM_PORT), "--control",
+         "--settle-seconds", str(TEST_SETTLE_SECONDS)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_for_port(SIM_PORT)
+        yield SimulatorHandle(SIM_URL)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def sim(simulator_process) -> SimulatorHandle:
+    """The simulator, reset to its deterministic demo world with no faults and an empty request log."""
+    simulator_process.reset()
+    return simulator_process
+
+
+@pytest.fixture
+def scp(sim):
+    """A plain ScpClient (no audit observer) pointed at the simulator."""
+    from portal.core.scp import scp_client
+
+    return scp_client(audited=False)
+
+
+class World:
+    """The demo world, looked up by name through the API."""
+
+    def __init__(self, client) -> None:
+        self.servers = {s.name: s for s in client.iter_servers()}
+        self.subnets = {s.name: s for s in client.iter_subnets()}
+        self.ports = {p.name: p for p in client.iter_ports()}
+
+    def spare_port(self, vpc_name: str = "vpc-prod", n: int = 1):
+        return self.ports[f"{vpc_name}-spare-{n}"]
+
+
+@pytest.fixture
+def world(scp) -> World:
+    return World(scp)
+
+
+def _user(django_user_model, username: str, *roles: str):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(username=username, password=os.environ["DEMO_PASSWORD"])
+    for role in roles:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+@pytest.fixture
+def requester(db, django_user_model):
+    return _user(django_user_model, "requester", "requester")
+
+
+@pytest.fixture
+def other_requester(db, django_user_model):
+    return _user(django_user_model, "other", "requester")
+
+
+@pytest.fixture
+def approver(db, django_user_model):
+    return _user(django_user_model, "approver", "approver")
+
+
+@pytest.fixture
+def second_approver(db, django_user_model):
+    return _user(django_user_model, "approver2", "approver")
+
+
+@pytest.fixture
+def auditor(db, django_user_model):
+    return _user(django_user_model, "auditor", "auditor")
+
+
+@pytest.fixture
+def requester_client(client, requester):
+    client.force_login(requester)
+    return client

@@ -1,0 +1,87 @@
+"""Configuration: typed, fails fast naming the variable, and the version check stops `manage.py check`."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import pytest
+
+from portal.config import ConfigurationError, PortalConfig, load_config
+from portal.core.checks import check_scp_api_versions
+from tests.conftest import ROOT
+
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("SCP_", "DEBUG", "SECRET_KEY", "DATABASE"))}
+
+
+def run_manage(*args, **env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**CLEAN_ENV, **env}, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("SCP_READ_TIMEOUT", "soon", "SCP_READ_TIMEOUT"),
+        ("SCP_VIRTUALSERVER_URL", "not a url", "SCP_VIRTUALSERVER_URL"),
+        ("SCP_VIRTUALSERVER_API_VERSION", "v1.3", "SCP_VIRTUALSERVER_API_VERSION"),
+        ("SCP_ACCEPT_LANGUAGE", "fr-FR", "SCP_ACCEPT_LANGUAGE"),
+        ("DEBUG", "perhaps", "DEBUG"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, variable, value, fragment):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=fragment):
+        load_config()
+
+
+def test_production_requires_real_secrets(monkeypatch):
+    monkeypatch.setenv("DEBUG", "false")
+    monkeypatch.delenv("SCP_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="SCP_SECRET_KEY"):
+        load_config()
+    monkeypatch.setenv("SCP_SECRET_KEY", "real")
+    with pytest.raises(ConfigurationError, match="SECRET_KEY must be set"):
+        load_config()
+
+
+def test_secret_key_file_is_read_and_never_printed(monkeypatch, tmp_path):
+    secret_file = tmp_path / "scp-secret"
+    secret_file.write_text("file-secret-value\n")
+    monkeypatch.setenv("SCP_SECRET_KEY_FILE", str(secret_file))
+    config = PortalConfig()
+    assert config.scp_secret_key.get_secret_value() == "file-secret-value"
+    assert "file-secret-value" not in repr(config) and "file-secret-value" not in str(config.model_dump())
+
+
+def test_defaults_need_no_configuration(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("SCP_"):
+            monkeypatch.delenv(name)
+    config = PortalConfig(_env_file=None)
+    assert str(config.scp_virtualserver_url).startswith("http://127.0.0.1:8001")
+    assert config.scp_virtualserver_api_version == "1.3" and config.database_url.startswith("sqlite:///")
+
+
+def test_manage_check_fails_for_an_expired_version_naming_it_and_its_date():
+    result = run_manage("check", SCP_VIRTUALSERVER_API_VERSION="1.0")
+    assert result.returncode == 1
+    assert "SCP_VIRTUALSERVER_API_VERSION=1.0" in result.stderr and "2025-12-31" in result.stderr
+
+
+def test_manage_check_passes_with_defaults():
+    result = run_manage("check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_warns_for_a_version_that_is_not_current(settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"scp_virtualserver_api_version": "1.2"})
+    problems = check_scp_api_versions(today=dt.date(2026, 11, 27))
+    assert [p.id for p in problems] == ["portal.W001"]
+
+
+def test_healthz_answers_for_any_host(client):
+    response = client.get("/healthz", HTTP_HOST="internal-probe")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}

@@ -100,9 +100,18 @@ class World:
         return self.ports[f"{vpc_name}-spare-{n}"]
 
 
+@pytest.fixture(scope="session")
+def _world(simulator_process) -> World:
+    from portal.core.scp import scp_client
+
+    simulator_process.reset()
+    return World(scp_client(audited=False))
+
+
 @pytest.fixture
-def world(scp) -> World:
-    return World(scp)
+def world(sim, _world) -> World:
+    """The demo world's servers, subnets and ports by name. Ids come from the seed, so every reset keeps them."""
+    return _world
 
 
 def _user(django_user_model, username: str, *roles: str):
@@ -143,3 +152,32 @@ def auditor(db, django_user_model):
 def requester_client(client, requester):
     client.force_login(requester)
     return client
+
+
+def _set_audit_triggers(enabled: bool) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    verb = "ENABLE" if enabled else "DISABLE"
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE audit_auditevent {verb} TRIGGER audit_event_no_truncate")
+        cursor.execute(f"ALTER TABLE audit_auditevent {verb} TRIGGER audit_event_no_update_delete")
+
+
+@pytest.fixture(autouse=True)
+def _audit_triggers_on_during_tests(request):
+    """On PostgreSQL the append-only triggers are on during every test; only the test framework's own flush
+    after a transactional test (TRUNCATE of every table) is let through."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not marker and not ({"db", "transactional_db", "live_server"} & set(request.fixturenames)):
+        yield
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    _set_audit_triggers(True)
+    yield
+    if transactional:
+        _set_audit_triggers(False)

@@ -216,7 +216,8 @@ def interface_request_submit(
 def enqueue_execution(*, request_id: int) -> None:
     from .tasks import execute_interface_request
 
-    execute_interface_request.enqueue(request_id)
+    backend = "database" if settings.CONFIG.tasks_backend == "database" else "default"
+    execute_interface_request.using(backend=backend).enqueue(request_id)
 
 
 def _transition(

@@ -371,7 +371,9 @@ class Handler(BaseHTTPRequestHandler):
                         sim.state.settle_seconds = float(body["settle_seconds"])
                     self._send_json(200, sim.state.summary())
                 case ("POST", "/_sim/servers"):
-                    sim.state.set_server(body["server_id"], state=body.get("state"), locked=body.get("locked"))
+                    sim.state.set_server(
+                        body["server_id"], state=body.get("state"), locked=body.get("locked"), name=body.get("name")
+                    )
                     self._send_json(200, {})
                 case ("GET", "/_sim/summary"):
                     self._send_json(200, sim.state.summary())

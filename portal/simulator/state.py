@@ -513,10 +513,14 @@ class SimulatorState:
             else:
                 port.attached_resource_id = None
 
-    def set_server(self, server_id: str, *, state: str | None = None, locked: bool | None = None) -> None:
+    def set_server(
+        self, server_id: str, *, state: str | None = None, locked: bool | None = None, name: str | None = None
+    ) -> None:
         """Change a server for tests (control endpoint only)."""
         with self._lock:
             server = self._server(server_id)
+            if name is not None:
+                server.name = name
             if state is not None:
                 server.state = state
             if locked is not None:

@@ -1,0 +1,124 @@
+"""A requester attaches interfaces in a real browser, as a new user would."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from portal.interfaces.models import InterfaceRequest
+from portal.scp import schemas
+from tests.e2e.conftest import sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def open_attach_form(page, server_name: str) -> None:
+    page.get_by_label("Name contains").fill(server_name)
+    page.get_by_role("link", name=server_name, exact=True).click()
+    page.get_by_role("link", name="Attach interface").click()
+    expect(page.get_by_role("heading", name=f"Attach an interface to {server_name}")).to_be_visible()
+
+
+def test_attach_by_subnet_with_a_fixed_ip_and_see_the_mac(signed_in, sim, world):
+    page = signed_in
+    open_attach_form(page, "web-01")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_role("button", name="Add a fixed IP").click()
+    page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.30")
+    page.get_by_label("Justification").focus()  # leaving the field checks the address with SCP
+    expect(page.locator("#fixed_ip_0_check")).to_have_text("192.168.20.30 is free.")
+    page.get_by_label("Justification").fill("Storage network for nightly backups")
+    page.get_by_role("button", name="Preview").click()
+    body = page.locator("#preview-body")
+    expect(body).to_contain_text('"ip_address": "192.168.20.30"')
+    expect(page.get_by_text("virtualserver 1.3")).to_be_visible()
+    page.get_by_role("button", name="Confirm and submit").click()
+    page.wait_for_url(re.compile(r"/requests/\d+/$"))
+    expect(page.locator("#status")).to_have_text("Succeeded")
+    expect(page.locator("#result-mac")).to_have_text(re.compile(r"^fa:16:3e(:[0-9a-f]{2}){3}$"))
+    expect(page.locator("#result-addresses")).to_have_text("192.168.20.30")
+    assert len(sim.attach_posts()) == 1
+
+
+def test_attach_an_existing_port(signed_in, sim, world):
+    page = signed_in
+    open_attach_form(page, "web-01")
+    page.get_by_label("Existing port").check()
+    expect(page.get_by_label("Subnet (in the server's VPC)")).to_be_hidden()
+    spare = world.spare_port()
+    page.get_by_label("Unattached port (in the server's VPC)").select_option(spare.id)
+    page.get_by_label("Justification").fill("Reuse the reserved port")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview-body")).to_contain_text(spare.id)
+    page.get_by_role("button", name="Confirm and submit").click()
+    expect(page.locator("#status")).to_have_text("Succeeded")
+    assert InterfaceRequest.objects.get().result_port_id == spare.id
+    assert sim.attach_posts()[0]["body"] == {"port_id": spare.id}
+
+
+def test_an_address_taken_between_preview_and_confirm_is_a_clear_error(signed_in, sim, world, scp):
+    page = signed_in
+    open_attach_form(page, "web-01")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-app (192.168.10.0/24)")
+    page.get_by_role("button", name="Add a fixed IP").click()
+    page.get_by_label("Fixed IP 1", exact=True).fill("192.168.10.77")
+    page.get_by_label("Justification").fill("Monitoring agent")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("button", name="Confirm and submit")).to_be_visible()
+    # Someone else takes the address while the requester reads the preview.
+    scp.attach_interface(
+        world.servers["app-02"].id,
+        schemas.ServerInterfaceCreateRequest(subnet_id=world.subnets["prod-app"].id,
+                                             fixed_ips=[{"ip_address": "192.168.10.77"}]),
+    )  # fmt: skip
+    sim.clear_log()
+    page.get_by_role("button", name="Confirm and submit").click()
+    expect(page.locator("#fixed_ip_0_error")).to_have_text("192.168.10.77 is already in use in 192.168.10.0/24.")
+    expect(page.get_by_label("Fixed IP 1", exact=True)).to_have_value("192.168.10.77")  # nothing typed is lost
+    expect(page.get_by_label("Justification")).to_have_value("Monitoring agent")
+    assert sim.attach_posts() == [] and InterfaceRequest.objects.count() == 0
+
+
+def test_a_double_click_on_confirm_makes_one_request(signed_in, sim, world):
+    page = signed_in
+    open_attach_form(page, "web-01")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_label("Justification").fill("Double click")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("button", name="Confirm and submit").dblclick()
+    expect(page.locator("#status")).to_have_text("Succeeded")
+    assert InterfaceRequest.objects.count() == 1 and len(sim.attach_posts()) == 1
+
+
+def test_a_re_posted_page_without_javascript_makes_one_request(new_page, requester, sim, world):
+    page = new_page(java_script_enabled=False)
+    sign_in(page, "requester")
+    page.goto(f"/servers/{world.servers['web-01'].id}/attach/")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_label("Justification").fill("No JavaScript here")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("button", name="Confirm and submit").click()
+    page.wait_for_url(re.compile(r"/requests/\d+/$"))
+    first = page.url
+    page.go_back()  # the preview page, then submit it again
+    page.get_by_role("button", name="Confirm and submit").click()
+    page.wait_for_url(re.compile(r"/requests/\d+/$"))
+    assert page.url == first
+    assert InterfaceRequest.objects.count() == 1 and len(sim.attach_posts()) == 1
+
+
+def test_names_from_the_api_are_shown_escaped(signed_in, sim, world):
+    page = signed_in
+    hostile = '<img src=x onerror="window.pwned=1">web-evil'
+    sim.set_server(world.servers["web-07"].id, name=hostile)
+    page.goto("/servers/")
+    expect(page.get_by_role("link", name=hostile)).to_be_visible()
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("img").count() == 0
+
+
+def test_a_locked_server_says_why_it_cannot_take_an_interface(signed_in, sim, world):
+    page = signed_in
+    page.goto(f"/servers/{world.servers['web-04'].id}/")
+    expect(page.get_by_text("The server is locked")).to_be_visible()
+    expect(page.get_by_role("link", name="Attach interface")).to_have_count(0)

@@ -10,7 +10,7 @@ from django import forms
 from portal.scp import schemas
 
 from .models import Mode
-from .rules import address_problem
+from .rules import syntax_problem
 
 MAX_FIXED_IPS = schemas.MAX_FIXED_IPS
 MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&#?\w+;|javascript:", re.IGNORECASE)
@@ -23,8 +23,13 @@ class AttachForm(forms.Form):
         label="How to attach",
         error_messages={"required": "Choose how to attach: a new port on a subnet, or an existing port."},
     )
-    subnet_id = forms.ChoiceField(label="Subnet", required=False)
-    port_id = forms.ChoiceField(label="Port", required=False)
+    # Plain strings: whether the subnet or port fits this server is SCP's to say, checked by the service.
+    subnet_id = forms.CharField(
+        label="Subnet", required=False, max_length=64, error_messages={"max_length": "That is not a subnet id."}
+    )
+    port_id = forms.CharField(
+        label="Port", required=False, max_length=64, error_messages={"max_length": "That is not a port id."}
+    )
     justification = forms.CharField(
         label="Justification",
         max_length=1000,
@@ -37,26 +42,22 @@ class AttachForm(forms.Form):
     )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": "Reload the form."})
 
-    def __init__(self, *args, subnets: list[schemas.Subnet], ports: list[schemas.Port], **kwargs):
+    def __init__(self, *args, subnets: list[schemas.Subnet] = (), ports: list[schemas.Port] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.subnets = {s.id: s for s in subnets}
-        self.ports = {p.id: p for p in ports}
-        self.fields["subnet_id"].choices = [("", "Choose a subnet…")] + [
-            (s.id, f"{s.name} ({s.cidr})") for s in subnets
-        ]
-        self.fields["port_id"].choices = [("", "Choose a port…")] + [
-            (p.id, f"{p.name or p.id} ({p.fixed_ip_address or 'no address'})") for p in ports
-        ]
-        self.fields["subnet_id"].error_messages["invalid_choice"] = "That subnet is not in this server's VPC."
-        self.fields["port_id"].error_messages["invalid_choice"] = (
-            "That port cannot be attached here: it is already attached, or in another VPC."
-        )
+        self.set_options(subnets=subnets, ports=ports)
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", uuid.uuid4())
             self.initial.setdefault("mode", Mode.SUBNET)
         raw = self.data.getlist("fixed_ip") if self.is_bound and hasattr(self.data, "getlist") else []
         self.fixed_ip_rows: list[str] = [str(v)[:100] for v in raw]
         self.fixed_ip_errors: dict[int, str] = {}
+
+    def set_options(self, *, subnets, ports) -> None:
+        """What the selects offer: the server's VPC's subnets and unattached ports (needed only to show the form)."""
+        self.subnet_choices = [("", "Choose a subnet…")] + [(s.id, f"{s.name} ({s.cidr})") for s in subnets]
+        self.port_choices = [("", "Choose a port…")] + [
+            (p.id, f"{p.name or p.id} ({p.fixed_ip_address or 'no address'})") for p in ports
+        ]
 
     def add_row(self) -> None:
         if len(self.fixed_ip_rows) < MAX_FIXED_IPS:
@@ -96,16 +97,13 @@ class AttachForm(forms.Form):
         if len(self.fixed_ip_rows) > MAX_FIXED_IPS:
             self.add_error(None, f"Give at most {MAX_FIXED_IPS} fixed IPs.")
             return
-        subnet = self.subnets.get(data.get("subnet_id") or "")
         seen: set[str] = set()
         addresses: list[str] = []
         for index, raw in enumerate(self.fixed_ip_rows):
             value = raw.strip()
             if not value:
                 continue  # an empty row is ignored, not an error
-            problem = None
-            if subnet is not None:
-                problem = address_problem(value, cidr=subnet.cidr, gateway=subnet.gateway_ip_address)
+            problem = syntax_problem(value)
             if problem is None and value in seen:
                 problem = f"{value} is given more than once."
             seen.add(value)

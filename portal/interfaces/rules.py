@@ -5,6 +5,18 @@ from __future__ import annotations
 import ipaddress
 
 
+def syntax_problem(address: str) -> str | None:
+    """Why `address` is not an IP address at all (the subnet's rules come later, from SCP); None when it is one."""
+    text = address.strip()
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        if "." in text and ":" in text:
+            return f"{text} mixes IPv6 and IPv4 notation; enter a plain IPv4 address."
+        return f"{text} is not a valid IP address."
+    return None
+
+
 def address_problem(address: str, *, cidr: str, gateway: str | None) -> str | None:
     """Why `address` cannot be a fixed IP in `cidr`, in words a requester can act on; None when it can."""
     text = address.strip()

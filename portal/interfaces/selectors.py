@@ -91,6 +91,22 @@ def requests_of(*, user):
     return InterfaceRequest.objects.filter(requester=user).order_by("-created_at", "-id")
 
 
+def resubmission_initial(*, user, request_id: str) -> dict:
+    """A new form's starting values copied from one of the user's own earlier requests (\"submit again\")."""
+    if not request_id.isdigit():
+        return {}
+    earlier = InterfaceRequest.objects.filter(pk=int(request_id), requester=user).first()
+    if earlier is None:
+        return {}
+    return {
+        "mode": earlier.mode,
+        "subnet_id": earlier.subnet_id,
+        "port_id": earlier.port_id,
+        "fixed_ips": list(earlier.fixed_ips),
+        "justification": earlier.justification,
+    }
+
+
 def request_for_viewer(*, user, request_id: int) -> InterfaceRequest | None:
     """The request if this user may see it: their own, or (approvers, auditors) any."""
     from portal.core.roles import is_approver, is_auditor

@@ -216,8 +216,7 @@ def interface_request_submit(
 def enqueue_execution(*, request_id: int) -> None:
     from .tasks import execute_interface_request
 
-    backend = "database" if settings.CONFIG.tasks_backend == "database" else "default"
-    execute_interface_request.using(backend=backend).enqueue(request_id)
+    execute_interface_request.enqueue(request_id)
 
 
 def _transition(

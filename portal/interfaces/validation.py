@@ -102,11 +102,11 @@ def validate_attach(
     if mode == Mode.SUBNET:
         subnet = results.get("subnet")
         if not subnet_id or isinstance(subnet, ScpNotFound):
-            errors["subnet_id"] = ["Choose a subnet." if not subnet_id else "That subnet no longer exists."]
+            errors["subnet_id"] = ["Choose a subnet." if not subnet_id else "That subnet does not exist (any more)."]
         elif isinstance(subnet, ScpError):
             _raise_unavailable(subnet)
         elif subnet.vpc_id != server.vpc_id:
-            errors["subnet_id"] = [f"The subnet {subnet.name} is not in the server's VPC."]
+            errors["subnet_id"] = [f"The subnet {subnet.name} is not in this server's VPC."]
         else:
             plan.subnet = subnet
             _check_addresses(client, subnet, fixed_ips, errors)
@@ -115,13 +115,15 @@ def validate_attach(
         if fixed_ips:
             errors["fixed_ips"] = ["Fixed IPs can only be given for a new port on a subnet."]
         if not port_id or isinstance(port, ScpNotFound):
-            errors["port_id"] = ["Choose a port." if not port_id else "That port no longer exists."]
+            errors["port_id"] = [
+                "Choose a port." if not port_id else "That port cannot be attached here: it does not exist."
+            ]
         elif isinstance(port, ScpError):
             _raise_unavailable(port)
         elif port.vpc_id != server.vpc_id:
-            errors["port_id"] = [f"The port {port.name} is in another VPC than the server."]
+            errors["port_id"] = [f"The port {port.name} cannot be attached here: it is in another VPC than the server."]
         elif port.is_attached:
-            errors["port_id"] = [f"The port {port.name} is already attached to a server."]
+            errors["port_id"] = [f"The port {port.name} cannot be attached here: it is already attached to a server."]
         else:
             plan.port = port
     else:

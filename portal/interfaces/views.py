@@ -64,57 +64,68 @@ def server_detail(request, server_id: str):
     return render(request, "interfaces/server_detail.html", {"detail": detail, "server": detail.server})
 
 
-def _attach_context(request, options, form, **extra):
-    return {"server": options.server, "options": options, "form": form, **extra}
-
-
-def _render_attach(request, context, *, fragment: str = "attach-panel"):
-    template = f"interfaces/attach.html#{fragment}" if request.htmx else "interfaces/attach.html"
+def _render_attach(request, *, server, form, options=None, **extra):
+    context = {"server": server, "options": options, "form": form, **extra}
+    template = "interfaces/attach.html#attach-panel" if request.htmx else "interfaces/attach.html"
     return render(request, template, context)
 
 
-def _form_from_post(post, options) -> AttachForm:
+def _form_from_post(post) -> AttachForm:
     """An unbound form carrying what was posted, for re-display without showing errors."""
     initial = {k: post.get(k, "") for k in ("mode", "subnet_id", "port_id", "justification", "idempotency_key")}
-    form = AttachForm(initial=initial, subnets=options.subnets, ports=options.ports)
+    form = AttachForm(initial=initial)
     form.fixed_ip_rows = [str(v)[:100] for v in post.getlist("fixed_ip")]
     return form
 
 
 @login_required
 def attach(request, server_id: str):
+    """The attach form. GET shows it; POST previews or confirms (or edits the fixed-IP rows in place)."""
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
     try:
         _require_requester(request, target=server_id)
     except NotAllowed as exc:
         return _scp_error_page(request, str(exc), status=403)
+    action = request.POST.get("action", "preview") if request.method == "POST" else "show"
+    if action in ("preview", "confirm"):
+        return _attach_submit(request, server_id, action)
+    if action == "show":
+        form = AttachForm(
+            initial=selectors.resubmission_initial(user=request.user, request_id=request.GET.get("again", ""))
+        )
+        form.fixed_ip_rows = list(form.initial.pop("fixed_ips", []))
+    else:
+        form = _form_from_post(request.POST)
+        if action == "add_ip":
+            form.add_row()
+        elif action.startswith("remove_ip:"):
+            index = action.partition(":")[2]
+            form.remove_row(int(index) if index.isdigit() else -1)
+    return _show_attach_form(request, server_id, form)
+
+
+def _show_attach_form(request, server_id: str, form: AttachForm):
+    """Render the form with the server's subnets and unattached ports to choose from."""
     try:
         options = selectors.attach_options(server_id=server_id)
     except ScpNotFound:
         raise Http404("No such server.") from None
     except ScpError:
         return _scp_error_page(request, SCP_DOWN)
-    if options.unavailable_reason:
-        return render(request, "interfaces/attach.html", _attach_context(request, options, None))
-    if request.method == "GET":
-        form = AttachForm(subnets=options.subnets, ports=options.ports)
-        return render(request, "interfaces/attach.html", _attach_context(request, options, form))
+    form.set_options(subnets=options.subnets, ports=options.ports)
+    if request.method == "GET" or options.unavailable_reason:
+        return render(request, "interfaces/attach.html", {"server": options.server, "options": options, "form": form})
+    return _render_attach(request, server=options.server, form=form, options=options)
 
-    action = request.POST.get("action", "preview")
-    if action in ("add_ip", "edit") or action.startswith("remove_ip:"):
-        form = _form_from_post(request.POST, options)
-        if action == "add_ip":
-            form.add_row()
-        elif action.startswith("remove_ip:"):
-            index = action.partition(":")[2]
-            form.remove_row(int(index) if index.isdigit() else -1)
-        return _render_attach(request, _attach_context(request, options, form))
 
-    form = AttachForm(request.POST, subnets=options.subnets, ports=options.ports)
+def _attach_submit(request, server_id: str, action: str):
+    # The form checks syntax; the service checks against SCP in one parallel round of calls. The form's
+    # option lists are fetched only when the form has to be shown again.
+    form = AttachForm(request.POST)
     if not form.is_valid():
         services.record_invalid_form(user=request.user, server_id=server_id, form=form, stage=action)
-        return _render_attach(request, _attach_context(request, options, form))
+        return _show_attach_form(request, server_id, form)
     data = form.cleaned_data
     params = {
         "server_id": server_id,
@@ -136,12 +147,12 @@ def attach(request, server_id: str):
         plan = services.attach_validate(user=request.user, stage="preview", **params)
     except AttachRejected as exc:
         form.apply_service_errors(exc.errors)
-        return _render_attach(request, _attach_context(request, options, form))
+        return _show_attach_form(request, server_id, form)
     except (ScpUnavailable, NotAllowed) as exc:
         form.add_error(None, str(exc))
-        return _render_attach(request, _attach_context(request, options, form))
+        return _show_attach_form(request, server_id, form)
     preview = services.request_preview(plan=plan)
-    return _render_attach(request, _attach_context(request, options, form, preview=preview, plan=plan))
+    return _render_attach(request, server=plan.server, form=form, preview=preview, plan=plan)
 
 
 @login_required

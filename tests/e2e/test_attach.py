@@ -12,6 +12,11 @@ from tests.e2e.conftest import sign_in
 pytestmark = pytest.mark.e2e
 
 
+def settled(page) -> None:
+    """Wait until htmx has swapped and processed new content (its listeners attach only then)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
 def open_attach_form(page, server_name: str) -> None:
     page.get_by_label("Name contains").fill(server_name)
     page.get_by_role("link", name=server_name, exact=True).click()
@@ -24,6 +29,7 @@ def test_attach_by_subnet_with_a_fixed_ip_and_see_the_mac(signed_in, sim, world)
     open_attach_form(page, "web-01")
     page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
     page.get_by_role("button", name="Add a fixed IP").click()
+    settled(page)
     page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.30")
     page.get_by_label("Justification").focus()  # leaving the field checks the address with SCP
     expect(page.locator("#fixed_ip_0_check")).to_have_text("192.168.20.30 is free.")
@@ -61,6 +67,7 @@ def test_an_address_taken_between_preview_and_confirm_is_a_clear_error(signed_in
     open_attach_form(page, "web-01")
     page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-app (192.168.10.0/24)")
     page.get_by_role("button", name="Add a fixed IP").click()
+    settled(page)
     page.get_by_label("Fixed IP 1", exact=True).fill("192.168.10.77")
     page.get_by_label("Justification").fill("Monitoring agent")
     page.get_by_role("button", name="Preview").click()

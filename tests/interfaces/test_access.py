@@ -78,3 +78,24 @@ def test_server_and_port_names_from_the_api_are_escaped(requester_client, sim, w
     # Names come from SCP; Django escapes them. A hostile name in the simulator is covered in tests/e2e.
     response = requester_client.get(f"/servers/{world.servers['web-01'].id}/")
     assert response.status_code == 200 and "182.197.61.81" in response.content.decode()
+
+
+def test_submit_again_prefills_a_new_form_from_my_failed_request(client, sim, world, requester, other_requester):
+    sim.faults(conflict_rate=1.0)
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        failed = services.interface_request_submit(
+            requester=requester, idempotency_key=uuid.uuid4(), justification="try again please",
+            server_id=world.servers["web-01"].id, mode="subnet", subnet_id=world.subnets["prod-db"].id,
+            fixed_ips=["192.168.20.88"],
+        )  # fmt: skip
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+    client.force_login(requester)
+    page = client.get(f"/servers/{failed.server_id}/attach/?again={failed.pk}").content.decode()
+    assert 'value="192.168.20.88"' in page and "try again please" in page
+    assert str(failed.idempotency_key) not in page  # a new request, with a new key
+    client.force_login(other_requester)
+    page = client.get(f"/servers/{failed.server_id}/attach/?again={failed.pk}").content.decode()
+    assert "try again please" not in page  # only one's own requests can be copied

@@ -35,7 +35,7 @@ def _cases(world):
         ("unknown mode", "web-01", {"mode": "bridge"}, "Select a valid choice"),
         ("subnet mode without subnet", "web-01", {"subnet_id": ""}, "Choose a subnet"),
         ("subnet of another VPC", "web-01", {"subnet_id": world.subnets["dev-app"].id}, "not in this server's VPC"),
-        ("overlong subnet id", "web-01", {"subnet_id": "x" * 300}, "not in this server's VPC"),
+        ("overlong subnet id", "web-01", {"subnet_id": "x" * 300}, "That is not a subnet id"),
         ("port mode without port", "web-01", {"mode": "port", "subnet_id": ""}, "Choose a port"),
         ("port of another VPC", "web-01", {"mode": "port", "subnet_id": "", "port_id": world.spare_port("vpc-dev").id},
          "cannot be attached here"),

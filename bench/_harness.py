@@ -1,0 +1,72 @@
+"""Start the simulator, the portal (gunicorn) and the worker on free ports over a temporary database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@contextlib.contextmanager
+def stack(*, sim_args: list[str], env: dict[str, str], with_portal: bool = True):
+    """Yield (environment, portal URL); everything stops on exit."""
+    sim_port, web_port = free_port(), free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="scp-bench-"))
+    environment = {
+        **os.environ,
+        "SCP_VIRTUALSERVER_URL": f"http://127.0.0.1:{sim_port}/virtualserver",
+        "SCP_VPC_URL": f"http://127.0.0.1:{sim_port}/vpc",
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}"),
+        "TASKS_BACKEND": "database",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        **env,
+    }
+    processes = []
+
+    def start(*args: str) -> None:
+        log = open(workdir / f"{len(processes)}-{args[1].replace('/', '_')}.log", "w")  # noqa: SIM115
+        processes.append(subprocess.Popen([PYTHON, *args], cwd=ROOT, env=environment, stdout=log, stderr=log))  # noqa: S603
+
+    try:
+        start("manage.py", "scp_simulator", "--port", str(sim_port), "--control", *sim_args)
+        if with_portal:
+            subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment, check=True)  # noqa: S603
+            subprocess.run([PYTHON, "manage.py", "seed_demo"], cwd=ROOT, env=environment, check=True,  # noqa: S603
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+            start("-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{web_port}", "--workers", "2",
+                  "--threads", "4")  # fmt: skip
+            start("manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05", "--no-reload",
+                  "--no-startup-delay")  # fmt: skip
+            wait_for_port(web_port)
+        wait_for_port(sim_port)
+        print(f"logs in {workdir}", file=sys.stderr)
+        yield environment, f"http://127.0.0.1:{web_port}"
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=15)

@@ -1,0 +1,115 @@
+"""What the portal's own work costs next to one attach: Confirm → succeeded through the portal (over HTTP),
+against the same attach made directly with ScpClient, both waiting until the port is ACTIVE.
+
+The simulator adds 100 ms to every API call. Both sides poll the new interface at the same interval.
+Usage: python bench/attach_overhead.py [--runs 30] [--settle 1.0] [--poll 0.25]
+The last line is ratio=<portal median / direct median>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._harness import stack  # noqa: E402
+
+
+def direct_attach(client, server_id: str, subnet_id: str, poll: float) -> float:
+    from portal.scp import schemas
+
+    started = time.perf_counter()
+    interface = client.attach_interface(server_id, schemas.ServerInterfaceCreateRequest(subnet_id=subnet_id))
+    while interface.port_state != "ACTIVE":
+        time.sleep(poll)
+        interface = client.get_server_interface(server_id, interface.port_id)
+    return time.perf_counter() - started
+
+
+class PortalUser:
+    def __init__(self, base: str, username: str, password: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.http.get(f"{base}/accounts/login/")
+        response = self.http.post(
+            f"{base}/accounts/login/",
+            data={"username": username, "password": password, "csrfmiddlewaretoken": self.http.cookies["csrftoken"]},
+            headers={"Referer": f"{base}/accounts/login/"},
+        )
+        response.raise_for_status()
+
+    def post(self, path: str, data: dict) -> requests.Response:
+        return self.http.post(
+            f"{self.base}{path}",
+            data={**data, "csrfmiddlewaretoken": self.http.cookies["csrftoken"]},
+            headers={"Referer": f"{self.base}{path}"},
+        )
+
+    def attach(self, server_id: str, subnet_id: str) -> float:
+        path = f"/servers/{server_id}/attach/"
+        form = self.http.get(f"{self.base}{path}").text
+        key = re.search(r'name="idempotency_key" value="([^"]+)"', form).group(1)
+        data = {"mode": "subnet", "subnet_id": subnet_id, "justification": "benchmark", "idempotency_key": key}
+        preview = self.post(path, {**data, "action": "preview"})
+        assert "Confirm and submit" in preview.text, preview.text[:2000]
+        started = time.perf_counter()
+        confirmed = self.post(path, {**data, "action": "confirm"})
+        request_url = confirmed.url
+        assert "/requests/" in request_url, confirmed.text[:2000]
+        while True:
+            status = self.http.get(request_url, params={"fragment": "status"}, headers={"HX-Request": "true"}).text
+            if 'id="status">Succeeded' in status:
+                return time.perf_counter() - started
+            if re.search(r'id="status">(Failed|Outcome unknown|Cancelled)', status):
+                raise RuntimeError(status[:2000])
+            if time.perf_counter() - started > 60:
+                raise RuntimeError(f"no final status after 60 s:\n{status[:3000]}")
+            time.sleep(0.01)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds a new port stays BUILD")
+    parser.add_argument("--poll", type=float, default=0.25, help="SCP_POLL_INTERVAL, for both sides")
+    args = parser.parse_args()
+    password = "bench-pass-2026"
+    env = {"SCP_POLL_INTERVAL": str(args.poll), "DEMO_PASSWORD": password, "APPROVAL_DEFAULT": "auto"}
+    sim_args = ["--latency-ms", str(args.latency_ms), "--settle-seconds", str(args.settle)]
+    with stack(sim_args=sim_args, env=env) as (environment, base):
+        os.environ.update(environment)
+        import django
+
+        django.setup()
+        from portal.core.scp import scp_client
+
+        client = scp_client(audited=False)
+        servers = {s.name: s for s in client.iter_servers()}
+        subnets = {s.name: s for s in client.iter_subnets()}
+        # Alternate servers so that no server collects hundreds of interfaces.
+        targets = [(servers[n].id, subnets[sn].id) for n, sn in (("web-01", "prod-db"), ("app-02", "prod-app"))]
+        user = PortalUser(base, "requester", password)
+        direct, portal = [], []
+        for run in range(args.runs):  # interleaved, so drift on the machine hits both sides alike
+            server_id, subnet_id = targets[run % 2]
+            direct.append(direct_attach(client, server_id, subnet_id, args.poll))
+            portal.append(user.attach(server_id, subnet_id))
+    d, p = statistics.median(direct), statistics.median(portal)
+    print(f"runs={args.runs} latency_ms={args.latency_ms:g} settle_s={args.settle:g} poll_s={args.poll:g}")
+    for label, value, runs in (("direct ScpClient attach→ACTIVE", d, direct), ("portal Confirm→succeeded", p, portal)):
+        low, high = min(runs) * 1000, max(runs) * 1000
+        print(f"{label + ' median:':38} {value * 1000:.0f} ms (min {low:.0f}, max {high:.0f})")
+    print(f"ratio={p / d:.2f}")
+
+
+if __name__ == "__main__":
+    main()

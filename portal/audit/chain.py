@@ -57,35 +57,68 @@ class Verdict:
         return f"audit chain broken at seq {self.first_bad_seq}: {self.problem}"
 
 
-def verify(rows: Iterable[Mapping[str, Any]], *, tip: tuple[int, str] | None = None) -> Verdict:
+MOVE_WINDOW = 64
+
+
+def _classify_mismatch(row: Mapping[str, Any], count: int) -> Verdict:
+    """A row whose hash fails: moved (its hash fits another seq) or changed (it fits none)."""
+    seq = row["seq"]
+    for delta in range(1, MOVE_WINDOW + 1):
+        for original in (seq - delta, seq + delta):
+            if original >= 1 and event_hash({**row, "seq": original}) == row["hash"]:
+                if original == seq - 1:
+                    return Verdict(False, count, seq - 1, f"inserted: seq {seq - 1} was inserted; the event now at "
+                                                          f"seq {seq} was seq {original}")  # fmt: skip
+                if original == seq + 1:
+                    return Verdict(False, count, seq, f"missing: the event at seq {seq} was deleted and the "
+                                                      "events after it renumbered")  # fmt: skip
+                return Verdict(False, count, seq, f"out of order: the event at seq {seq} belongs at seq {original}")
+    return Verdict(False, count, seq, "changed: the event's content does not match its hash")
+
+
+def verify(rows: Iterable[Mapping[str, Any]], *, tip: tuple[int, str] | None = None, partial: bool = False) -> Verdict:
     """Check rows in ascending seq order: gapless from 1, each hash right, each prev_hash the one before.
 
     `tip` is the (seq, hash) the log says it ends at; without it a deleted tail would go unnoticed.
+    `partial` accepts gaps (a filtered export): every hash is checked, and the link between consecutive events.
     Names the first bad sequence number and what was found: changed, missing, inserted or out of order.
     """
     expected_seq = 1
     previous_hash = GENESIS_HASH
+    previous_seq = 0
     recent: deque[str] = deque(maxlen=4096)  # bounded memory, enough to tell a reorder from an insertion
     count = 0
     for row in rows:
+        if any(name not in row for name in (*HASHED_FIELDS, "hash")):
+            return Verdict(False, count, row.get("seq"), "malformed: the event lacks fields")
         seq = row["seq"]
-        if seq != expected_seq:
-            if seq < expected_seq:
+        if partial:
+            if not isinstance(seq, int) or seq <= previous_seq:
+                kind = "out of order" if row["hash"] in recent else "inserted"
+                return Verdict(False, count, seq, f"{kind}: seq {seq} appears after seq {previous_seq}")
+            linked = seq == previous_seq + 1 and previous_seq > 0 or seq == 1
+        elif seq != expected_seq:
+            if isinstance(seq, int) and seq < expected_seq:
                 kind = "out of order" if row["hash"] in recent else "inserted"
                 return Verdict(False, count, seq, f"{kind}: seq {seq} appears after seq {expected_seq - 1}")
             return Verdict(False, count, expected_seq, f"missing: expected seq {expected_seq}, found seq {seq}")
+        else:
+            linked = True
         if event_hash(row) != row["hash"]:
-            return Verdict(False, count, seq, "changed: the event's content does not match its hash")
-        if row["prev_hash"] != previous_hash:
+            return _classify_mismatch(row, count)
+        if linked and row["prev_hash"] != previous_hash:
             if row["prev_hash"] in recent:
                 return Verdict(False, count, seq, "out of order: it links to an earlier event, not its predecessor")
             return Verdict(False, count, seq, "inserted: it does not link to the event before it")
         recent.append(row["hash"])
         previous_hash = row["hash"]
+        previous_seq = seq
         expected_seq += 1
         count += 1
     if tip is not None and tip != (count, previous_hash if count else GENESIS_HASH):
         last_seq, _ = tip
+        if count > last_seq:
+            return Verdict(False, count, last_seq + 1, f"inserted: events after the recorded head (seq {last_seq})")
         if last_seq > count:
             return Verdict(False, count, count + 1, f"missing: the log records {last_seq} events, found {count}")
         return Verdict(False, count, last_seq, "changed: the chain does not end at the recorded head")

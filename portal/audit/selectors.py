@@ -1,5 +1,102 @@
-from .models import AuditEvent
+"""Reads of the audit log. Every list is keyset-paginated on seq: no COUNT(*), no OFFSET, at any depth."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
+
+from .chain import HASHED_FIELDS
+from .models import AuditChainHead, AuditEvent, VerificationRun
+
+PAGE_SIZE = 50
+EXPORT_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    actor: str = ""
+    action: str = ""
+    outcome: str = ""
+    server_id: str = ""
+    request_id: int | None = None
+    text: str = ""
+
+    def apply(self, events: QuerySet) -> QuerySet:
+        if self.since:
+            events = events.filter(created_at__gte=self.since)
+        if self.until:
+            events = events.filter(created_at__lt=self.until)
+        if self.actor:
+            events = events.filter(actor_name=self.actor)
+        if self.action:
+            events = events.filter(action=self.action)
+        if self.outcome:
+            events = events.filter(outcome=self.outcome)
+        if self.server_id:
+            events = events.filter(target=self.server_id)
+        if self.request_id is not None:
+            events = events.filter(interface_request_id=self.request_id)
+        if self.text:
+            events = events.annotate(payload_text=Cast("payload", TextField())).filter(
+                payload_text__icontains=self.text
+            )
+        return events
+
+
+@dataclass
+class EventPage:
+    events: list[AuditEvent]
+    next_before: int | None  # pass as `before` for the next (older) page
+
+
+def event_page(*, filters: EventFilter, before: int | None = None, size: int = PAGE_SIZE) -> EventPage:
+    """Newest first, `size` events with seq below `before`."""
+    events = filters.apply(AuditEvent.objects.all())
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    rows = list(events.order_by("-seq")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return EventPage(rows, rows[-1].seq if more and rows else None)
+
+
+def export_rows(*, filters: EventFilter, up_to_seq: int | None) -> Iterator[dict[str, Any]]:
+    """Every matching event (with seq <= up_to_seq), oldest first, fetched in keyset batches (constant memory)."""
+    after = 0
+    base = AuditEvent.objects.all() if up_to_seq is None else AuditEvent.objects.filter(seq__lte=up_to_seq)
+    base = filters.apply(base)
+    while True:
+        batch = list(base.filter(seq__gt=after).order_by("seq").values(*HASHED_FIELDS, "hash")[:EXPORT_BATCH])
+        if not batch:
+            return
+        yield from batch
+        after = batch[-1]["seq"]
+
+
+def chain_rows() -> Iterator[dict[str, Any]]:
+    """Every stored event, including any written behind the chain head's back."""
+    return export_rows(filters=EventFilter(), up_to_seq=None)
+
+
+def chain_head() -> tuple[int, str]:
+    head = AuditChainHead.objects.filter(pk=1).first()
+    return (head.last_seq, head.last_hash) if head else (0, "0" * 64)
+
+
+def last_verification() -> VerificationRun | None:
+    return VerificationRun.objects.order_by("-ran_at").first()
 
 
 def timeline_for_request(*, request_id: int):
     return AuditEvent.objects.filter(interface_request_id=request_id).order_by("seq")
+
+
+def event_by_seq(*, seq: int) -> AuditEvent | None:
+    return AuditEvent.objects.filter(seq=seq).first()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from portal.core import context as request_context
 from portal.scp.client import CallRecord
 
-from .chain import event_hash
+from .chain import Verdict, event_hash
 from .models import AuditChainHead, AuditEvent, Outcome
 
 MAX_TEXT = 64 * 1024
@@ -65,6 +65,39 @@ def record_event(
     return event
 
 
+@transaction.atomic
+def record_events_bulk(events: list[dict[str, Any]], *, batch_size: int = 5000) -> int:
+    """Append many events at once (imports, tests, benchmarks), chained exactly as record_event chains them."""
+    head = AuditChainHead.objects.select_for_update().get(pk=1)
+    seq, previous = head.last_seq, head.last_hash
+    pending: list[AuditEvent] = []
+    for event in events:
+        seq += 1
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "created_at": event.get("created_at") or _now(),
+            "action": event["action"],
+            "outcome": Outcome(event["outcome"]).value,
+            "actor_id": event.get("actor_id"),
+            "actor_name": event.get("actor_name", ""),
+            "source_ip": event.get("source_ip"),
+            "user_agent": event.get("user_agent", ""),
+            "correlation_id": event.get("correlation_id", ""),
+            "interface_request_id": event.get("interface_request_id"),
+            "target": event.get("target", ""),
+            "payload": event.get("payload", {}),
+            "prev_hash": previous,
+        }
+        fields["hash"] = previous = event_hash(fields)
+        pending.append(AuditEvent(**fields))
+        if len(pending) >= batch_size:
+            AuditEvent.objects.bulk_create(pending)
+            pending.clear()
+    AuditEvent.objects.bulk_create(pending)
+    AuditChainHead.objects.filter(pk=1).update(last_seq=seq, last_hash=previous)
+    return seq
+
+
 def audit_scp_call(*, record: CallRecord, interface_request_id: int | None = None, target: str = "") -> AuditEvent:
     """Record one SCP HTTP attempt (the client's observer). The record never holds the secret or signature."""
     if record.error_class in ("ScpOutcomeUnknown",):
@@ -85,3 +118,15 @@ def audit_scp_call(*, record: CallRecord, interface_request_id: int | None = Non
         interface_request_id=interface_request_id or bound[0],
         target=target or bound[1],
     )
+
+
+def audit_verify_database() -> Verdict:
+    """Verify the whole chain against its recorded head, and keep the result for the integrity badge."""
+    from .chain import verify
+    from .models import VerificationRun
+    from .selectors import chain_head, chain_rows
+
+    tip = chain_head()
+    verdict = verify(chain_rows(), tip=tip)
+    VerificationRun.objects.create(ran_at=_now(), ok=verdict.ok, events=verdict.events, message=verdict.message)
+    return verdict

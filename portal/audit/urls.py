@@ -4,4 +4,8 @@ from . import views
 
 urlpatterns = [
     path("", views.event_list, name="audit_events"),
+    path("events/<int:seq>/", views.event_detail, name="audit_event"),
+    path("export.csv", views.export_csv, name="audit_export_csv"),
+    path("export.jsonl", views.export_jsonl, name="audit_export_jsonl"),
+    path("verify/", views.verify_now, name="audit_verify"),
 ]

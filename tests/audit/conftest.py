@@ -1,0 +1,46 @@
+import datetime as dt
+
+import pytest
+from django.db import connection
+
+from portal.audit.services import record_events_bulk
+
+
+@pytest.fixture
+def events(db):
+    """Append `n` varied events with a valid chain; returns n."""
+
+    def make(n: int, **fields) -> int:
+        start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        rows = [
+            {
+                "action": ("scp.call", "auth.login", "interface_request.submitted")[i % 3],
+                "outcome": ("success", "failure", "denied", "pending")[i % 4],
+                "actor_name": ("alice", "bob", "carol")[i % 3],
+                "target": f"server-{i % 7}",
+                "interface_request_id": i % 11 or None,
+                "payload": {"i": i, "note": f"event number {i}"},
+                "created_at": start + dt.timedelta(seconds=i),
+                **fields,
+            }
+            for i in range(n)
+        ]
+        return record_events_bulk(rows)
+
+    return make
+
+
+@pytest.fixture
+def raw_sql():
+    """Run SQL as someone with database access would, the append-only triggers switched off first."""
+
+    def run(*statements: str) -> None:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
+            for statement in statements:
+                cursor.execute(statement)
+            if connection.vendor == "postgresql":
+                cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
+
+    return run

@@ -1,0 +1,163 @@
+"""audit_verify finds every kind of damage made through raw SQL, on SQLite and PostgreSQL."""
+
+import io
+import json
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, InternalError, ProgrammingError, connection, transaction
+
+from portal.audit.models import AuditEvent, VerificationRun
+from portal.audit.services import record_event
+
+pytestmark = pytest.mark.postgres
+
+
+def verify(*args):
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("audit_verify", *args, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_an_intact_log_verifies(events):
+    events(40)
+    assert verify() == (0, "40 events verified\n")
+    assert VerificationRun.objects.get().ok
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (["UPDATE audit_auditevent SET actor_name = 'alicf' WHERE seq = 17"], "seq 17: changed"),
+        (["UPDATE audit_auditevent SET payload = '{\"i\": 17}' WHERE seq = 17"], "seq 17: changed"),
+        (["DELETE FROM audit_auditevent WHERE seq = 17"], "seq 17: missing"),
+        (["DELETE FROM audit_auditevent WHERE seq = 40"], "seq 40: missing"),
+        (["DELETE FROM audit_auditevent WHERE seq = 17",
+          "UPDATE audit_auditevent SET seq = seq - 1 WHERE seq > 17"], "seq 17: missing"),
+        (["UPDATE audit_auditevent SET seq = -1 WHERE seq = 17",
+          "UPDATE audit_auditevent SET seq = 17 WHERE seq = 19",
+          "UPDATE audit_auditevent SET seq = 19 WHERE seq = -1"], "seq 17: out of order"),
+    ],
+    ids=["changed-name", "changed-payload", "deleted", "deleted-tail", "deleted-renumbered", "reordered"],
+)  # fmt: skip
+def test_damage_is_named(events, raw_sql, damage, expected):
+    events(40)
+    raw_sql(*damage)
+    code, output = verify()
+    assert code == 1, output
+    assert expected in output, output
+
+
+def forge_after(raw_sql, seq: int, *, shift_later: bool) -> None:
+    """Insert an event with a valid hash linked to event `seq`, as an attacker with the database could."""
+    from portal.audit.chain import HASHED_FIELDS, event_hash
+
+    before = AuditEvent.objects.filter(seq=seq).values(*HASHED_FIELDS, "hash").get()
+    forged = {**before, "seq": seq + 1, "action": "forged", "actor_name": "mallory", "prev_hash": before["hash"]}
+    forged["hash"] = event_hash(forged)
+    statements = []
+    if shift_later:
+        statements += [f"UPDATE audit_auditevent SET seq = seq + 100000 WHERE seq > {seq}",
+                       "UPDATE audit_auditevent SET seq = seq - 99999 WHERE seq > 100000"]  # fmt: skip
+    statements.append(
+        "INSERT INTO audit_auditevent (seq, created_at, action, outcome, actor_id, actor_name, source_ip, user_agent,"
+        " correlation_id, interface_request_id, target, payload, prev_hash, hash)"
+        f" SELECT {seq + 1}, created_at, 'forged', outcome, actor_id, 'mallory', source_ip, user_agent,"
+        f" correlation_id, interface_request_id, target, payload, '{forged['prev_hash']}', '{forged['hash']}'"
+        " FROM audit_auditevent"
+        f" WHERE seq = {seq}"
+    )
+    raw_sql(*statements)
+
+
+@pytest.mark.parametrize(("shift_later", "expected"), [(True, "seq 17: inserted"), (False, "seq 41: inserted")],
+                         ids=["in-the-middle", "after-the-head"])  # fmt: skip
+def test_an_insertion_with_a_valid_hash_is_named(events, raw_sql, shift_later, expected):
+    events(40)
+    forge_after(raw_sql, 16 if shift_later else 40, shift_later=shift_later)
+    code, output = verify()
+    assert code == 1 and expected in output, output
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the triggers exist on PostgreSQL only")
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_auditevent SET action = 'x' WHERE seq = 1", "DELETE FROM audit_auditevent WHERE seq = 1",
+     "TRUNCATE audit_auditevent"],
+)  # fmt: skip
+def test_postgresql_refuses_update_delete_and_truncate(events, statement):
+    events(3)
+    with pytest.raises((InternalError, ProgrammingError, IntegrityError), match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert AuditEvent.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_keep_one_gapless_chain():
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def writer(n: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(50):
+                record_event(action="test.concurrent", outcome="success", payload={"writer": n, "i": i})
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, 401))
+    assert verify() == (0, "400 events verified\n")
+
+
+def test_an_export_file_verifies_offline_and_its_damage_is_named(events, client, auditor, tmp_path):
+    events(120)
+    client.force_login(auditor)
+    response = client.get("/audit/export.jsonl")
+    body = b"".join(response.streaming_content).decode()
+    path = tmp_path / "export.jsonl"
+    path.write_text(body)
+    lines = body.splitlines()
+    assert len(lines) == 121  # 120 events, and the export's own sign-in event came before it
+    assert verify("--file", str(path)) == (0, "121 events verified\n")
+    row = json.loads(lines[50])
+    row["actor_name"] = "someone-else"
+    lines[50] = json.dumps(row)
+    path.write_text("\n".join(lines) + "\n")
+    code, output = verify("--file", str(path))
+    assert code == 1 and "seq 51: changed" in output
+    swapped = body.splitlines()
+    swapped[10], swapped[11] = swapped[11], swapped[10]
+    path.write_text("\n".join(swapped) + "\n")
+    code, output = verify("--file", str(path))
+    assert code == 1 and "seq 11" in output
+
+
+def test_a_filtered_export_verifies_with_partial(events, client, auditor, tmp_path):
+    events(90)
+    client.force_login(auditor)
+    body = b"".join(client.get("/audit/export.jsonl?actor=bob").streaming_content).decode()
+    path = tmp_path / "bob.jsonl"
+    path.write_text(body)
+    assert verify("--file", str(path), "--partial") == (0, "30 events verified\n")
+    assert verify("--file", str(path))[0] == 1  # as a whole chain it has gaps
+
+
+def test_a_file_that_is_not_an_export_is_refused_clearly(tmp_path):
+    path = tmp_path / "junk.jsonl"
+    path.write_text("hello\n")
+    with pytest.raises(Exception, match="not JSON"):
+        call_command("audit_verify", "--file", str(path))

@@ -49,6 +49,8 @@ class Verdict:
     events: int
     first_bad_seq: int | None = None
     problem: str = ""
+    first_prev_hash: str | None = None  # for stitching ranges verified apart
+    last_hash: str | None = None
 
     @property
     def message(self) -> str:
@@ -76,16 +78,24 @@ def _classify_mismatch(row: Mapping[str, Any], count: int) -> Verdict:
     return Verdict(False, count, seq, "changed: the event's content does not match its hash")
 
 
-def verify(rows: Iterable[Mapping[str, Any]], *, tip: tuple[int, str] | None = None, partial: bool = False) -> Verdict:
+def verify(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    tip: tuple[int, str] | None = None,
+    partial: bool = False,
+    first_seq: int = 1,
+    first_prev_hash: str | None = GENESIS_HASH,
+) -> Verdict:
     """Check rows in ascending seq order: gapless from 1, each hash right, each prev_hash the one before.
 
     `tip` is the (seq, hash) the log says it ends at; without it a deleted tail would go unnoticed.
     `partial` accepts gaps (a filtered export): every hash is checked, and the link between consecutive events.
     Names the first bad sequence number and what was found: changed, missing, inserted or out of order.
     """
-    expected_seq = 1
-    previous_hash = GENESIS_HASH
-    previous_seq = 0
+    expected_seq = first_seq
+    previous_hash = first_prev_hash
+    previous_seq = first_seq - 1
+    seen_first_prev: str | None = None
     recent: deque[str] = deque(maxlen=4096)  # bounded memory, enough to tell a reorder from an insertion
     count = 0
     for row in rows:
@@ -106,6 +116,10 @@ def verify(rows: Iterable[Mapping[str, Any]], *, tip: tuple[int, str] | None = N
             linked = True
         if event_hash(row) != row["hash"]:
             return _classify_mismatch(row, count)
+        if count == 0:
+            seen_first_prev = row["prev_hash"]
+            if previous_hash is None:  # a range verified apart: its first link is checked when stitching
+                previous_hash = row["prev_hash"]
         if linked and row["prev_hash"] != previous_hash:
             if row["prev_hash"] in recent:
                 return Verdict(False, count, seq, "out of order: it links to an earlier event, not its predecessor")
@@ -122,4 +136,4 @@ def verify(rows: Iterable[Mapping[str, Any]], *, tip: tuple[int, str] | None = N
         if last_seq > count:
             return Verdict(False, count, count + 1, f"missing: the log records {last_seq} events, found {count}")
         return Verdict(False, count, last_seq, "changed: the chain does not end at the recorded head")
-    return Verdict(True, count)
+    return Verdict(True, count, first_prev_hash=seen_first_prev, last_hash=previous_hash if count else None)

@@ -80,9 +80,48 @@ def export_rows(*, filters: EventFilter, up_to_seq: int | None) -> Iterator[dict
         after = batch[-1]["seq"]
 
 
-def chain_rows() -> Iterator[dict[str, Any]]:
-    """Every stored event, including any written behind the chain head's back."""
-    return export_rows(filters=EventFilter(), up_to_seq=None)
+def chain_rows(*, low: int | None = None, high: int | None = None) -> Iterator[dict[str, Any]]:
+    """Every stored event (with low <= seq <= high), including any written behind the chain head's back."""
+    after = (low - 1) if low is not None else -(2**62)
+    base = AuditEvent.objects.all() if high is None else AuditEvent.objects.filter(seq__lte=high)
+    while True:
+        batch = list(base.filter(seq__gt=after).order_by("seq").values(*HASHED_FIELDS, "hash")[:EXPORT_BATCH])
+        if not batch:
+            return
+        yield from batch
+        after = batch[-1]["seq"]
+
+
+def seq_bounds() -> tuple[int, int] | None:
+    """The lowest and highest stored seq (index lookups), or None when the log is empty."""
+    from django.db.models import Max, Min
+
+    bounds = AuditEvent.objects.aggregate(low=Min("seq"), high=Max("seq"))
+    return None if bounds["low"] is None else (bounds["low"], bounds["high"])
+
+
+EXPORT_COLUMNS = tuple(f for f in (*HASHED_FIELDS, "hash") if f != "payload")
+
+
+def export_records(*, filters: EventFilter, up_to_seq: int) -> Iterator[tuple[dict[str, Any], str]]:
+    """(fields without the payload, the payload as stored JSON text), oldest first, in keyset batches.
+
+    The payload is passed through as text: an export carries it, and audit_verify re-canonicalises it, so
+    decoding and re-encoding a million payloads here would only cost time.
+    """
+    after = 0
+    base = filters.apply(AuditEvent.objects.filter(seq__lte=up_to_seq)).annotate(
+        payload_json=Cast("payload", TextField())
+    )
+    while True:
+        batch = list(
+            base.filter(seq__gt=after).order_by("seq").values_list(*EXPORT_COLUMNS, "payload_json")[:EXPORT_BATCH]
+        )
+        if not batch:
+            return
+        for values in batch:
+            yield dict(zip(EXPORT_COLUMNS, values[:-1], strict=True)), values[-1]
+        after = batch[-1][0]
 
 
 def chain_head() -> tuple[int, str]:

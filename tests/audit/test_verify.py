@@ -161,3 +161,28 @@ def test_a_file_that_is_not_an_export_is_refused_clearly(tmp_path):
     path.write_text("hello\n")
     with pytest.raises(Exception, match="not JSON"):
         call_command("audit_verify", "--file", str(path))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ([], "100 events verified"),
+        (["UPDATE audit_auditevent SET actor_name = 'x' WHERE seq = 77"], "seq 77: changed"),
+        (["DELETE FROM audit_auditevent WHERE seq = 51"], "seq 51: missing"),  # at a range boundary
+        (["DELETE FROM audit_auditevent WHERE seq = 100"], "seq 100: missing"),
+    ],
+    ids=["intact", "changed", "deleted-at-boundary", "deleted-tail"],
+)
+def test_parallel_verification_agrees_with_serial(monkeypatch, raw_sql, damage, expected):
+    from portal.audit import services
+    from portal.audit.services import record_events_bulk
+
+    record_events_bulk([{"action": "test.event", "outcome": "success", "payload": {"i": i}} for i in range(100)])
+    raw_sql(*damage)
+    monkeypatch.setattr(services, "PARALLEL_THRESHOLD", 10)
+    parallel = services.audit_verify_database(workers=2)
+    monkeypatch.setattr(services, "PARALLEL_THRESHOLD", 10**9)
+    serial = services.audit_verify_database(workers=2)
+    assert expected in parallel.message, parallel.message
+    assert (parallel.ok, parallel.first_bad_seq) == (serial.ok, serial.first_bad_seq)

@@ -117,7 +117,9 @@ def world(sim, _world) -> World:
 def _user(django_user_model, username: str, *roles: str):
     from django.contrib.auth.models import Group
 
-    user = django_user_model.objects.create_user(username=username, password=os.environ["DEMO_PASSWORD"])
+    user = django_user_model.objects.create_user(
+        username=username, password=os.environ["DEMO_PASSWORD"], email=f"{username}@example.com"
+    )
     for role in roles:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user

@@ -1,9 +1,61 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""The approver's queue. Decisions happen in place (htmx) and also work as plain form posts."""
 
-from . import selectors
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.interfaces.errors import NotAllowed
+from portal.interfaces.models import InterfaceRequest
+from portal.interfaces.services import request_preview
+
+from . import selectors, services
+
+
+def _item_context(request_obj, user, **extra):
+    return {
+        "item": request_obj,
+        "preview": request_preview(request=request_obj),
+        "age": timezone.now() - request_obj.created_at,
+        "blocked": services.may_decide(user=user, request=request_obj),
+        **extra,
+    }
 
 
 @login_required
+@require_GET
 def queue(request):
-    return render(request, "approvals/queue.html", {"pending": selectors.pending_for(user=request.user)})
+    items = [_item_context(r, request.user) for r in selectors.pending_for(user=request.user)]
+    return render(request, "approvals/queue.html", {"items": items})
+
+
+@login_required
+@require_POST
+def decide(request, pk: int):
+    interface_request = InterfaceRequest.objects.select_related("requester").filter(pk=pk).first()
+    if interface_request is None:
+        raise Http404("No such request.")
+    action = request.POST.get("decision", "")
+    text = request.POST.get("comment", "")[:1000]
+    error = None
+    if action not in ("approve", "reject"):
+        error = "Choose Approve or Reject."
+    else:
+        try:
+            services.request_decide(
+                request=interface_request,
+                user=request.user,
+                approve=action == "approve",
+                comment=text,
+                parameters_digest=request.POST.get("parameters_digest", "")[:64],
+            )
+        except NotAllowed as exc:
+            error = str(exc)
+    interface_request.refresh_from_db()
+    context = _item_context(interface_request, request.user, error=error, comment=text, decided_now=error is None)
+    if request.htmx:
+        return render(request, "approvals/queue.html#item", context, status=200 if error is None else 403)
+    if error:
+        return render(request, "approvals/decision_refused.html", context, status=403)
+    return redirect("approval_queue")

@@ -250,6 +250,10 @@ def _transition(
             target=request.server_id,
             actor=actor,
         )
+        if to in (Status.SUCCEEDED, Status.FAILED):
+            from portal.approvals.notifications import notify_requester_result
+
+            transaction.on_commit(lambda: notify_requester_result(request_id=request.pk))
     request.refresh_from_db()
     return True
 
@@ -495,3 +499,16 @@ def record_invalid_form(*, user, server_id: str, form, stage: str) -> None:
         target=server_id[:128],
         actor=user,
     )
+
+
+def requests_reconcile_due(*, client: ScpClient | None = None) -> int:
+    """Settle every request whose outcome is unknown, or that has been executing past its lease."""
+    lease_over = _now() - dt.timedelta(seconds=settings.CONFIG.execution_lease_seconds)
+    due = InterfaceRequest.objects.filter(status=Status.UNKNOWN) | InterfaceRequest.objects.filter(
+        status=Status.EXECUTING, claimed_at__lt=lease_over
+    )
+    settled = 0
+    for request in due:
+        with contextlib.suppress(InvalidState):  # settled meanwhile by someone else
+            settled += interface_request_reconcile(request_id=request.pk, client=client).is_final
+    return settled

@@ -193,10 +193,21 @@ def request_detail(request, pk: int):
         "req": interface_request,
         "timeline": timeline_for_request(request_id=interface_request.pk),
         "preview": services.request_preview(request=interface_request),
+        "decision": _decision_panel(request, interface_request),
     }
     if request.htmx and request.GET.get("fragment") == "status":
         return render(request, "interfaces/request_detail.html#status", context)
     return render(request, "interfaces/request_detail.html", context)
+
+
+def _decision_panel(request, interface_request):
+    """Approve/Reject for an approver who may decide this request; nothing for anyone else."""
+    from portal.approvals.services import may_decide
+    from portal.approvals.views import _item_context
+
+    if may_decide(user=request.user, request=interface_request) is not None:
+        return None
+    return _item_context(interface_request, request.user)
 
 
 @login_required

@@ -18,3 +18,14 @@ def json_text_pretty(value) -> str:
         return json.dumps(json.loads(value), indent=2, sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError):
         return str(value)
+
+
+@register.filter
+def duration_words(value) -> str:
+    """A timedelta as '3 h 5 min', '4 min' or 'under a minute'."""
+    seconds = int(value.total_seconds()) if value else 0
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes)
+    return " ".join(parts[:2]) or "under a minute"

@@ -13,7 +13,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class Command(BaseCommand):
-    help = "Run the simulator (when SCP points at this machine), the db_worker and the development server."
+    help = "Run the simulator (when SCP points at this machine), the db_worker, the scheduler and the web server."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="where the portal listens")
@@ -31,6 +31,7 @@ class Command(BaseCommand):
         processes["worker"] = subprocess.Popen(  # noqa: S603
             [*manage, "db_worker", "--queue-name", "*", "--interval", "0.2", "--no-reload", "--verbosity", "1"]
         )
+        processes["scheduler"] = subprocess.Popen([*manage, "scheduler", "--interval", "60"])  # noqa: S603
         processes["web"] = subprocess.Popen([*manage, "runserver", addr, "--noreload"])  # noqa: S603
         time.sleep(1.5)
         self.stdout.write(

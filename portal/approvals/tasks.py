@@ -1,0 +1,19 @@
+from django.tasks import task
+
+from portal.core.context import RequestContext, bound, new_correlation_id
+
+
+@task()
+def expire_requests() -> int:
+    from .services import requests_expire_due
+
+    with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
+        return requests_expire_due()
+
+
+@task()
+def reconcile_requests() -> int:
+    from portal.interfaces.services import requests_reconcile_due
+
+    with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
+        return requests_reconcile_due()

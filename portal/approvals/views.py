@@ -53,9 +53,11 @@ def decide(request, pk: int):
         except NotAllowed as exc:
             error = str(exc)
     interface_request.refresh_from_db()
-    context = _item_context(interface_request, request.user, error=error, comment=text, decided_now=error is None)
+    decided_now = ("approved" if action == "approve" else "rejected") if error is None else ""
+    context = _item_context(interface_request, request.user, error=error, comment=text, decided_now=decided_now)
     if request.htmx:
-        return render(request, "approvals/queue.html#item", context, status=200 if error is None else 403)
+        # htmx 2 does not swap 4xx answers, so a refusal is shown in place with 200 (and audited as denied).
+        return render(request, "approvals/queue.html#item", context)
     if error:
         return render(request, "approvals/decision_refused.html", context, status=403)
     return redirect("approval_queue")

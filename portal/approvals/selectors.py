@@ -14,3 +14,20 @@ def pending_for(*, user):
 
 def pending_count_for(*, user) -> int:
     return pending_for(user=user).count()
+
+
+def decision_context(item, user, **extra) -> dict:
+    """What an approver sees of one request: its parameters, the exact call, its age, and whether they may decide."""
+    from django.utils import timezone
+
+    from portal.interfaces.services import request_preview
+
+    from .services import may_decide
+
+    return {
+        "item": item,
+        "preview": request_preview(request=item),
+        "age": timezone.now() - item.created_at,
+        "blocked": may_decide(user=user, request=item),
+        **extra,
+    }

@@ -66,7 +66,7 @@ def request_decide(*, request, user, approve: bool, comment: str = "", parameter
 
     from portal.audit.models import Outcome
     from portal.interfaces.models import Status
-    from portal.interfaces.services import _transition, deny, enqueue_execution
+    from portal.interfaces.services import deny, enqueue_execution, request_transition
 
     comment = comment.strip()[:1000]
     verb = "approve" if approve else "reject"
@@ -80,7 +80,7 @@ def request_decide(*, request, user, approve: bool, comment: str = "", parameter
             request_expire(request=request)
         raise deny(user=user, action=f"approval.{verb}", reason=reason, request=request)
     with transaction.atomic():
-        decided = _transition(
+        decided = request_transition(
             request,
             allowed_from=(Status.PENDING_APPROVAL,),
             to=Status.APPROVED if approve else Status.REJECTED,
@@ -112,9 +112,9 @@ def request_decide(*, request, user, approve: bool, comment: str = "", parameter
 def request_expire(*, request) -> bool:
     from portal.audit.models import Outcome
     from portal.interfaces.models import Status
-    from portal.interfaces.services import _transition
+    from portal.interfaces.services import request_transition
 
-    return _transition(
+    return request_transition(
         request,
         allowed_from=(Status.PENDING_APPROVAL,),
         to=Status.EXPIRED,

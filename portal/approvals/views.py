@@ -3,30 +3,18 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.interfaces.errors import NotAllowed
 from portal.interfaces.models import InterfaceRequest
-from portal.interfaces.services import request_preview
 
 from . import selectors, services
-
-
-def _item_context(request_obj, user, **extra):
-    return {
-        "item": request_obj,
-        "preview": request_preview(request=request_obj),
-        "age": timezone.now() - request_obj.created_at,
-        "blocked": services.may_decide(user=user, request=request_obj),
-        **extra,
-    }
 
 
 @login_required
 @require_GET
 def queue(request):
-    items = [_item_context(r, request.user) for r in selectors.pending_for(user=request.user)]
+    items = [selectors.decision_context(r, request.user) for r in selectors.pending_for(user=request.user)]
     return render(request, "approvals/queue.html", {"items": items})
 
 
@@ -54,7 +42,9 @@ def decide(request, pk: int):
             error = str(exc)
     interface_request.refresh_from_db()
     decided_now = ("approved" if action == "approve" else "rejected") if error is None else ""
-    context = _item_context(interface_request, request.user, error=error, comment=text, decided_now=decided_now)
+    context = selectors.decision_context(
+        interface_request, request.user, error=error, comment=text, decided_now=decided_now
+    )
     if request.htmx:
         # htmx 2 does not swap 4xx answers, so a refusal is shown in place with 200 (and audited as denied).
         return render(request, "approvals/queue.html#item", context)

@@ -219,7 +219,7 @@ def enqueue_execution(*, request_id: int) -> None:
     execute_interface_request.enqueue(request_id)
 
 
-def _transition(
+def request_transition(
     request: InterfaceRequest,
     *,
     allowed_from: tuple[str, ...],
@@ -258,6 +258,20 @@ def _transition(
     return True
 
 
+def _fail_execution(request: InterfaceRequest, *, reason: str, payload: dict[str, Any]) -> InterfaceRequest:
+    """End an executing request as failed, with the reason the requester will read."""
+    request_transition(
+        request,
+        allowed_from=(Status.EXECUTING,),
+        to=Status.FAILED,
+        action="interface_request.failed",
+        outcome=Outcome.FAILURE,
+        reason=reason,
+        payload=payload,
+    )
+    return request
+
+
 def _failure_reason(request: InterfaceRequest, error: ScpHttpError) -> str:
     if isinstance(error, ScpBadRequest):
         return f"SCP refused the request as invalid: {error.detail}"
@@ -282,7 +296,7 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
     request = InterfaceRequest.objects.filter(pk=request_id).first()
     if request is None:
         return None
-    if not _transition(
+    if not request_transition(
         request,
         allowed_from=(Status.APPROVED,),
         to=Status.EXECUTING,
@@ -304,17 +318,8 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
                 with_interfaces=True,
             )
         except (AttachRejected, ScpUnavailable) as exc:
-            reason = exc.summary if isinstance(exc, AttachRejected) else str(exc)
-            _transition(
-                request,
-                allowed_from=(Status.EXECUTING,),
-                to=Status.FAILED,
-                action="interface_request.failed",
-                outcome=Outcome.FAILURE,
-                reason=f"No longer possible: {reason}" if isinstance(exc, AttachRejected) else reason,
-                payload={"stage": "revalidation", "sent": False},
-            )
-            return request
+            reason = f"No longer possible: {exc.summary}" if isinstance(exc, AttachRejected) else str(exc)
+            return _fail_execution(request, reason=reason, payload={"stage": "revalidation", "sent": False})
         ports_before = sorted(i.port_id for i in plan.interfaces or [])
         InterfaceRequest.objects.filter(pk=request.pk).update(ports_before=ports_before)
         body = schemas.ServerInterfaceCreateRequest.model_validate(request.attach_body)
@@ -329,18 +334,10 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
         try:
             interface = client.attach_interface(request.server_id, body)
         except ScpNotSent:
-            _transition(
-                request,
-                allowed_from=(Status.EXECUTING,),
-                to=Status.FAILED,
-                action="interface_request.failed",
-                outcome=Outcome.FAILURE,
-                reason="SCP could not be reached, so nothing was sent. It is safe to submit again.",
-                payload={"sent": False},
-            )
-            return request
+            reason = "SCP could not be reached, so nothing was sent. It is safe to submit again."
+            return _fail_execution(request, reason=reason, payload={"sent": False})
         except (ScpOutcomeUnknown, ScpResponseInvalid, ScpServerError) as exc:
-            _transition(
+            request_transition(
                 request,
                 allowed_from=(Status.EXECUTING,),
                 to=Status.UNKNOWN,
@@ -350,16 +347,8 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
             )
             return interface_request_reconcile(request_id=request.pk, client=client)
         except ScpHttpError as exc:
-            _transition(
-                request,
-                allowed_from=(Status.EXECUTING,),
-                to=Status.FAILED,
-                action="interface_request.failed",
-                outcome=Outcome.FAILURE,
-                reason=_failure_reason(request, exc),
-                payload={"status": exc.status, "code": exc.code, "detail": exc.detail},
-            )
-            return request
+            payload = {"status": exc.status, "code": exc.code, "detail": exc.detail}
+            return _fail_execution(request, reason=_failure_reason(request, exc), payload=payload)
         interface = _wait_until_settled(client, request, interface)
     return _settle_success(request, interface, via="response")
 
@@ -386,7 +375,7 @@ def _settle_success(request: InterfaceRequest, interface: schemas.InterfaceRespo
         reason = f"Attached; the port was still {interface.port_state} when the portal stopped waiting."
     else:
         to, outcome, reason = Status.SUCCEEDED, Outcome.SUCCESS, ""
-    _transition(
+    request_transition(
         request,
         allowed_from=(Status.EXECUTING, Status.UNKNOWN),
         to=to,
@@ -450,7 +439,7 @@ def interface_request_reconcile(*, request_id: int, client: ScpClient | None = N
             if found.port_state not in ("ACTIVE", "ERROR"):
                 found = _wait_until_settled(client, request, found)
             return _settle_success(request, found, via="reconciliation")
-    _transition(
+    request_transition(
         request,
         allowed_from=(Status.UNKNOWN, Status.EXECUTING),
         to=Status.FAILED,
@@ -467,7 +456,7 @@ def interface_request_cancel(*, request: InterfaceRequest, user) -> InterfaceReq
     if request.requester_id != user.pk:
         raise deny(user=user, action="interface_request.cancel", reason="Only the requester can cancel a request.",
                    request=request)  # fmt: skip
-    if not _transition(
+    if not request_transition(
         request,
         allowed_from=(Status.PENDING_APPROVAL, Status.APPROVED),
         to=Status.CANCELLED,

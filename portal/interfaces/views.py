@@ -202,12 +202,12 @@ def request_detail(request, pk: int):
 
 def _decision_panel(request, interface_request):
     """Approve/Reject for an approver who may decide this request; nothing for anyone else."""
+    from portal.approvals.selectors import decision_context
     from portal.approvals.services import may_decide
-    from portal.approvals.views import _item_context
 
     if may_decide(user=request.user, request=interface_request) is not None:
         return None
-    return _item_context(interface_request, request.user)
+    return decision_context(interface_request, request.user)
 
 
 @login_required

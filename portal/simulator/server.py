@@ -33,6 +33,9 @@ VERSIONS: dict[str, list[tuple[str, str, str | None]]] = {
     "vpc": [("1.2", "CURRENT", None), ("1.1", "SUPPORTED", None), ("1.0", "DEPRECATED", "2025-12-31")],
 }
 CLOCK_SKEW_MS = 5 * 60 * 1000
+# A credential that may read but not change anything, as an IAM policy would allow: writes get 403.
+READ_ONLY_ACCESS_KEY = "demo-readonly-key-0001"
+READ_ONLY_SECRET_KEY = "demo-readonly-secret-not-for-production"
 MAX_BODY = 1024 * 1024
 
 ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
@@ -70,7 +73,7 @@ class Simulator:
         today: dt.date | None = None,
         clock=time.time,
     ) -> None:
-        self.credentials = credentials
+        self.credentials = {**credentials, READ_ONLY_ACCESS_KEY: READ_ONLY_SECRET_KEY}
         self.state = state
         self.faults = faults
         self.control = control
@@ -209,7 +212,9 @@ class Handler(BaseHTTPRequestHandler):
             if sim.faults.config.latency_ms:
                 time.sleep(sim.faults.config.latency_ms / 1000)
             url = f"http://{self.headers.get('Host', '')}{self.path}"
-            sim.authenticate(method, url, self.headers)
+            access_key = sim.authenticate(method, url, self.headers)
+            if access_key == READ_ONLY_ACCESS_KEY and method != "GET":
+                raise ApiError(403, "Common.Forbidden", "this access key may not change resources")
             if path == "/" and method == "GET":
                 service = service_prefix or "virtualserver"
                 status, payload = 200, self._versions(service)

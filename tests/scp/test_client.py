@@ -229,3 +229,15 @@ def test_path_ids_are_quoted_so_they_cannot_change_the_path(sim):
 def test_client_refuses_an_expired_version():
     with pytest.raises(ScpConfigurationError, match="1.0"):
         make_client(virtualserver_version="1.0")
+
+
+def test_a_key_without_write_permission_gets_403_on_attach(sim, world):
+    from portal.scp.errors import ScpForbidden
+
+    client = make_client(access_key="demo-readonly-key-0001", secret_key="demo-readonly-secret-not-for-production")
+    assert client.list_servers(limit=1).servers  # reading is allowed
+    with pytest.raises(ScpForbidden) as raised:
+        client.attach_interface(
+            world.servers["web-01"].id, schemas.ServerInterfaceCreateRequest(port_id=world.spare_port().id)
+        )
+    assert raised.value.status == 403 and raised.value.code == "Common.Forbidden"

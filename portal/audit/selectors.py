@@ -67,29 +67,28 @@ def event_page(*, filters: EventFilter, before: int | None = None, size: int = P
     return EventPage(rows, rows[-1].seq if more and rows else None)
 
 
-def export_rows(*, filters: EventFilter, up_to_seq: int | None) -> Iterator[dict[str, Any]]:
-    """Every matching event (with seq <= up_to_seq), oldest first, fetched in keyset batches (constant memory)."""
-    after = 0
-    base = AuditEvent.objects.all() if up_to_seq is None else AuditEvent.objects.filter(seq__lte=up_to_seq)
-    base = filters.apply(base)
+def _in_seq_batches(events: QuerySet, *, after: int = 0) -> Iterator[Any]:
+    """Rows of `events` (a values()/values_list() queryset, seq first) oldest first, in keyset batches."""
     while True:
-        batch = list(base.filter(seq__gt=after).order_by("seq").values(*HASHED_FIELDS, "hash")[:EXPORT_BATCH])
+        batch = list(events.filter(seq__gt=after).order_by("seq")[:EXPORT_BATCH])
         if not batch:
             return
         yield from batch
-        after = batch[-1]["seq"]
+        last = batch[-1]
+        after = last["seq"] if isinstance(last, dict) else last[0]
+
+
+def export_rows(*, filters: EventFilter, up_to_seq: int | None) -> Iterator[dict[str, Any]]:
+    """Every matching event (with seq <= up_to_seq), oldest first, fetched in keyset batches (constant memory)."""
+    base = AuditEvent.objects.all() if up_to_seq is None else AuditEvent.objects.filter(seq__lte=up_to_seq)
+    return _in_seq_batches(filters.apply(base).values(*HASHED_FIELDS, "hash"))
 
 
 def chain_rows(*, low: int | None = None, high: int | None = None) -> Iterator[dict[str, Any]]:
     """Every stored event (with low <= seq <= high), including any written behind the chain head's back."""
-    after = (low - 1) if low is not None else -(2**62)
     base = AuditEvent.objects.all() if high is None else AuditEvent.objects.filter(seq__lte=high)
-    while True:
-        batch = list(base.filter(seq__gt=after).order_by("seq").values(*HASHED_FIELDS, "hash")[:EXPORT_BATCH])
-        if not batch:
-            return
-        yield from batch
-        after = batch[-1]["seq"]
+    after = (low - 1) if low is not None else -(2**62)
+    return _in_seq_batches(base.values(*HASHED_FIELDS, "hash"), after=after)
 
 
 def seq_bounds() -> tuple[int, int] | None:
@@ -109,19 +108,11 @@ def export_records(*, filters: EventFilter, up_to_seq: int) -> Iterator[tuple[di
     The payload is passed through as text: an export carries it, and audit_verify re-canonicalises it, so
     decoding and re-encoding a million payloads here would only cost time.
     """
-    after = 0
     base = filters.apply(AuditEvent.objects.filter(seq__lte=up_to_seq)).annotate(
         payload_json=Cast("payload", TextField())
     )
-    while True:
-        batch = list(
-            base.filter(seq__gt=after).order_by("seq").values_list(*EXPORT_COLUMNS, "payload_json")[:EXPORT_BATCH]
-        )
-        if not batch:
-            return
-        for values in batch:
-            yield dict(zip(EXPORT_COLUMNS, values[:-1], strict=True)), values[-1]
-        after = batch[-1][0]
+    for values in _in_seq_batches(base.values_list(*EXPORT_COLUMNS, "payload_json")):
+        yield dict(zip(EXPORT_COLUMNS, values[:-1], strict=True)), values[-1]
 
 
 def chain_head() -> tuple[int, str]:

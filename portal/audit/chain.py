@@ -129,11 +129,20 @@ def verify(
         previous_seq = seq
         expected_seq += 1
         count += 1
-    if tip is not None and tip != (count, previous_hash if count else GENESIS_HASH):
-        last_seq, _ = tip
-        if count > last_seq:
-            return Verdict(False, count, last_seq + 1, f"inserted: events after the recorded head (seq {last_seq})")
-        if last_seq > count:
-            return Verdict(False, count, count + 1, f"missing: the log records {last_seq} events, found {count}")
-        return Verdict(False, count, last_seq, "changed: the chain does not end at the recorded head")
+    if tip is not None:
+        verdict = tip_verdict(count, previous_hash if count else GENESIS_HASH, tip)
+        if not verdict.ok:
+            return verdict
     return Verdict(True, count, first_prev_hash=seen_first_prev, last_hash=previous_hash if count else None)
+
+
+def tip_verdict(count: int, last_hash: str, tip: tuple[int, str]) -> Verdict:
+    """Compare how a verified chain ends with the head the log recorded: a deleted tail or an appended forgery."""
+    last_seq, recorded_hash = tip
+    if (count, last_hash) == (last_seq, recorded_hash):
+        return Verdict(True, count)
+    if count > last_seq:
+        return Verdict(False, count, last_seq + 1, f"inserted: events after the recorded head (seq {last_seq})")
+    if last_seq > count:
+        return Verdict(False, count, count + 1, f"missing: the log records {last_seq} events, found {count}")
+    return Verdict(False, count, last_seq, "changed: the chain does not end at the recorded head")

@@ -15,7 +15,7 @@ from django.utils import timezone
 from portal.core import context as request_context
 from portal.scp.client import CallRecord
 
-from .chain import GENESIS_HASH, Verdict, event_hash
+from .chain import GENESIS_HASH, Verdict, event_hash, tip_verdict
 from .models import AuditChainHead, AuditEvent, Outcome
 
 MAX_TEXT = 64 * 1024
@@ -26,6 +26,43 @@ scp_call_binding: ContextVar[tuple[int | None, str]] = ContextVar("scp_call_bind
 
 def _now() -> dt.datetime:
     return timezone.now()
+
+
+def _chained(
+    *,
+    seq: int,
+    prev_hash: str,
+    created_at: dt.datetime,
+    action: str,
+    outcome: str,
+    actor_id: int | None = None,
+    actor_name: str = "",
+    source_ip: str | None = None,
+    user_agent: str = "",
+    correlation_id: str = "",
+    interface_request_id: int | None = None,
+    target: str = "",
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The fields of the next event in the chain, its hash included, as the database will store them."""
+    fields: dict[str, Any] = {
+        "seq": seq,
+        # Hash what the database gives back: UTC with microseconds.
+        "created_at": created_at.astimezone(dt.UTC),
+        "action": action[:64],
+        "outcome": Outcome(outcome).value,
+        "actor_id": actor_id,
+        "actor_name": (actor_name or "")[:150],
+        "source_ip": source_ip,
+        "user_agent": (user_agent or "")[:256],
+        "correlation_id": correlation_id or "",
+        "interface_request_id": interface_request_id,
+        "target": (target or "")[:128],
+        "payload": payload or {},
+        "prev_hash": prev_hash,
+    }
+    fields["hash"] = event_hash(fields)
+    return fields
 
 
 def _locked_head() -> AuditChainHead:
@@ -50,24 +87,21 @@ def record_event(
     """Append one event to the chain. The head row's lock serialises writers across processes and machines."""
     ctx = request_context.with_actor(actor) if actor is not None else request_context.current()
     head = _locked_head()
-    fields: dict[str, Any] = {
-        "seq": head.last_seq + 1,
-        "created_at": _now(),
-        "action": action[:64],
-        "outcome": Outcome(outcome).value,
-        "actor_id": ctx.actor_id,
-        "actor_name": (ctx.actor_name or "")[:150],
-        "source_ip": ctx.source_ip,
-        "user_agent": (ctx.user_agent or "")[:256],
-        "correlation_id": ctx.correlation_id,
-        "interface_request_id": interface_request_id,
-        "target": (target or "")[:128],
-        "payload": payload or {},
-        "prev_hash": head.last_hash,
-    }
-    # Hash what the database will give back: microsecond time, and the payload as JSON round-trips it.
-    fields["created_at"] = fields["created_at"].replace(tzinfo=dt.UTC)
-    fields["hash"] = event_hash(fields)
+    fields = _chained(
+        seq=head.last_seq + 1,
+        prev_hash=head.last_hash,
+        created_at=_now(),
+        action=action,
+        outcome=outcome,
+        actor_id=ctx.actor_id,
+        actor_name=ctx.actor_name,
+        source_ip=ctx.source_ip,
+        user_agent=ctx.user_agent,
+        correlation_id=ctx.correlation_id,
+        interface_request_id=interface_request_id,
+        target=target,
+        payload=payload,
+    )
     event = AuditEvent(**fields)
     event.save(force_insert=True)
     AuditChainHead.objects.filter(pk=1).update(last_seq=fields["seq"], last_hash=fields["hash"])
@@ -82,22 +116,8 @@ def record_events_bulk(events: list[dict[str, Any]], *, batch_size: int = 5000) 
     pending: list[AuditEvent] = []
     for event in events:
         seq += 1
-        fields: dict[str, Any] = {
-            "seq": seq,
-            "created_at": event.get("created_at") or _now(),
-            "action": event["action"],
-            "outcome": Outcome(event["outcome"]).value,
-            "actor_id": event.get("actor_id"),
-            "actor_name": event.get("actor_name", ""),
-            "source_ip": event.get("source_ip"),
-            "user_agent": event.get("user_agent", ""),
-            "correlation_id": event.get("correlation_id", ""),
-            "interface_request_id": event.get("interface_request_id"),
-            "target": event.get("target", ""),
-            "payload": event.get("payload", {}),
-            "prev_hash": previous,
-        }
-        fields["hash"] = previous = event_hash(fields)
+        fields = _chained(seq=seq, prev_hash=previous, **{"created_at": _now(), **event})
+        previous = fields["hash"]
         pending.append(AuditEvent(**fields))
         if len(pending) >= batch_size:
             AuditEvent.objects.bulk_create(pending)
@@ -186,11 +206,23 @@ def _verify_ranges(bounds: tuple[int, int] | None, tip: tuple[int, str], workers
             return Verdict(False, total + part.events, seq, f"missing: expected seq {seq}")
         total += part.events
         previous_last = part.last_hash
-    last_seq, last_hash = tip
-    if (total, previous_last) == (last_seq, last_hash):
-        return Verdict(True, total)
-    if total > last_seq:
-        return Verdict(False, total, last_seq + 1, f"inserted: events after the recorded head (seq {last_seq})")
-    if last_seq > total:
-        return Verdict(False, total, total + 1, f"missing: the log records {last_seq} events, found {total}")
-    return Verdict(False, total, last_seq, "changed: the chain does not end at the recorded head")
+    return tip_verdict(total, previous_last, tip)
+
+
+def audit_access_denied(*, user, path: str) -> None:
+    """Record that someone without the auditor role asked for the audit log."""
+    record_event(action="audit.access", outcome=Outcome.DENIED, payload={"path": path[:200]}, actor=user)
+
+
+def audit_export_begin(*, user, kind: str, filters: dict[str, str]) -> int:
+    """Record an export before it streams; returns the seq it covers up to, so the file is a fixed snapshot."""
+    from .selectors import chain_head
+
+    up_to_seq = chain_head()[0]
+    record_event(
+        action="audit.exported",
+        outcome=Outcome.SUCCESS,
+        payload={"format": kind, "filters": filters, "up_to_seq": up_to_seq},
+        actor=user,
+    )
+    return up_to_seq

@@ -18,7 +18,6 @@ from portal.core.roles import is_auditor
 from . import selectors, services
 from .chain import HASHED_FIELDS, format_time
 from .forms import EventFilterForm
-from .models import Outcome
 
 CSV_COLUMNS = (*HASHED_FIELDS, "hash")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -26,9 +25,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def _require_auditor(request) -> None:
     if not is_auditor(request.user):
-        services.record_event(
-            action="audit.access", outcome=Outcome.DENIED, payload={"path": request.path[:200]}, actor=request.user
-        )
+        services.audit_access_denied(user=request.user, path=request.path)
         raise Http404("Only auditors can review the audit log.")
 
 
@@ -86,12 +83,8 @@ def _export(request, kind: str):
     if filters is None:
         messages.error(request, "Correct the filters before exporting.")
         return redirect("audit_events")
-    up_to_seq = selectors.chain_head()[0]
-    services.record_event(
-        action="audit.exported",
-        outcome=Outcome.SUCCESS,
-        payload={"format": kind, "filters": {k: v for k, v in request.GET.items() if v}, "up_to_seq": up_to_seq},
-        actor=request.user,
+    up_to_seq = services.audit_export_begin(
+        user=request.user, kind=kind, filters={k: v for k, v in request.GET.items() if v}
     )
     records = selectors.export_records(filters=filters, up_to_seq=up_to_seq)
 

@@ -115,6 +115,25 @@ class AttachForm(forms.Form):
             self.add_error(None, "Correct the fixed IPs marked below.")
         data["fixed_ips"] = addresses
 
+    def attach_params(self) -> dict:
+        """The validated choice as the service's parameters: only what belongs to the chosen mode."""
+        data = self.cleaned_data
+        subnet_mode = data["mode"] == Mode.SUBNET
+        return {
+            "mode": data["mode"],
+            "subnet_id": data.get("subnet_id", "") if subnet_mode else "",
+            "port_id": "" if subnet_mode else data.get("port_id", ""),
+            "fixed_ips": data.get("fixed_ips", []) if subnet_mode else [],
+        }
+
+    def rejection_detail(self) -> tuple[dict[str, list[str]], dict]:
+        """(errors, what was submitted) for the audit log, bounded in size."""
+        errors = {key: [str(m) for m in messages] for key, messages in self.errors.items()}
+        errors.update({f"fixed_ip_{i}": [m] for i, m in self.fixed_ip_errors.items()})
+        submitted = {k: str(self.data.get(k, ""))[:200] for k in ("mode", "subnet_id", "port_id")}
+        submitted["fixed_ips"] = [row[:100] for row in self.fixed_ip_rows][:32]
+        return errors, submitted
+
     def apply_service_errors(self, errors: dict[str, list[str]]) -> None:
         """Show the service's live-check reasons next to the field they concern."""
         for key, messages in errors.items():

@@ -99,17 +99,8 @@ def attach_validate(
             client=client, server_id=server_id, mode=mode, subnet_id=subnet_id, port_id=port_id, fixed_ips=fixed_ips
         )
     except AttachRejected as exc:
-        record_event(
-            action="interface_request.invalid",
-            outcome=Outcome.FAILURE,
-            payload={
-                "stage": stage,
-                "errors": exc.errors,
-                "input": {"mode": mode, "subnet_id": subnet_id, "port_id": port_id, "fixed_ips": fixed_ips or []},
-            },
-            target=server_id,
-            actor=user,
-        )
+        submitted = {"mode": mode, "subnet_id": subnet_id, "port_id": port_id, "fixed_ips": fixed_ips or []}
+        attach_input_rejected(user=user, server_id=server_id, stage=stage, errors=exc.errors, submitted=submitted)
         raise
 
 
@@ -475,12 +466,10 @@ def interface_request_cancel(*, request: InterfaceRequest, user) -> InterfaceReq
     return request
 
 
-def record_invalid_form(*, user, server_id: str, form, stage: str) -> None:
-    """Keep the detail of a rejected form in the audit log (the requester sees the messages)."""
-    errors = {key: [str(m) for m in messages] for key, messages in form.errors.items()}
-    errors.update({f"fixed_ip_{i}": [m] for i, m in form.fixed_ip_errors.items()})
-    submitted = {k: str(form.data.get(k, ""))[:200] for k in ("mode", "subnet_id", "port_id")}
-    submitted["fixed_ips"] = [row[:100] for row in form.fixed_ip_rows][:32]
+def attach_input_rejected(
+    *, user, server_id: str, stage: str, errors: dict[str, list[str]], submitted: dict[str, Any]
+) -> None:
+    """Keep the detail of a rejected attach in the audit log (the requester sees the messages)."""
     record_event(
         action="interface_request.invalid",
         outcome=Outcome.FAILURE,

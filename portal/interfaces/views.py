@@ -19,7 +19,6 @@ from portal.scp.errors import ScpError, ScpNotFound
 from . import selectors, services
 from .errors import AttachRejected, NotAllowed, ScpUnavailable
 from .forms import AttachForm
-from .models import Mode
 
 SCP_DOWN = "SCP is not answering right now, so this page cannot be shown. Try again in a moment."
 MARKER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -124,16 +123,13 @@ def _attach_submit(request, server_id: str, action: str):
     # option lists are fetched only when the form has to be shown again.
     form = AttachForm(request.POST)
     if not form.is_valid():
-        services.record_invalid_form(user=request.user, server_id=server_id, form=form, stage=action)
+        errors, submitted = form.rejection_detail()
+        services.attach_input_rejected(
+            user=request.user, server_id=server_id, stage=action, errors=errors, submitted=submitted
+        )
         return _show_attach_form(request, server_id, form)
     data = form.cleaned_data
-    params = {
-        "server_id": server_id,
-        "mode": data["mode"],
-        "subnet_id": data.get("subnet_id", "") if data["mode"] == Mode.SUBNET else "",
-        "port_id": data.get("port_id", "") if data["mode"] == Mode.PORT else "",
-        "fixed_ips": data.get("fixed_ips", []) if data["mode"] == Mode.SUBNET else [],
-    }
+    params = {"server_id": server_id, **form.attach_params()}
     try:
         if action == "confirm":
             interface_request = services.interface_request_submit(

@@ -92,7 +92,12 @@ class Simulator:
 
     def log_entries(self) -> list[dict[str, Any]]:
         with self._log_lock:
-            return list(self._log)
+            return [dict(entry) for entry in self._log]
+
+    def log_update(self, entry: dict[str, Any], **changes: Any) -> None:
+        """Change a logged entry under the lock, so a reader never sees it half-written."""
+        with self._log_lock:
+            entry.update(changes)
 
     def clear_log(self) -> None:
         with self._log_lock:
@@ -169,6 +174,16 @@ class Handler(BaseHTTPRequestHandler):
             error.status, {"errors": [{"code": error.code, "status": error.status, "detail": error.detail}]}
         )
 
+    def _answer(self, entry: dict[str, Any], status: int, body: Any) -> None:
+        # The log records the status before the client can read the answer: whoever
+        # has the response in hand and then asks for the log sees the request finished.
+        self.sim.log_update(entry, status=status)
+        self._send_json(status, body)
+
+    def _answer_error(self, entry: dict[str, Any], error: ApiError) -> None:
+        self.sim.log_update(entry, status=error.status, error=error.code)
+        self._error(error)
+
     def _read_body(self) -> tuple[bytes, Any]:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
@@ -204,11 +219,10 @@ class Handler(BaseHTTPRequestHandler):
             "status": None,
             "fault": None,
         }
-        status = 500
         try:
             sim.log(entry)  # on receipt, so that a request still being answered is already visible
             raw, body = self._read_body()
-            entry["body"] = body if body is not None else (raw.decode("utf-8", "replace") or None)
+            sim.log_update(entry, body=body if body is not None else (raw.decode("utf-8", "replace") or None))
             if sim.faults.config.latency_ms:
                 time.sleep(sim.faults.config.latency_ms / 1000)
             url = f"http://{self.headers.get('Host', '')}{self.path}"
@@ -217,8 +231,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(403, "Common.Forbidden", "this access key may not change resources")
             if path == "/" and method == "GET":
                 service = service_prefix or "virtualserver"
-                status, payload = 200, self._versions(service)
-                self._send_json(status, payload)
+                self._answer(entry, 200, self._versions(service))
                 return
             route = self._route(method, path)
             name, params, service = route
@@ -227,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             version = sim.resolve_version(service, self.headers.get("Scp-Api-Version"))
             injected = sim.faults.error_status(method)
             if injected:
-                entry["fault"] = f"error {injected}"
+                sim.log_update(entry, fault=f"error {injected}")
                 raise ApiError(injected, "ContactAdminForAssistance", "the service is temporarily unavailable")
             query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
             with_default = version >= "1.2"
@@ -235,30 +248,26 @@ class Handler(BaseHTTPRequestHandler):
                 fault = sim.faults.attach_fault()
                 result = sim.state.attach(params["server_id"], body, with_default=with_default, conflict=fault.conflict)
                 if fault.drop:
-                    entry["fault"] = "drop after apply"
-                    status = 0
+                    sim.log_update(entry, fault="drop after apply", status=0)
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
                 if fault.late:
-                    entry["fault"] = "late after apply"
+                    sim.log_update(entry, fault="late after apply")
                     time.sleep(sim.faults.config.late_seconds)
-                status, payload = 200, result
+                payload = result
             else:
-                status, payload = 200, self._dispatch(name, params, query, with_default)
-            self._send_json(status, payload)
+                payload = self._dispatch(name, params, query, with_default)
+            self._answer(entry, 200, payload)
         except ApiError as error:
-            status = error.status
-            entry["error"] = error.code
-            self._error(error)
+            self._answer_error(entry, error)
         except (ValueError, TypeError) as error:
-            status = 400
-            entry["error"] = "Common.InvalidRequest"
-            self._error(ApiError(400, "Common.InvalidRequest", f"bad parameter: {error}"))
+            self._answer_error(entry, ApiError(400, "Common.InvalidRequest", f"bad parameter: {error}"))
         finally:
-            entry["status"] = status
             if "seq" not in entry:
                 sim.log(entry)
+            if entry["status"] is None:  # an unexpected failure: the client saw no proper answer
+                sim.log_update(entry, status=500)
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str], str]:
         for route_method, pattern, service, name in ROUTES:

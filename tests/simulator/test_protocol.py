@@ -49,6 +49,16 @@ def test_requests_signed_by_an_independent_implementation_are_accepted(sim, worl
     assert [r["status"] for r in sim.requests()] == [200, 200]
 
 
+def test_the_request_log_is_complete_as_soon_as_the_answer_arrives(sim):
+    # A client that has read its answer and then asks for the log must find the
+    # request finished, not still being answered (CI once caught this race).
+    sim.clear_log()
+    for expected in range(1, 41):
+        assert signed_get("/virtualserver/v1/servers?limit=1").status_code == 200
+        log = sim.requests()
+        assert len(log) == expected and log[-1]["status"] == 200
+
+
 def test_a_correctly_signed_request_is_accepted(sim):
     assert signed_get("/virtualserver/v1/servers?limit=1").status_code == 200
 

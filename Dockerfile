@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
-# Production image: gunicorn serving the portal, static files by whitenoise. From the same image run the worker
-# (`python manage.py db_worker --queue-name '*'`), the scheduler (`python manage.py scheduler`) and, once per
-# release, `python manage.py migrate`.
+# Production image: gunicorn serving the portal, static files by whitenoise. From the same image run
+# the worker (`python manage.py db_worker --queue-name '*' --interval 0.05`), the scheduler
+# (`python manage.py scheduler`) and, once per release, `python manage.py migrate`.
 
 FROM python:3.13-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1

@@ -29,7 +29,7 @@ class Command(BaseCommand):
                 [*manage, "scp_simulator", "--host", scp.hostname, "--port", str(scp.port or 80)]
             )
         processes["worker"] = subprocess.Popen(  # noqa: S603
-            [*manage, "db_worker", "--queue-name", "*", "--interval", "0.2", "--no-reload", "--verbosity", "1"]
+            [*manage, "db_worker", "--queue-name", "*", "--interval", "0.05", "--no-reload", "--verbosity", "1"]
         )
         processes["scheduler"] = subprocess.Popen([*manage, "scheduler", "--interval", "60"])  # noqa: S603
         processes["web"] = subprocess.Popen([*manage, "runserver", addr, "--noreload"])  # noqa: S603

@@ -8,6 +8,7 @@ import json
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -98,6 +99,7 @@ def verify(
     seen_first_prev: str | None = None
     recent: deque[str] = deque(maxlen=4096)  # bounded memory, enough to tell a reorder from an insertion
     count = 0
+    rows = iter(rows)
     for row in rows:
         if any(name not in row for name in (*HASHED_FIELDS, "hash")):
             return Verdict(False, count, row.get("seq"), "malformed: the event lacks fields")
@@ -111,6 +113,9 @@ def verify(
             if isinstance(seq, int) and seq < expected_seq:
                 kind = "out of order" if row["hash"] in recent else "inserted"
                 return Verdict(False, count, seq, f"{kind}: seq {seq} appears after seq {expected_seq - 1}")
+            if any(later.get("seq") == expected_seq for later in islice(rows, MOVE_WINDOW)):
+                # A file, unlike the table, can hold its lines in any order: the event is there, further on.
+                return Verdict(False, count, expected_seq, f"out of order: seq {expected_seq} comes after seq {seq}")
             return Verdict(False, count, expected_seq, f"missing: expected seq {expected_seq}, found seq {seq}")
         else:
             linked = True

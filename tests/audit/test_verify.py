@@ -143,7 +143,11 @@ def test_an_export_file_verifies_offline_and_its_damage_is_named(events, client,
     swapped[10], swapped[11] = swapped[11], swapped[10]
     path.write_text("\n".join(swapped) + "\n")
     code, output = verify("--file", str(path))
-    assert code == 1 and "seq 11" in output
+    assert code == 1 and "seq 11: out of order" in output
+    del swapped[10]  # now seq 12 is gone for good
+    path.write_text("\n".join(swapped) + "\n")
+    code, output = verify("--file", str(path))
+    assert code == 1 and "seq 12: missing" in output
 
 
 def test_a_filtered_export_verifies_with_partial(events, client, auditor, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,6 +23,7 @@ from .forms import AttachForm
 
 SCP_DOWN = "SCP is not answering right now, so this page cannot be shown. Try again in a moment."
 MARKER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+MAX_TRAIL = 30  # pages a "Previous" link can walk back; older ones are reached from "First page"
 
 
 def _require_requester(request, *, target: str = "") -> None:
@@ -42,13 +44,43 @@ def server_list(request):
     state = state if state in selectors.SERVER_STATES else ""
     marker = request.GET.get("marker", "")
     marker = marker if MARKER_RE.match(marker) else ""
+    back = _marker_trail(request.GET.get("back", "")) if marker else []
     context = {"q": name, "state": state, "states": selectors.SERVER_STATES, "marker": marker}
     try:
-        context["page"] = selectors.server_list(name=name, state=state, marker=marker)
+        context["page"] = page = selectors.server_list(name=name, state=state, marker=marker)
     except ScpError:
         context["scp_error"] = SCP_DOWN
+    else:
+        context["pager"] = _pager_links(name=name, state=state, marker=marker, back=back, next_marker=page.next_marker)
     template = "interfaces/server_list.html#results" if request.htmx else "interfaces/server_list.html"
     return render(request, template, context)
+
+
+def _marker_trail(raw: str) -> list[str]:
+    """The markers of the pages between the first one and this one, oldest first; anything odd yields none."""
+    trail = raw.split(",")[-MAX_TRAIL:] if raw else []
+    return trail if all(MARKER_RE.match(m) for m in trail) else []
+
+
+def _pager_links(*, name: str, state: str, marker: str, back: list[str], next_marker: str | None) -> dict[str, str]:
+    """SCP pages forward only, by marker; the way back travels in the URL as the trail of earlier markers."""
+
+    def url(at: str = "", trail: tuple[str, ...] | list[str] = ()) -> str:
+        query = {"q": name, "state": state}
+        if at:
+            query["marker"] = at
+            if trail:
+                query["back"] = ",".join(trail[-MAX_TRAIL:])
+        return "?" + urlencode(query)
+
+    links = {}
+    if marker:
+        links["first"] = url()
+        # A cut or tampered trail leads back to the first page, never to an error.
+        links["previous"] = url(back[-1], back[:-1]) if back else links["first"]
+    if next_marker:
+        links["next"] = url(next_marker, [*back, marker] if marker else [])
+    return links
 
 
 @login_required

@@ -1,6 +1,7 @@
 """Every bad input gets a message the requester can act on, and nothing is sent to SCP."""
 
 import html
+import re
 import uuid
 
 import pytest
@@ -110,3 +111,34 @@ def test_server_list_survives_hostile_query_parameters(requester_client, sim, qu
     response = requester_client.get("/servers/" + query)
     assert response.status_code == 200
     assert b"<script>" not in response.content
+
+
+def test_server_list_pages_forward_and_back(requester_client, sim, world, monkeypatch):
+    monkeypatch.setattr("portal.interfaces.selectors.SERVER_PAGE_SIZE", 5)
+
+    def names_and_links(url):
+        response = requester_client.get(url)
+        assert response.status_code == 200
+        html = response.content.decode()
+        names = re.findall(r'<a href="/servers/([^/"]+)/">[^<]+</a>', html)  # server ids, in order
+        links = {rel: href.replace("&amp;", "&") for href, rel in
+                 re.findall(r'<a href="(\?[^"]+)"[^>]*>(First|Previous|Next) page</a>', html)}  # fmt: skip
+        return names, links
+
+    pages, url = [], "/servers/"
+    while True:  # forward to the end
+        names, links = names_and_links(url)
+        pages.append(names)
+        if "Next" not in links:
+            break
+        url = "/servers/" + links["Next"]
+    assert [len(p) for p in pages] == [5, 5, 2]
+    assert {n for p in pages for n in p} == {s.id for s in world.servers.values()}  # no repeats, none left out
+    for expected in reversed(pages[:-1]):  # and back again, one page at a time
+        names, previous_links = names_and_links(url)
+        url = "/servers/" + previous_links["Previous"]
+        assert names_and_links(url)[0] == expected
+    assert "Previous" not in names_and_links(url)[1]  # back on the first page
+    tampered = f"/servers/?marker={pages[1][0]}&back=%3Cscript%3E"
+    links = names_and_links(tampered)[1]
+    assert links["Previous"] == links["First"]  # a tampered trail leads to the first page, not to an error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -139,6 +140,34 @@ def verify(
         if not verdict.ok:
             return verdict
     return Verdict(True, count, first_prev_hash=seen_first_prev, last_hash=previous_hash if count else None)
+
+
+ANCHOR_RE = re.compile(r"^(\d{1,18}):([0-9a-f]{64})$")
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    """'SEQ:HASH', as `audit_verify --show-anchor` prints it and the review page shows it."""
+    match = ANCHOR_RE.match(text.strip().lower())
+    if not match or int(match.group(1)) < 1:
+        raise ValueError(f"an anchor is SEQ:HASH, a sequence number and 64 hex digits, not {text[:80]!r}")
+    return int(match.group(1)), match.group(2)
+
+
+def anchor_verdict(verdict: Verdict, anchors: Iterable[tuple[int, str]], found: Mapping[int, str]) -> Verdict:
+    """Hold a verified chain to hashes written down outside the database earlier.
+
+    A chain is only as trustworthy as its head: whoever can write the table can rewrite every event and
+    recompute every hash. An anchor kept elsewhere (a ticket, a signed mail) is what that rewrite cannot change.
+    """
+    if not verdict.ok:
+        return verdict
+    for seq, expected in sorted(anchors):
+        if seq not in found:
+            return Verdict(False, verdict.events, seq, "missing: the anchored event is not in the log")
+        if found[seq] != expected:
+            return Verdict(False, verdict.events, seq, "changed: the event's hash is not the anchored one, so the "
+                                                       "chain was rewritten at or before it")  # fmt: skip
+    return verdict
 
 
 def tip_verdict(count: int, last_hash: str, tip: tuple[int, str]) -> Verdict:

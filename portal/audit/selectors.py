@@ -120,6 +120,10 @@ def chain_head() -> tuple[int, str]:
     return (head.last_seq, head.last_hash) if head else (0, "0" * 64)
 
 
+def hashes_at(seqs: list[int]) -> dict[int, str]:
+    return dict(AuditEvent.objects.filter(seq__in=seqs).values_list("seq", "hash"))
+
+
 def last_verification() -> VerificationRun | None:
     return VerificationRun.objects.order_by("-ran_at").first()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from contextvars import ContextVar
 from typing import Any
@@ -15,7 +16,7 @@ from django.utils import timezone
 from portal.core import context as request_context
 from portal.scp.client import CallRecord
 
-from .chain import GENESIS_HASH, Verdict, event_hash, tip_verdict
+from .chain import GENESIS_HASH, Verdict, anchor_verdict, event_hash, tip_verdict
 from .models import AuditChainHead, AuditEvent, Outcome
 
 MAX_TEXT = 64 * 1024
@@ -167,17 +168,38 @@ def _verify_range(bounds: tuple[int, int]) -> Verdict:
         connections.close_all()
 
 
-def audit_verify_database(*, workers: int | None = None) -> Verdict:
-    """Verify the whole chain against its recorded head, and keep the result for the integrity badge.
+def audit_verify_database(*, workers: int | None = None, anchors: Iterable[tuple[int, str]] = ()) -> Verdict:
+    """Verify the whole chain against its recorded head (and any anchors), keeping the result for the badge.
 
     Hashing is CPU-bound, so a large log is split into seq ranges verified side by side in worker processes;
     the links between the ranges are checked here.
     """
     from .models import VerificationRun
+    from .selectors import chain_head, hashes_at, seq_bounds
+
+    # The head first: the chain is judged up to where it stood when the check began. The portal keeps
+    # appending meanwhile, and those later events are not "inserted" (that is for events beyond the head).
+    tip = chain_head()
+    verdict = _verify_ranges(seq_bounds(), tip, workers or os.cpu_count() or 1)
+    if verdict.ok:
+        verdict = _beyond_head_verdict(verdict)
+    anchors = list(anchors)
+    if anchors:
+        verdict = anchor_verdict(verdict, anchors, hashes_at([seq for seq, _ in anchors]))
+    VerificationRun.objects.create(ran_at=_now(), ok=verdict.ok, events=verdict.events, message=verdict.message)
+    return verdict
+
+
+def _beyond_head_verdict(verdict: Verdict) -> Verdict:
+    """Events stored past the head were written behind the chain's back: an append moves both together."""
     from .selectors import chain_head, seq_bounds
 
-    verdict = _verify_ranges(seq_bounds(), chain_head(), workers or os.cpu_count() or 1)
-    VerificationRun.objects.create(ran_at=_now(), ok=verdict.ok, events=verdict.events, message=verdict.message)
+    bounds = seq_bounds()  # before the head: anything an append has committed, the head already covers
+    head_seq = chain_head()[0]
+    if bounds and bounds[1] > head_seq:
+        return Verdict(
+            False, verdict.events, head_seq + 1, f"inserted: events after the recorded head (seq {head_seq})"
+        )
     return verdict
 
 
@@ -187,9 +209,10 @@ def _verify_ranges(bounds: tuple[int, int] | None, tip: tuple[int, str], workers
     from .chain import verify
     from .selectors import chain_rows
 
-    if bounds is None or bounds[0] != 1 or bounds[1] - bounds[0] < PARALLEL_THRESHOLD or workers < 2:
-        return verify(chain_rows(), tip=tip)
-    low, high = bounds
+    last = tip[0]
+    if bounds is None or bounds[0] != 1 or min(bounds[1], last) - 1 < PARALLEL_THRESHOLD or workers < 2:
+        return verify(chain_rows(high=last), tip=tip)
+    low, high = 1, min(bounds[1], last)
     step = (high - low) // workers + 1
     ranges = [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
     connections.close_all()  # forked workers must not share this process's connection

@@ -41,7 +41,7 @@ def _filters(request) -> tuple[EventFilterForm, selectors.EventFilter | None]:
 def event_list(request):
     _require_auditor(request)
     form, filters = _filters(request)
-    context = {"form": form, "badge": selectors.last_verification()}
+    context = {"form": form, "badge": selectors.last_verification(), "head": selectors.chain_head()}
     if filters is not None:
         before = form.cleaned_data.get("before") if form.is_bound else None
         page = selectors.event_page(filters=filters, before=before)

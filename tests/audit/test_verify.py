@@ -2,10 +2,11 @@
 
 import io
 import json
+import re
 import threading
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, InternalError, ProgrammingError, connection, transaction
 
 from portal.audit.models import AuditEvent, VerificationRun
@@ -190,3 +191,86 @@ def test_parallel_verification_agrees_with_serial(monkeypatch, raw_sql, damage, 
     serial = services.audit_verify_database(workers=2)
     assert expected in parallel.message, parallel.message
     assert (parallel.ok, parallel.first_bad_seq) == (serial.ok, serial.first_bad_seq)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verifying_while_the_portal_writes_is_no_false_alarm(events, monkeypatch):
+    # The portal never stops writing (every SCP call is an event). A verification that runs meanwhile must
+    # judge the chain up to the head it started from, and not call later, properly chained events inserted.
+    monkeypatch.setattr("portal.audit.selectors.EXPORT_BATCH", 100)  # many reads, many chances to race
+    events(1500)
+    stop = threading.Event()
+    appended = []
+
+    def writer() -> None:
+        try:
+            while not stop.is_set():
+                appended.append(record_event(action="test.meanwhile", outcome="success", payload={}).seq)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        verdicts = []
+        while len(verdicts) < 10 or len(appended) < 50:
+            code, output = verify()
+            verdicts.append((code, output))
+    finally:
+        stop.set()
+        thread.join()
+    assert len(appended) >= 50  # the writer really wrote during the verifications
+    assert all(code == 0 for code, _ in verdicts), [o for c, o in verdicts if c]
+    assert verify() == (0, f"{1500 + len(appended)} events verified\n")
+
+
+def rewrite_chain_from(raw_sql, seq: int) -> None:
+    """Change event `seq` and recompute every hash after it, and the head: what a database owner could do."""
+    from portal.audit.chain import HASHED_FIELDS, event_hash
+
+    rows = list(AuditEvent.objects.filter(seq__gte=seq - 1).order_by("seq").values(*HASHED_FIELDS, "hash"))
+    previous = rows[0]["hash"]
+    statements = []
+    for row in rows[1:]:
+        row = {**row, "prev_hash": previous}
+        if row["seq"] == seq:
+            row["actor_name"] = "mallory"
+        previous = event_hash(row)
+        statements.append(
+            f"UPDATE audit_auditevent SET actor_name = '{row['actor_name']}', prev_hash = '{row['prev_hash']}', "
+            f"hash = '{previous}' WHERE seq = {row['seq']}"
+        )
+    statements.append(f"UPDATE audit_auditchainhead SET last_hash = '{previous}'")
+    raw_sql(*statements)
+
+
+def test_an_anchor_kept_elsewhere_exposes_a_rewritten_chain(events, raw_sql):
+    events(40)
+    code, output = verify("--show-anchor")
+    anchor = output.splitlines()[1].removeprefix("anchor: ")
+    assert code == 0 and anchor.startswith("40:") and len(anchor) == 3 + 64
+    assert verify("--anchor", anchor) == (0, "40 events verified\n")
+    rewrite_chain_from(raw_sql, 25)
+    assert verify() == (0, "40 events verified\n")  # a consistent rewrite: the chain alone cannot tell
+    code, output = verify("--anchor", anchor)
+    assert code == 1 and "seq 40: changed" in output and "rewritten" in output
+    assert not VerificationRun.objects.order_by("-ran_at").first().ok  # the badge says so too
+
+
+def test_anchors_hold_for_exported_files_and_bad_anchors_are_refused(events, client, auditor, tmp_path):
+    events(30)
+    code, output = verify("--show-anchor")
+    seq, digest = output.splitlines()[1].removeprefix("anchor: ").split(":")
+    client.force_login(auditor)
+    shown = re.search(r'<code id="anchor">(\d+:[0-9a-f]{64})</code>', client.get("/audit/").content.decode())
+    assert verify("--anchor", shown.group(1))[0] == 0  # the review page offers the same kind of anchor
+    path = tmp_path / "export.jsonl"
+    path.write_text(b"".join(client.get("/audit/export.jsonl").streaming_content).decode())
+    assert verify("--file", str(path), "--anchor", f"{seq}:{digest}")[0] == 0
+    code, output = verify("--file", str(path), "--anchor", f"{seq}:{'0' * 64}")
+    assert code == 1 and f"seq {seq}: changed" in output
+    code, output = verify("--file", str(path), "--anchor", f"999:{digest}")
+    assert code == 1 and "seq 999: missing" in output
+    for bad in ("30", "x:y", f"0:{digest}", f"30:{digest[:-1]}", "30:" + "g" * 64):
+        with pytest.raises(CommandError, match="an anchor is SEQ:HASH"):
+            call_command("audit_verify", "--anchor", bad)

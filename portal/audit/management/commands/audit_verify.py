@@ -4,7 +4,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.audit.chain import verify
+from portal.audit.chain import anchor_verdict, parse_anchor, verify
+from portal.audit.selectors import chain_head
 from portal.audit.services import audit_verify_database
 
 
@@ -31,17 +32,45 @@ class Command(BaseCommand):
             "--partial", action="store_true",
             help="the file is a filtered export: check every event's hash, and the links between consecutive events",
         )  # fmt: skip
+        parser.add_argument(
+            "--anchor", action="append", default=[], metavar="SEQ:HASH",
+            help="a hash written down outside the database earlier (see --show-anchor); the event at SEQ must "
+                 "still have it, so a rewrite of the whole chain is found too. May be given more than once.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--show-anchor", action="store_true",
+            help="after a good verification, print the last event's SEQ:HASH, to keep somewhere else",
+        )  # fmt: skip
 
-    def handle(self, *args, file=None, partial=False, **options):
+    def handle(self, *args, file=None, partial=False, anchor=(), show_anchor=False, **options):
+        try:
+            anchors = [parse_anchor(text) for text in anchor]
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         if file:
+            wanted = {seq for seq, _ in anchors}
+            found: dict[int, str] = {}
+            last: list[tuple[int, str]] = []
+
+            def rows():
+                for row in _file_rows(file, partial):
+                    if row["seq"] in wanted:
+                        found[row["seq"]] = row["hash"]
+                    last[:] = [(row["seq"], row["hash"])]
+                    yield row
+
             try:
-                verdict = verify(_file_rows(file, partial), partial=partial)
+                verdict = anchor_verdict(verify(rows(), partial=partial), anchors, found)
             except OSError as exc:
                 raise CommandError(f"cannot read {file}: {exc.strerror}") from None
+            head = last[0] if last else None
         else:
-            verdict = audit_verify_database()
+            verdict = audit_verify_database(anchors=anchors)
+            head = chain_head() if verdict.events else None
         if verdict.ok:
             self.stdout.write(verdict.message)
+            if show_anchor and head:
+                self.stdout.write(f"anchor: {head[0]}:{head[1]}")
             return
         self.stderr.write(verdict.message)
         raise SystemExit(1)

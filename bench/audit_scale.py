@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -180,6 +181,11 @@ def main() -> None:
             "admin depth 50,000": f"/admin/audit/auditevent/?outcome__exact=success&p={DEPTH // per_page + 1}",
         }
         figures = {name: median_ms(url) for name, url in pages.items()}
+        # Free text in the payload: a term in half the events, one only the fourth event has (the worst
+        # case for newest-first paging, which must read the whole table to fill a page), and one in between.
+        figures["portal text, common term"] = median_ms("/audit/?q=kr-west1")
+        figures["portal text, one old event"] = median_ms("/audit/?q=" + quote('event 4"'))
+        figures["portal text, 1 in 5,000"] = median_ms("/audit/?q=" + quote(f"{1234:08x}-5d4b"))
 
         export_file = workdir / "export.jsonl"
         exported = subprocess.run([sys.executable, "-c", EXPORT_SCRIPT, str(export_file)], cwd=ROOT, env=env,

@@ -105,3 +105,29 @@ def test_auditors_change_nothing_even_in_the_admin(events, client, auditor, djan
     assert client.post("/admin/audit/auditevent/1/delete/", {"post": "yes"}).status_code == 403
     assert client.post("/admin/audit/auditevent/1/change/", {"action": "x"}).status_code == 403
     assert AuditEvent.objects.filter(seq=1).values_list("action", flat=True).get() != "x"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("term", "matches"),
+    [("NUMBER 7", {7} | set(range(70, 80)) | set(range(700, 800))), ("number 12 ", set()),
+     ('number 42"', {42}), ("50%", set()), ("r_1", set())],
+)  # fmt: skip
+def test_payload_text_filter_is_exact_on_this_database(events, term, matches):
+    events(1000)
+    found = EventFilter(text=term).apply(AuditEvent.objects.all()).values_list("payload__i", flat=True)
+    assert set(found) == matches
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the trigram index exists on PostgreSQL only")
+def test_the_payload_text_filter_can_use_the_trigram_index(events):
+    events(50)
+    query = EventFilter(text="number 42").apply(AuditEvent.objects.all()).order_by("-seq")[:51]
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:  # small table: forbid the scan to see whether the index fits the SQL
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "audit_payload_trgm" in plan, plan

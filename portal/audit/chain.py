@@ -53,6 +53,7 @@ class Verdict:
     problem: str = ""
     first_prev_hash: str | None = None  # for stitching ranges verified apart
     last_hash: str | None = None
+    last_seq: int | None = None  # with last_hash: where a good chain ends, to anchor it
 
     @property
     def message(self) -> str:
@@ -139,7 +140,9 @@ def verify(
         verdict = tip_verdict(count, previous_hash if count else GENESIS_HASH, tip)
         if not verdict.ok:
             return verdict
-    return Verdict(True, count, first_prev_hash=seen_first_prev, last_hash=previous_hash if count else None)
+    if not count:
+        return Verdict(True, 0, first_prev_hash=seen_first_prev)
+    return Verdict(True, count, first_prev_hash=seen_first_prev, last_hash=previous_hash, last_seq=previous_seq)
 
 
 ANCHOR_RE = re.compile(r"^(\d{1,18}):([0-9a-f]{64})$")
@@ -174,7 +177,7 @@ def tip_verdict(count: int, last_hash: str, tip: tuple[int, str]) -> Verdict:
     """Compare how a verified chain ends with the head the log recorded: a deleted tail or an appended forgery."""
     last_seq, recorded_hash = tip
     if (count, last_hash) == (last_seq, recorded_hash):
-        return Verdict(True, count)
+        return Verdict(True, count, last_hash=last_hash if count else None, last_seq=last_seq if count else None)
     if count > last_seq:
         return Verdict(False, count, last_seq + 1, f"inserted: events after the recorded head (seq {last_seq})")
     if last_seq > count:

@@ -262,6 +262,8 @@ def test_anchors_hold_for_exported_files_and_bad_anchors_are_refused(events, cli
     path = tmp_path / "export.jsonl"
     path.write_text(b"".join(client.get("/audit/export.jsonl").streaming_content).decode())
     assert verify("--file", str(path), "--anchor", f"{seq}:{digest}")[0] == 0
+    last = json.loads(path.read_text().splitlines()[-1])
+    assert verify("--file", str(path), "--show-anchor")[1].splitlines()[1] == f"anchor: {last['seq']}:{last['hash']}"
     code, output = verify("--file", str(path), "--anchor", f"{seq}:{'0' * 64}")
     assert code == 1 and f"seq {seq}: changed" in output
     code, output = verify("--file", str(path), "--anchor", f"999:{digest}")

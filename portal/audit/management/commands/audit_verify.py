@@ -5,7 +5,6 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.audit.chain import anchor_verdict, parse_anchor, verify
-from portal.audit.selectors import chain_head
 from portal.audit.services import audit_verify_database
 
 
@@ -50,27 +49,23 @@ class Command(BaseCommand):
         if file:
             wanted = {seq for seq, _ in anchors}
             found: dict[int, str] = {}
-            last: list[tuple[int, str]] = []
 
-            def rows():
+            def rows():  # the file is read once: note the anchored events' hashes on the way
                 for row in _file_rows(file, partial):
                     if row["seq"] in wanted:
                         found[row["seq"]] = row["hash"]
-                    last[:] = [(row["seq"], row["hash"])]
                     yield row
 
             try:
                 verdict = anchor_verdict(verify(rows(), partial=partial), anchors, found)
             except OSError as exc:
                 raise CommandError(f"cannot read {file}: {exc.strerror}") from None
-            head = last[0] if last else None
         else:
             verdict = audit_verify_database(anchors=anchors)
-            head = chain_head() if verdict.events else None
         if verdict.ok:
             self.stdout.write(verdict.message)
-            if show_anchor and head:
-                self.stdout.write(f"anchor: {head[0]}:{head[1]}")
+            if show_anchor and verdict.last_seq:
+                self.stdout.write(f"anchor: {verdict.last_seq}:{verdict.last_hash}")
             return
         self.stderr.write(verdict.message)
         raise SystemExit(1)

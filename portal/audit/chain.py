@@ -173,13 +173,20 @@ def anchor_verdict(verdict: Verdict, anchors: Iterable[tuple[int, str]], found: 
     return verdict
 
 
+def beyond_head_verdict(verdict: Verdict, highest_seq: int | None, head_seq: int) -> Verdict:
+    """Events stored past the recorded head were written behind the chain's back: an append moves both."""
+    if not verdict.ok or highest_seq is None or highest_seq <= head_seq:
+        return verdict
+    return Verdict(False, verdict.events, head_seq + 1, f"inserted: events after the recorded head (seq {head_seq})")
+
+
 def tip_verdict(count: int, last_hash: str, tip: tuple[int, str]) -> Verdict:
     """Compare how a verified chain ends with the head the log recorded: a deleted tail or an appended forgery."""
     last_seq, recorded_hash = tip
     if (count, last_hash) == (last_seq, recorded_hash):
         return Verdict(True, count, last_hash=last_hash if count else None, last_seq=last_seq if count else None)
     if count > last_seq:
-        return Verdict(False, count, last_seq + 1, f"inserted: events after the recorded head (seq {last_seq})")
+        return beyond_head_verdict(Verdict(True, count), count, last_seq)
     if last_seq > count:
         return Verdict(False, count, count + 1, f"missing: the log records {last_seq} events, found {count}")
     return Verdict(False, count, last_seq, "changed: the chain does not end at the recorded head")

@@ -16,7 +16,7 @@ from django.utils import timezone
 from portal.core import context as request_context
 from portal.scp.client import CallRecord
 
-from .chain import GENESIS_HASH, Verdict, anchor_verdict, event_hash, tip_verdict
+from .chain import GENESIS_HASH, Verdict, anchor_verdict, beyond_head_verdict, event_hash, tip_verdict
 from .models import AuditChainHead, AuditEvent, Outcome
 
 MAX_TEXT = 64 * 1024
@@ -181,25 +181,12 @@ def audit_verify_database(*, workers: int | None = None, anchors: Iterable[tuple
     # appending meanwhile, and those later events are not "inserted" (that is for events beyond the head).
     tip = chain_head()
     verdict = _verify_ranges(seq_bounds(), tip, workers or os.cpu_count() or 1)
-    if verdict.ok:
-        verdict = _beyond_head_verdict(verdict)
+    bounds = seq_bounds()  # read before the head: whatever an append has committed, the head already covers
+    verdict = beyond_head_verdict(verdict, bounds[1] if bounds else None, chain_head()[0])
     anchors = list(anchors)
     if anchors:
         verdict = anchor_verdict(verdict, anchors, hashes_at([seq for seq, _ in anchors]))
     VerificationRun.objects.create(ran_at=_now(), ok=verdict.ok, events=verdict.events, message=verdict.message)
-    return verdict
-
-
-def _beyond_head_verdict(verdict: Verdict) -> Verdict:
-    """Events stored past the head were written behind the chain's back: an append moves both together."""
-    from .selectors import chain_head, seq_bounds
-
-    bounds = seq_bounds()  # before the head: anything an append has committed, the head already covers
-    head_seq = chain_head()[0]
-    if bounds and bounds[1] > head_seq:
-        return Verdict(
-            False, verdict.events, head_seq + 1, f"inserted: events after the recorded head (seq {head_seq})"
-        )
     return verdict
 
 

@@ -51,8 +51,9 @@ class PortalConfig(BaseSettings):
     tasks_backend: Literal["database", "immediate"] = "database"
     execution_lease_seconds: int = Field(600, ge=30)
     approval_expiry_hours: float = Field(72.0, gt=0)
-    # When no policy matches: "auto" approves, any other value names the group that must approve.
-    approval_default: str = Field("approver", min_length=1, max_length=150)
+    # When no policy matches: "auto" approves; "team" asks any one of the owning team's approver groups; any
+    # other value names the group that must approve.
+    approval_default: str = Field("team", min_length=1, max_length=150)
     demo_password: SecretStr = SecretStr("demo-pass-2026")
     email_backend: str = "django.core.mail.backends.console.EmailBackend"
     default_from_email: str = "scp-portal@localhost"

@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "portal.core",
+    "portal.teams",
     "portal.audit",
     "portal.interfaces",
     "portal.approvals",

@@ -114,14 +114,32 @@ def world(sim, _world) -> World:
     return _world
 
 
-def _user(django_user_model, username: str, *roles: str):
+def platform_team():
+    """One team that owns every server, with the `approver` group as its approvers: the single-team setup most
+    tests need. Team scoping has tests of its own (tests/teams)."""
+    from django.contrib.auth.models import Group
+
+    from portal.teams.models import ServerOwnership, Team
+
+    team, created = Team.objects.get_or_create(name="platform")
+    if created:
+        ServerOwnership.objects.create(team=team, kind="name_pattern", value="*")
+        team.approver_groups.add(Group.objects.get_or_create(name="approver")[0])
+    return team
+
+
+def _user(django_user_model, username: str, *roles: str, team=None):
+    """A user in `roles`: a requester or approver is a member of the platform team, an auditor audits everything."""
     from django.contrib.auth.models import Group
 
     user = django_user_model.objects.create_user(
         username=username, password=os.environ["DEMO_PASSWORD"], email=f"{username}@example.com"
     )
     for role in roles:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
+        if role in ("approver", "auditor"):
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
+        if role in ("requester", "approver"):
+            (team or platform_team()).members.add(user)
     return user
 
 

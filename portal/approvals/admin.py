@@ -1,12 +1,36 @@
+from django import forms
 from django.contrib import admin
 
-from .models import ApprovalPolicy
+from .models import ApprovalPolicy, ApprovalStep, PolicyOutcome
+
+
+class StepInlineFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        live = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if self.instance.outcome == PolicyOutcome.REQUIRE_APPROVAL and not live:
+            raise forms.ValidationError("A policy that requires approval needs at least one step.")
+        for form in live:
+            if form.cleaned_data.get("required", 1) < 1:
+                form.add_error("required", "At least one approver.")
+
+
+class ApprovalStepInline(admin.TabularInline):
+    model = ApprovalStep
+    formset = StepInlineFormSet
+    extra = 1
+    filter_horizontal = ("groups",)
 
 
 @admin.register(ApprovalPolicy)
 class ApprovalPolicyAdmin(admin.ModelAdmin):
     list_display = ("order", "name", "enabled", "server_name_pattern", "vpc_id", "mode", "fixed_ips", "outcome",
-                    "approver_group")  # fmt: skip
+                    "steps_summary")  # fmt: skip
     list_display_links = ("name",)
     list_editable = ("order", "enabled")
     ordering = ("order", "id")
+    inlines = [ApprovalStepInline]
+
+    @admin.display(description="Steps")
+    def steps_summary(self, policy):
+        return " → ".join(str(step) for step in policy.steps.all()) or "—"

@@ -1,5 +1,6 @@
 import fnmatch
 
+from django.conf import settings
 from django.db import models
 
 
@@ -33,9 +34,6 @@ class ApprovalPolicy(models.Model):
     mode = models.CharField(max_length=8, choices=ModeMatch.choices, default=ModeMatch.ANY)
     fixed_ips = models.CharField(max_length=8, choices=FixedIpMatch.choices, default=FixedIpMatch.ANY)
     outcome = models.CharField(max_length=20, choices=PolicyOutcome.choices)
-    approver_group = models.ForeignKey(
-        "auth.Group", null=True, blank=True, on_delete=models.PROTECT, help_text="Required when approval is required."
-    )
 
     class Meta:
         ordering = ["order", "id"]
@@ -57,8 +55,55 @@ class ApprovalPolicy(models.Model):
             return False
         return True
 
-    def clean(self):
-        from django.core.exceptions import ValidationError
+    def step_specs(self) -> list[dict]:
+        """The ordered steps as a request keeps them: [{"groups": [...], "required": K}, ...]."""
+        return [step.as_spec() for step in self.steps.all()]
 
-        if self.outcome == PolicyOutcome.REQUIRE_APPROVAL and self.approver_group_id is None:
-            raise ValidationError({"approver_group": "A policy that requires approval must name the approver group."})
+
+class ApprovalStep(models.Model):
+    """One step of a policy: "any one of groups G1…Gn" (required 1), or "K approvers from group G"."""
+
+    policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveIntegerField(default=1)
+    groups = models.ManyToManyField("auth.Group", related_name="+")
+    required = models.PositiveSmallIntegerField(
+        default=1, help_text="How many different people from these groups must approve at this step."
+    )
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return describe_step(self.as_spec())
+
+    def as_spec(self) -> dict:
+        return {"groups": sorted(g.name for g in self.groups.all()), "required": self.required}
+
+
+def describe_step(spec: dict) -> str:
+    groups = spec.get("groups") or []
+    if spec.get("required", 1) > 1:
+        return f"{spec['required']} approvers from {' or '.join(groups)}"
+    return ("any one of " if len(groups) > 1 else "one approver from ") + ", ".join(groups)
+
+
+class ApprovalDecision(models.Model):
+    """One person's decision at one step of one request; bound to the parameters they were shown."""
+
+    request = models.ForeignKey("interfaces.InterfaceRequest", on_delete=models.PROTECT, related_name="decisions")
+    step = models.PositiveSmallIntegerField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approve = models.BooleanField()
+    comment = models.TextField(blank=True)
+    parameters_digest = models.CharField(max_length=64)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["decided_at", "id"]
+        constraints = [
+            # Nobody decides twice on one request, whatever races: the database refuses the second row.
+            models.UniqueConstraint(fields=["request", "user"], name="one_decision_per_person_per_request")
+        ]
+
+    def __str__(self) -> str:
+        return f"{'Approval' if self.approve else 'Rejection'} of request {self.request_id} at step {self.step + 1}"

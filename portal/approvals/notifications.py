@@ -3,7 +3,6 @@
 import logging
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.urls import reverse
 
@@ -25,44 +24,57 @@ def _send(subject: str, body: str, recipients: list[str]) -> None:
 
 
 def notify_approvers(*, request_id: int) -> None:
+    """Tell the people who can decide the request's current step that it waits for them."""
     from portal.interfaces.models import InterfaceRequest
 
+    from .selectors import deciders_for
+
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
-    approvers = (
-        get_user_model()
-        .objects.filter(groups__name=request.approval_group, is_active=True)
-        .exclude(pk=request.requester_id)
-        .values_list("email", flat=True)
+    step = (
+        f" (step {request.current_step + 1} of {len(request.approval_steps)})"
+        if len(request.approval_steps) > 1
+        else ""
     )
     _send(
-        f"Approval needed: interface for {request.server_name} (request {request.pk})",
+        f"Approval needed{step}: interface for {request.server_name} (request {request.pk})",
         f"{request.requester.get_username()} asks to attach an interface to {request.server_name}.\n"
         f"Justification: {request.justification}\n\nReview it: {_link(request.pk)}\n",
-        list(approvers),
+        [user.email for user in deciders_for(request)],
     )
 
 
-def notify_requester_decision(*, request_id: int, approved: bool) -> None:
-    """Tell the requester what was decided (not the request's state by the time this runs)."""
+def _tell_requester(request_id: int, subject: str, text: str) -> None:
     from portal.interfaces.models import InterfaceRequest
 
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
-    verdict = "approved" if approved else "rejected"
-    note = f"\nComment: {request.decision_comment}" if request.decision_comment else ""
     _send(
-        f"Request {request.pk} {verdict}",
-        f"Your request to attach an interface to {request.server_name} was {verdict}.{note}\n\n{_link(request.pk)}\n",
+        f"Request {request.pk}{subject(request) if callable(subject) else ' ' + subject}",
+        f"Your request to attach an interface to {request.server_name} {text(request)}\n\n{_link(request.pk)}\n",
         [request.requester.email],
     )
+
+
+def notify_requester_approved(*, request_id: int) -> None:
+    _tell_requester(request_id, "approved", lambda r: f"was approved.{_comment(r)}")
+
+
+def notify_requester_rejected(*, request_id: int) -> None:
+    _tell_requester(request_id, "rejected", lambda r: f"was rejected.{_comment(r)}")
+
+
+def notify_requester_expired(*, request_id: int) -> None:
+    _tell_requester(
+        request_id, "expired", lambda r: "expired: nobody decided it in time. Submit it again if it is still needed."
+    )
+
+
+def _comment(request) -> str:
+    return f"\nComment: {request.decision_comment}" if request.decision_comment else ""
 
 
 def notify_requester_result(*, request_id: int) -> None:
-    from portal.interfaces.models import InterfaceRequest
-
-    request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
-    _send(
-        f"Request {request.pk}: {request.get_status_display().lower()}",
-        f"Attaching an interface to {request.server_name}: {request.get_status_display()}.\n"
-        f"{request.status_reason}\n\n{_link(request.pk)}\n",
-        [request.requester.email],
+    _tell_requester(
+        request_id,
+        lambda r: f": {r.get_status_display().lower()}",
+        lambda r: f"ended: {r.get_status_display()}.\n{r.status_reason}",
     )

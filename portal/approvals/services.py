@@ -1,132 +1,142 @@
-"""Approval policy and decisions."""
+"""Approval decisions: who may decide which step, recorded one person at a time, bound to what they saw.
+
+Approvals decide *which* lifecycle transition happens; `portal.interfaces.lifecycle.transition` applies it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from .models import ApprovalPolicy, PolicyOutcome
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
+from portal.interfaces.access import deny
+from portal.interfaces.errors import NotAllowed
+from portal.interfaces.lifecycle import transition
+from portal.interfaces.models import InterfaceRequest, Status
+from portal.teams.selectors import access_for
 
-DEFAULT_POLICY_NAME = "default"
-
-
-@dataclass(frozen=True)
-class PolicyDecision:
-    auto_approve: bool
-    policy_name: str
-    group_name: str
-    expires_after: dt.timedelta
-
-
-def policy_decide(*, plan) -> PolicyDecision:
-    """The first enabled policy that matches decides; when none does, the configured default applies."""
-    expires_after = dt.timedelta(hours=settings.CONFIG.approval_expiry_hours)
-    has_fixed_ips = bool(plan.fixed_ips)
-    for policy in ApprovalPolicy.objects.filter(enabled=True).select_related("approver_group"):
-        if policy.matches(
-            server_name=plan.server.name, vpc_id=plan.server.vpc_id or "", mode=plan.mode, has_fixed_ips=has_fixed_ips
-        ):
-            if policy.outcome == PolicyOutcome.AUTO_APPROVE:
-                return PolicyDecision(True, policy.name, "", expires_after)
-            return PolicyDecision(False, policy.name, policy.approver_group.name, expires_after)
-    default = settings.CONFIG.approval_default
-    if default == "auto":
-        return PolicyDecision(True, DEFAULT_POLICY_NAME, "", expires_after)
-    return PolicyDecision(False, DEFAULT_POLICY_NAME, default, expires_after)
+from .models import ApprovalDecision, describe_step
 
 
 def _now() -> dt.datetime:
-    from django.utils import timezone
-
     return timezone.now()
 
 
-def may_decide(*, user, request) -> str | None:
-    """Why `user` may not decide `request` (None when they may). Views use it to hide buttons only."""
-    from portal.interfaces.models import Status
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    expired: bool = False
 
+
+def may_decide(*, user, request: InterfaceRequest) -> Refusal | None:
+    """Why `user` may not decide `request` now (None when they may). Views use it to hide buttons only."""
     if not user.is_authenticated:
-        return "Sign in first."
+        return Refusal("Sign in first.")
     if request.requester_id == user.pk:
-        return "Nobody approves their own request."
-    if not request.approval_group or not user.groups.filter(name=request.approval_group).exists():
-        return f"Only members of {request.approval_group or 'the approver group'} can decide this request."
+        return Refusal("Nobody approves their own request.")
     if request.status != Status.PENDING_APPROVAL:
-        return f"This request is {request.get_status_display().lower()}; only pending requests can be decided."
+        return Refusal(f"This request is {request.get_status_display().lower()}; only pending requests can be decided.")
     if request.expires_at and request.expires_at <= _now():
-        return "This request has expired."
+        return Refusal("This request has expired.", expired=True)
+    step = request.current_step_spec
+    access = access_for(user)
+    if step is None or request.team_id not in access.approver_team_ids or not set(step["groups"]) & access.group_names:
+        groups = " or ".join(step["groups"]) if step else "the approver groups"
+        team = request.team.name if request.team_id else "no team"
+        return Refusal(f"Only members of {groups} who approve for team {team} can decide step "
+                       f"{request.current_step + 1} of this request.")  # fmt: skip
+    if ApprovalDecision.objects.filter(request=request, user=user).exists():
+        return Refusal("You have already decided on this request; the next decision must come from someone else.")
     return None
 
 
-def request_decide(*, request, user, approve: bool, comment: str = "", parameters_digest: str):
-    """Approve or reject a pending request. The decision binds to the parameters the approver was shown."""
-    from django.db import transaction
+def request_decide(*, request: InterfaceRequest, user, approve: bool, comment: str = "", parameters_digest: str):
+    """Record one person's decision at the request's current step, and move the request on when it is enough.
 
-    from portal.audit.models import Outcome
-    from portal.interfaces.models import Status
-    from portal.interfaces.services import deny, enqueue_execution, request_transition
-
+    The request's row is locked while deciding, so two approvers deciding the last step at once make one
+    approval (and one execution); the second is told what happened.
+    """
     comment = comment.strip()[:1000]
     verb = "approve" if approve else "reject"
-    reason = may_decide(user=user, request=request)
-    if reason is None and parameters_digest != request.parameters_digest:
-        reason = "The request's parameters are not the ones you were shown; reload and review it again."
-    if reason is None and not approve and not comment:
-        reason = "Say why the request is rejected; the requester will read it."
-    if reason is not None:
-        if "expired" in reason:
+    try:
+        refusal = _decide_locked(request, user=user, approve=approve, comment=comment, digest=parameters_digest)
+    except IntegrityError:  # a second decision by the same person raced in
+        refusal = Refusal("You have already decided on this request.")
+    if refusal is not None:
+        if refusal.expired:
             request_expire(request=request)
-        raise deny(user=user, action=f"approval.{verb}", reason=reason, request=request)
-    with transaction.atomic():
-        decided = request_transition(
-            request,
-            allowed_from=(Status.PENDING_APPROVAL,),
-            to=Status.APPROVED if approve else Status.REJECTED,
-            action="approval.approved" if approve else "approval.rejected",
-            outcome=Outcome.SUCCESS,
-            reason="" if approve else f"Rejected by {user.get_username()}: {comment}",
-            payload={"comment": comment, "parameters_digest": parameters_digest, "policy": request.policy_name},
-            actor=user,
-            decided_by=user,
-            decided_at=_now(),
-            decision_comment=comment,
-        )
-        if not decided:  # someone else decided first, between the check and the update
-            request.refresh_from_db()
-            raise deny(
-                user=user,
-                action=f"approval.{verb}",
-                reason=f"This request was already {request.get_status_display().lower()}.",
-                request=request,
-            )
-        from .notifications import notify_requester_decision
-
-        transaction.on_commit(lambda: notify_requester_decision(request_id=request.pk, approved=approve))
-        if approve:
-            transaction.on_commit(lambda: enqueue_execution(request_id=request.pk))
+        request.refresh_from_db()
+        raise deny_decision(user=user, verb=verb, reason=refusal.reason, request=request)
+    request.refresh_from_db()
     return request
 
 
-def request_expire(*, request) -> bool:
-    from portal.audit.models import Outcome
-    from portal.interfaces.models import Status
-    from portal.interfaces.services import request_transition
+def deny_decision(*, user, verb: str, reason: str, request: InterfaceRequest) -> NotAllowed:
+    return deny(user=user, action=f"approval.{verb}", reason=reason, request=request)
 
-    return request_transition(
-        request,
-        allowed_from=(Status.PENDING_APPROVAL,),
-        to=Status.EXPIRED,
-        action="approval.expired",
-        outcome=Outcome.FAILURE,
-        reason="Nobody decided this request in time; submit it again if it is still needed.",
+
+@transaction.atomic
+def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: str, digest: str) -> Refusal | None:
+    locked = InterfaceRequest.objects.select_for_update().get(pk=request.pk)
+    refusal = may_decide(user=user, request=locked)
+    if refusal is None and digest != locked.parameters_digest:
+        refusal = Refusal("The request's parameters are not the ones you were shown; reload and review it again.")
+    if refusal is None and not approve and not comment:
+        refusal = Refusal("Say why the request is rejected; the requester will read it.")
+    if refusal is not None:
+        return refusal
+    step_index, step = locked.current_step, locked.current_step_spec
+    now = _now()
+    with transaction.atomic():
+        ApprovalDecision.objects.create(
+            request=locked, step=step_index, user=user, approve=approve, comment=comment,
+            parameters_digest=digest, decided_at=now,
+        )  # fmt: skip
+    payload = {"comment": comment, "parameters_digest": digest, "policy": locked.policy_name,
+               "step": step_index + 1, "steps": len(locked.approval_steps), "rule": describe_step(step)}  # fmt: skip
+    decided = {"decided_by": user, "decided_at": now, "decision_comment": comment}
+    if not approve:
+        reason = f"Rejected by {user.get_username()} at step {step_index + 1}: {comment}"
+        transition(locked, "reject", actor=user, reason=reason, payload=payload, **decided)
+        return None
+    approvals = ApprovalDecision.objects.filter(request=locked, step=step_index, approve=True).count()
+    payload["approvals_at_step"] = approvals
+    if approvals < step["required"]:
+        record_event(
+            action="approval.recorded",
+            outcome=Outcome.SUCCESS,
+            payload={**payload, "reason": f"{approvals} of {step['required']} approvals at step {step_index + 1}"},
+            interface_request_id=locked.pk,
+            target=locked.server_id,
+            actor=user,
+        )
+        return None
+    if step_index + 1 < len(locked.approval_steps):
+        reason = f"Step {step_index + 1} approved; waiting for step {step_index + 2}."
+        transition(locked, "complete_step", actor=user, reason=reason, payload=payload,
+                   where=_at_step(step_index), current_step=step_index + 1)  # fmt: skip
+        return None
+    transition(locked, "approve", actor=user, payload=payload, where=_at_step(step_index), **decided)
+    return None
+
+
+def _at_step(index: int):
+    from django.db.models import Q
+
+    return Q(current_step=index)
+
+
+def request_expire(*, request: InterfaceRequest) -> bool:
+    return transition(
+        request, "expire", reason="Nobody decided this request in time; submit it again if it is still needed."
     )
 
 
 def requests_expire_due() -> int:
     """Expire every pending request past its time. Safe to run from many places at once."""
-    from portal.interfaces.models import InterfaceRequest, Status
-
     due = InterfaceRequest.objects.filter(status=Status.PENDING_APPROVAL, expires_at__lte=_now())
     return sum(request_expire(request=request) for request in due)

@@ -1,12 +1,12 @@
 """The approver's queue. Decisions happen in place (htmx) and also work as plain form posts."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from portal.core.roles import is_approver
+from portal.interfaces.access import Purpose, deny, interface_request_for
 from portal.interfaces.errors import NotAllowed
-from portal.interfaces.models import InterfaceRequest
 
 from . import selectors, services
 
@@ -14,6 +14,10 @@ from . import selectors, services
 @login_required
 @require_GET
 def queue(request):
+    if not is_approver(request.user):
+        deny(user=request.user, action="approval.queue", reason="Approver role needed.")
+        return render(request, "core/problem.html", {"message": "Only approvers have a queue.", "title": "Not allowed"},
+                      status=403)  # fmt: skip
     items = [selectors.decision_context(r, request.user) for r in selectors.pending_for(user=request.user)]
     return render(request, "approvals/queue.html", {"items": items})
 
@@ -21,25 +25,23 @@ def queue(request):
 @login_required
 @require_POST
 def decide(request, pk: int):
-    interface_request = InterfaceRequest.objects.select_related("requester").filter(pk=pk).first()
-    if interface_request is None:
-        raise Http404("No such request.")
+    interface_request = interface_request_for(user=request.user, pk=pk, purpose=Purpose.DECIDE)
     action = request.POST.get("decision", "")
     text = request.POST.get("comment", "")[:1000]
     error = None
-    if action not in ("approve", "reject"):
-        error = "Choose Approve or Reject."
-    else:
-        try:
-            services.request_decide(
-                request=interface_request,
-                user=request.user,
-                approve=action == "approve",
-                comment=text,
-                parameters_digest=request.POST.get("parameters_digest", "")[:64],
-            )
-        except NotAllowed as exc:
-            error = str(exc)
+    try:
+        if action not in ("approve", "reject"):
+            raise deny(user=request.user, action="approval.decide", reason="Choose Approve or Reject.",
+                       request=interface_request)  # fmt: skip
+        services.request_decide(
+            request=interface_request,
+            user=request.user,
+            approve=action == "approve",
+            comment=text,
+            parameters_digest=request.POST.get("parameters_digest", "")[:64],
+        )
+    except NotAllowed as exc:
+        error = str(exc)
     interface_request.refresh_from_db()
     decided_now = ("approved" if action == "approve" else "rejected") if error is None else ""
     context = selectors.decision_context(

@@ -27,8 +27,12 @@ class EventFilter:
     server_id: str = ""
     request_id: int | None = None
     text: str = ""
+    # None: every event. Otherwise only events about these requests (a team auditor's scope).
+    request_scope: Any = None
 
     def apply(self, events: QuerySet) -> QuerySet:
+        if self.request_scope is not None:
+            events = events.filter(interface_request_id__in=self.request_scope)
         if self.since:
             events = events.filter(created_at__gte=self.since)
         if self.until:
@@ -132,5 +136,8 @@ def timeline_for_request(*, request_id: int):
     return AuditEvent.objects.filter(interface_request_id=request_id).order_by("seq")
 
 
-def event_by_seq(*, seq: int) -> AuditEvent | None:
-    return AuditEvent.objects.filter(seq=seq).first()
+def event_by_seq(*, seq: int, request_scope=None) -> AuditEvent | None:
+    events = AuditEvent.objects.filter(seq=seq)
+    if request_scope is not None:
+        events = events.filter(interface_request_id__in=request_scope)
+    return events.first()

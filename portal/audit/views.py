@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from urllib.parse import urlencode
@@ -14,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.roles import is_auditor
+from portal.teams.selectors import audit_request_scope
 
 from . import selectors, services
 from .chain import HASHED_FIELDS, format_time
@@ -30,10 +32,12 @@ def _require_auditor(request) -> None:
 
 
 def _filters(request) -> tuple[EventFilterForm, selectors.EventFilter | None]:
+    """The filters asked for, always within the caller's scope (a team auditor sees their teams' requests)."""
     form = EventFilterForm(request.GET or None)
+    scope = audit_request_scope(request.user)
     if not request.GET:
-        return form, selectors.EventFilter()
-    return form, (form.event_filter() if form.is_valid() else None)
+        return form, selectors.EventFilter(request_scope=scope)
+    return form, (dataclasses.replace(form.event_filter(), request_scope=scope) if form.is_valid() else None)
 
 
 @login_required
@@ -61,7 +65,7 @@ def event_list(request):
 @require_GET
 def event_detail(request, seq: int):
     _require_auditor(request)
-    event = selectors.event_by_seq(seq=seq)
+    event = selectors.event_by_seq(seq=seq, request_scope=audit_request_scope(request.user))
     if event is None:
         raise Http404("No such event.")
     return render(request, "audit/event_detail.html", {"event": event})

@@ -1,31 +1,38 @@
-"""The portal's roles are Django groups; every permission check asks these helpers."""
+"""The portal's roles, answered from the user's teams and groups; every permission check asks these helpers.
+
+- requester: a member of a team (requests on the servers the team owns);
+- approver: in an approver group of a team (decides the team's requests where a policy step names the group);
+- auditor: a team's auditor (that team's requests and events), or in the `auditor` group (everything).
+"""
+
+from portal.teams.selectors import GLOBAL_AUDITOR_GROUP, access_for
 
 REQUESTER = "requester"
 APPROVER = "approver"
-AUDITOR = "auditor"
+AUDITOR = GLOBAL_AUDITOR_GROUP
 ROLES = (REQUESTER, APPROVER, AUDITOR)
 
 
 def has_role(user, role: str) -> bool:
-    if not user.is_authenticated or not user.is_active:
-        return False
-    cache = getattr(user, "_portal_roles", None)
-    if cache is None:
-        cache = set(user.groups.values_list("name", flat=True))
-        user._portal_roles = cache
-    return role in cache
+    """Membership of the Django group named `role` (the groups an IdP mapping or the admin gives)."""
+    return role in access_for(user).group_names
 
 
 def can_request(user) -> bool:
-    return has_role(user, REQUESTER) or has_role(user, APPROVER)
+    return bool(access_for(user).member_team_ids)
 
 
 def is_approver(user) -> bool:
-    return has_role(user, APPROVER)
+    return bool(access_for(user).approver_team_ids)
 
 
 def is_auditor(user) -> bool:
-    return has_role(user, AUDITOR)
+    access = access_for(user)
+    return access.global_auditor or bool(access.auditor_team_ids)
+
+
+def has_any_role(user) -> bool:
+    return can_request(user) or is_approver(user) or is_auditor(user)
 
 
 def role_flags(user) -> dict:

@@ -1,6 +1,8 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
+from .errors import NotFound
+
 
 @login_required
 def home(request):
@@ -8,5 +10,7 @@ def home(request):
 
 
 def handler404(request, exception=None):
-    message = str(exception) if exception and str(exception) else "That page does not exist."
+    # Only the portal's own NotFound text is shown: for an unmatched URL, Django's is the resolver's detail
+    # (patterns, module paths).
+    message = str(exception) if isinstance(exception, NotFound) else "That page does not exist."
     return render(request, "core/problem.html", {"message": message, "title": "Not found"}, status=404)

@@ -28,7 +28,8 @@ class Mode(models.TextChoices):
 # What the requester asked for: fixed at submission, bound by the approval, never changed afterwards.
 PARAMETER_FIELDS = frozenset(
     {"requester", "idempotency_key", "server_id", "server_name", "vpc_id", "mode", "subnet_id", "subnet_name",
-     "subnet_cidr", "port_id", "port_name", "fixed_ips", "justification", "api_version", "created_at"}
+     "subnet_cidr", "port_id", "port_name", "fixed_ips", "justification", "api_version", "created_at", "team",
+     "team_id", "approval_steps"}
 )  # fmt: skip
 
 
@@ -52,12 +53,16 @@ class InterfaceRequest(models.Model):
     fixed_ips = models.JSONField(default=list, blank=True)
     justification = models.TextField(max_length=1000)
     api_version = models.CharField(max_length=16)
+    # The team on whose behalf it was asked (it owned the server then); scopes who may see and decide it.
+    team = models.ForeignKey("teams.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
     status_reason = models.TextField(blank=True)
     updated_at = models.DateTimeField()
     policy_name = models.CharField(max_length=100, blank=True)
-    approval_group = models.CharField(max_length=150, blank=True)
+    # The policy's steps as they stood at submission: [{"groups": [...], "required": K}, ...].
+    approval_steps = models.JSONField(default=list, blank=True)
+    current_step = models.PositiveSmallIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -68,6 +73,9 @@ class InterfaceRequest(models.Model):
     ports_before = models.JSONField(null=True, blank=True)  # the server's port ids just before the POST
     result = models.JSONField(null=True, blank=True)  # the interface SCP reported
     result_port_id = models.CharField(max_length=64, blank=True)
+    # Execution attempts that could not reach SCP before sending anything, and when the next may run.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -92,6 +100,11 @@ class InterfaceRequest(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def current_step_spec(self) -> dict | None:
+        steps = self.approval_steps or []
+        return steps[self.current_step] if self.current_step < len(steps) else None
 
     @property
     def attach_body(self) -> dict:

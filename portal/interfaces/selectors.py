@@ -7,18 +7,58 @@ from dataclasses import dataclass
 from portal.core.scp import scp_client
 from portal.scp import schemas
 from portal.scp.client import ScpClient, ServerPage
+from portal.scp.errors import ScpError, ScpNotFound
+from portal.teams.selectors import server_scope_for
 
+from .access import Purpose, ensure_owned, interface_request_for, server_for
 from .models import InterfaceRequest
-from .rules import server_unavailable_reason
+from .rules import address_problem, server_unavailable_reason
 from .validation import gather
 
 SERVER_STATES = ("ACTIVE", "SHUTOFF", "ERROR", "BUILD", "REBOOT", "DELETED")
 SERVER_PAGE_SIZE = 20
 
 
-def server_list(*, name: str = "", state: str = "", marker: str = "", client: ScpClient | None = None) -> ServerPage:
+SCOPED_SCAN_PAGE = 200  # servers read from SCP per call while filling a page of a user's own servers
+SCOPED_SCAN_LIMIT = 5000  # servers read for one page at most; past that the page ends early, with "next"
+
+
+def server_list(
+    *, user, name: str = "", state: str = "", marker: str = "", client: ScpClient | None = None
+) -> ServerPage:
+    """One page of the servers the user's teams own, newest first, searchable by name and state.
+
+    SCP pages by marker and knows nothing of teams, so the page is filled by reading SCP's list in larger pages
+    and keeping the owned servers; the next marker is the last server kept (or read), so paging resumes exactly.
+    Where the teams' rules translate into an SCP filter (one VPC, one name pattern), SCP filters instead.
+    """
     client = client or scp_client()
-    return client.list_servers(name=name or None, state=state or None, marker=marker or None, limit=SERVER_PAGE_SIZE)
+    scope = server_scope_for(user)
+    if scope.combined.empty:
+        return ServerPage([], None)
+    upstream = scope.combined.upstream_filter()
+    filters = {"name": name or None, "state": state or None}
+    if upstream.get("vpc_id"):
+        filters["vpc_id"] = upstream["vpc_id"]
+    elif upstream.get("name") and not name:
+        filters["name"] = upstream["name"]
+    kept: list[schemas.Server] = []
+    read, cursor = 0, marker or None
+    while True:
+        page = client.list_servers(marker=cursor, limit=SCOPED_SCAN_PAGE, **filters)
+        for server in page.servers:
+            read += 1
+            cursor = server.id
+            if scope.owns(server) and (not name or name.lower() in server.name.lower()):
+                kept.append(server)
+                if len(kept) == SERVER_PAGE_SIZE:
+                    # More may follow: the next page starts after this server (an empty last page is possible).
+                    more = page.next_marker is not None or server is not page.servers[-1]
+                    return ServerPage(kept, server.id if more else None)
+        if page.next_marker is None:
+            return ServerPage(kept, None)
+        if read >= SCOPED_SCAN_LIMIT:
+            return ServerPage(kept, cursor)
 
 
 @dataclass
@@ -29,8 +69,8 @@ class ServerDetail:
     unavailable_reason: str | None
 
 
-def server_detail(*, server_id: str, client: ScpClient | None = None) -> ServerDetail:
-    """The server, its interfaces, and why it cannot take an interface (None when it can)."""
+def server_detail(*, user, server_id: str, client: ScpClient | None = None) -> ServerDetail:
+    """The server (if the user's teams own it), its interfaces, and why it cannot take an interface."""
     client = client or scp_client()
     results = gather(
         client,
@@ -39,10 +79,12 @@ def server_detail(*, server_id: str, client: ScpClient | None = None) -> ServerD
             "interfaces": lambda: client.list_server_interfaces(server_id),
         },
     )
-    for value in results.values():
-        if isinstance(value, Exception):
-            raise value
     server = results["server"]
+    if isinstance(server, ScpError) and not isinstance(server, ScpNotFound):
+        raise server
+    server = ensure_owned(user=user, server_id=server_id, server=None if isinstance(server, ScpNotFound) else server)
+    if isinstance(results["interfaces"], Exception):
+        raise results["interfaces"]
     subnet_names = (
         {s.id: f"{s.name} ({s.cidr})" for s in client.iter_subnets(vpc_id=server.vpc_id)} if server.vpc_id else {}
     )
@@ -62,10 +104,10 @@ class AttachOptions:
     unavailable_reason: str | None
 
 
-def attach_options(*, server_id: str, client: ScpClient | None = None) -> AttachOptions:
-    """What the form may offer: subnets of the server's VPC, and its unattached ports."""
+def attach_options(*, user, server_id: str, client: ScpClient | None = None) -> AttachOptions:
+    """What the form may offer: subnets of the server's VPC, and its unattached ports (for an owned server)."""
     client = client or scp_client()
-    server = client.get_server(server_id)
+    server = server_for(user=user, server_id=server_id, to_request=True, client=client)
     vpc_id = server.vpc_id or ""
     results = gather(
         client,
@@ -93,11 +135,9 @@ def requests_of(*, user):
 
 def resubmission_initial(*, user, request_id: str) -> dict:
     """A new form's starting values copied from one of the user's own earlier requests (\"submit again\")."""
-    if not request_id.isdigit():
+    if not request_id:
         return {}
-    earlier = InterfaceRequest.objects.filter(pk=int(request_id), requester=user).first()
-    if earlier is None:
-        return {}
+    earlier = interface_request_for(user=user, pk=request_id, purpose=Purpose.RESUBMIT)
     return {
         "mode": earlier.mode,
         "subnet_id": earlier.subnet_id,
@@ -107,24 +147,24 @@ def resubmission_initial(*, user, request_id: str) -> dict:
     }
 
 
-def request_for_viewer(*, user, request_id: int) -> InterfaceRequest | None:
-    """The request if this user may see it: their own, or (approvers, auditors) any."""
-    from portal.core.roles import is_approver, is_auditor
-
-    request = InterfaceRequest.objects.select_related("requester", "decided_by").filter(pk=request_id).first()
-    if request is None:
-        return None
-    if request.requester_id == user.pk or is_auditor(user) or is_approver(user):
-        return request
-    return None
-
-
-def fixed_ip_check(*, subnet_id: str, address: str, client: ScpClient | None = None) -> tuple[str, bool]:
-    """(message, ok) for one proposed fixed IP on a subnet."""
-    from .rules import address_problem
-
+def fixed_ip_check(
+    *, user, server_id: str, subnet_id: str, address: str, client: ScpClient | None = None
+) -> tuple[str, bool]:
+    """(message, ok) for one proposed fixed IP on a subnet of a server the user may request on."""
     client = client or scp_client()
-    subnet = client.get_subnet(subnet_id)
+    results = gather(
+        client, {"server": lambda: client.get_server(server_id), "subnet": lambda: client.get_subnet(subnet_id)}
+    )
+    server, subnet = results["server"], results["subnet"]
+    if isinstance(server, ScpError) and not isinstance(server, ScpNotFound):
+        raise server
+    server = ensure_owned(
+        user=user, server_id=server_id, server=None if isinstance(server, ScpNotFound) else server, to_request=True
+    )
+    if isinstance(subnet, ScpNotFound) or (not isinstance(subnet, Exception) and subnet.vpc_id != server.vpc_id):
+        return "Choose a subnet of this server's VPC first.", False
+    if isinstance(subnet, Exception):
+        raise subnet
     problem = address_problem(address, cidr=subnet.cidr, gateway=subnet.gateway_ip_address)
     if problem:
         return problem, False

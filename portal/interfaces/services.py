@@ -9,9 +9,10 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from portal.approvals.policies import policy_decide
 from portal.audit.models import Outcome
 from portal.audit.services import record_event, scp_call_binding
 from portal.core.roles import can_request
@@ -29,12 +30,20 @@ from portal.scp.errors import (
     ScpResponseInvalid,
     ScpServerError,
 )
+from portal.teams.selectors import requesting_team
 
-from .errors import AttachRejected, InvalidState, NotAllowed, ScpUnavailable
+from .access import deny, ensure_owned
+from .errors import AttachRejected, InvalidState, ScpUnavailable
+from .lifecycle import transition
 from .models import InterfaceRequest, Mode, Status
 from .validation import AttachPlan, validate_attach
 
 MAX_JUSTIFICATION = 1000
+# An approved request that cannot reach SCP before sending anything waits and tries again: 30 s, 1, 2, 4, 8,
+# then every 15 minutes, for about an hour and a half in all, before it fails with the reason.
+RETRY_BASE_SECONDS = 30
+RETRY_CAP_SECONDS = 900
+MAX_ATTEMPTS = 9
 
 
 def _now() -> dt.datetime:
@@ -48,19 +57,6 @@ def _scp_calls_for(request: InterfaceRequest):
         yield
     finally:
         scp_call_binding.reset(token)
-
-
-def deny(*, user, action: str, reason: str, request: InterfaceRequest | None = None, target: str = "") -> NotAllowed:
-    """Audit a refusal and return the error to raise."""
-    record_event(
-        action=action,
-        outcome=Outcome.DENIED,
-        payload={"reason": reason},
-        interface_request_id=request.pk if request else None,
-        target=target or (request.server_id if request else ""),
-        actor=user,
-    )
-    return NotAllowed(reason)
 
 
 def request_preview(*, request: InterfaceRequest | None = None, plan: AttachPlan | None = None, client=None) -> dict:
@@ -92,12 +88,20 @@ def attach_validate(
     stage: str = "preview",
     client: ScpClient | None = None,
 ) -> AttachPlan:
-    """Validate a proposed attach against SCP; an invalid one is audited with its reasons."""
+    """Validate a proposed attach on a server the user may request on; an invalid one is audited with its reasons.
+
+    A server that none of the user's teams owns is NotFound (audited), before anything about it is told.
+    """
     client = client or scp_client()
+
+    def owned(server):
+        ensure_owned(user=user, server_id=server_id, server=server, to_request=True)
+
     try:
         return validate_attach(
-            client=client, server_id=server_id, mode=mode, subnet_id=subnet_id, port_id=port_id, fixed_ips=fixed_ips
-        )
+            client=client, server_id=server_id, mode=mode, subnet_id=subnet_id, port_id=port_id, fixed_ips=fixed_ips,
+            owner_check=owned,
+        )  # fmt: skip
     except AttachRejected as exc:
         submitted = {"mode": mode, "subnet_id": subnet_id, "port_id": port_id, "fixed_ips": fixed_ips or []}
         attach_input_rejected(user=user, server_id=server_id, stage=stage, errors=exc.errors, submitted=submitted)
@@ -136,9 +140,14 @@ def interface_request_submit(
         stage="submit",
         client=client,
     )
-    from portal.approvals.services import policy_decide
-
-    decision = policy_decide(plan=plan)
+    team = requesting_team(requester, plan.server)
+    if team is None:
+        raise deny(user=requester, action="interface_request.submit", target=plan.server.id,
+                   reason="None of your teams owns this server, so you cannot request on it.")  # fmt: skip
+    decision = policy_decide(plan=plan, team=team)
+    if decision.unreachable:
+        raise deny(user=requester, action="interface_request.submit", target=plan.server.id,
+                   reason=decision.unreachable)  # fmt: skip
     now = _now()
     try:
         with transaction.atomic():
@@ -159,9 +168,10 @@ def interface_request_submit(
                 fixed_ips=list(plan.fixed_ips),
                 justification=justification[:MAX_JUSTIFICATION],
                 api_version=settings.CONFIG.scp_virtualserver_api_version,
+                team=team,
                 status=Status.APPROVED if decision.auto_approve else Status.PENDING_APPROVAL,
                 policy_name=decision.policy_name,
-                approval_group=decision.group_name,
+                approval_steps=decision.steps,
                 expires_at=None if decision.auto_approve else now + decision.expires_after,
             )
             request.save(force_insert=True)
@@ -171,10 +181,10 @@ def interface_request_submit(
                 payload={
                     "parameters": request_preview(request=request),
                     "justification": request.justification,
+                    "team": team.name,
                     "policy": decision.policy_name,
-                    "decision": "auto_approve"
-                    if decision.auto_approve
-                    else f"requires approval by {decision.group_name}",
+                    "decision": "auto_approve" if decision.auto_approve else decision.summary,
+                    "steps": decision.steps,
                     "parameters_digest": request.parameters_digest,
                 },
                 interface_request_id=request.pk,
@@ -210,55 +220,37 @@ def enqueue_execution(*, request_id: int) -> None:
     execute_interface_request.enqueue(request_id)
 
 
-def request_transition(
-    request: InterfaceRequest,
-    *,
-    allowed_from: tuple[str, ...],
-    to: str,
-    action: str,
-    outcome: str,
-    reason: str = "",
-    payload: dict[str, Any] | None = None,
-    actor=None,
-    **fields: Any,
-) -> bool:
-    """Move a request between states with one conditional update and its audit event, atomically.
-
-    Returns False (and changes nothing) when the request had already left `allowed_from`.
-    """
-    now = _now()
-    with transaction.atomic():
-        changed = InterfaceRequest.objects.filter(pk=request.pk, status__in=allowed_from).update(
-            status=to, status_reason=reason, updated_at=now, **fields
-        )
-        if not changed:
-            return False
-        record_event(
-            action=action,
-            outcome=outcome,
-            payload={"from": request.status, "to": to, "reason": reason, **(payload or {})},
-            interface_request_id=request.pk,
-            target=request.server_id,
-            actor=actor,
-        )
-        if to in (Status.SUCCEEDED, Status.FAILED):
-            from portal.approvals.notifications import notify_requester_result
-
-            transaction.on_commit(lambda: notify_requester_result(request_id=request.pk))
-    request.refresh_from_db()
-    return True
+def requests_resume_due(*, now: dt.datetime | None = None) -> int:
+    """Start every approved request whose backoff is over (a safety net for a lost deferred task)."""
+    due = InterfaceRequest.objects.filter(status=Status.APPROVED, next_attempt_at__lte=now or _now())
+    ids = list(due.values_list("pk", flat=True))
+    for request_id in ids:
+        InterfaceRequest.objects.filter(pk=request_id, status=Status.APPROVED).update(next_attempt_at=_now())
+        enqueue_execution(request_id=request_id)
+    return len(ids)
 
 
 def _fail_execution(request: InterfaceRequest, *, reason: str, payload: dict[str, Any]) -> InterfaceRequest:
     """End an executing request as failed, with the reason the requester will read."""
-    request_transition(
+    transition(request, "fail", reason=reason, payload=payload)
+    return request
+
+
+def _defer_execution(request: InterfaceRequest, *, reason: str, payload: dict[str, Any]) -> InterfaceRequest:
+    """SCP could not be reached and nothing was sent: back to approved, tried again after a backoff."""
+    attempts = request.attempts + 1
+    if attempts >= MAX_ATTEMPTS:
+        reason = f"{reason} The portal tried {attempts} times over about an hour and a half; nothing was sent."
+        return _fail_execution(request, reason=reason + " You can submit again.", payload=payload)
+    delay = min(RETRY_BASE_SECONDS * 2 ** (attempts - 1), RETRY_CAP_SECONDS)
+    next_at = _now() + dt.timedelta(seconds=delay)
+    transition(
         request,
-        allowed_from=(Status.EXECUTING,),
-        to=Status.FAILED,
-        action="interface_request.failed",
-        outcome=Outcome.FAILURE,
-        reason=reason,
-        payload=payload,
+        "defer",
+        reason=f"{reason} Nothing was sent; the portal tries again at {next_at:%H:%M:%S} UTC (attempt {attempts + 1}).",
+        payload={**payload, "attempt": attempts, "retry_in_seconds": delay},
+        attempts=attempts,
+        next_attempt_at=next_at,
     )
     return request
 
@@ -287,14 +279,11 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
     request = InterfaceRequest.objects.filter(pk=request_id).first()
     if request is None:
         return None
-    if not request_transition(
-        request,
-        allowed_from=(Status.APPROVED,),
-        to=Status.EXECUTING,
-        action="interface_request.claimed",
-        outcome=Outcome.SUCCESS,
-        claimed_at=_now(),
-    ):
+    now = _now()
+    due = models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
+    if not InterfaceRequest.objects.filter(due, pk=request_id).exists():
+        return request  # waiting out a backoff: its own deferred task (or the sweep) runs it
+    if not transition(request, "claim", where=due, claimed_at=now, next_attempt_at=None):
         return request  # someone else claimed it, or it was cancelled: nothing to do
     client = client or scp_client()
     with _scp_calls_for(request):
@@ -308,9 +297,11 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
                 fixed_ips=request.fixed_ips,
                 with_interfaces=True,
             )
-        except (AttachRejected, ScpUnavailable) as exc:
-            reason = f"No longer possible: {exc.summary}" if isinstance(exc, AttachRejected) else str(exc)
+        except AttachRejected as exc:
+            reason = f"No longer possible: {exc.summary}"
             return _fail_execution(request, reason=reason, payload={"stage": "revalidation", "sent": False})
+        except ScpUnavailable as exc:
+            return _defer_execution(request, reason=str(exc), payload={"stage": "revalidation", "sent": False})
         ports_before = sorted(i.port_id for i in plan.interfaces or [])
         InterfaceRequest.objects.filter(pk=request.pk).update(ports_before=ports_before)
         body = schemas.ServerInterfaceCreateRequest.model_validate(request.attach_body)
@@ -325,15 +316,12 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
         try:
             interface = client.attach_interface(request.server_id, body)
         except ScpNotSent:
-            reason = "SCP could not be reached, so nothing was sent. It is safe to submit again."
-            return _fail_execution(request, reason=reason, payload={"sent": False})
+            reason = "SCP could not be reached."
+            return _defer_execution(request, reason=reason, payload={"stage": "attach", "sent": False})
         except (ScpOutcomeUnknown, ScpResponseInvalid, ScpServerError) as exc:
-            request_transition(
+            transition(
                 request,
-                allowed_from=(Status.EXECUTING,),
-                to=Status.UNKNOWN,
-                action="interface_request.unknown",
-                outcome=Outcome.UNKNOWN,
+                "lose_answer",
                 reason=f"SCP's answer was lost or unusable ({type(exc).__name__}); checking the server.",
             )
             return interface_request_reconcile(request_id=request.pk, client=client)
@@ -360,18 +348,15 @@ def _wait_until_settled(
 def _settle_success(request: InterfaceRequest, interface: schemas.InterfaceResponse, *, via: str) -> InterfaceRequest:
     result = interface.model_dump(mode="json", exclude_none=True)
     if interface.port_state == "ERROR":
-        to, outcome, reason = Status.FAILED, Outcome.FAILURE, "SCP attached the port but it went to ERROR."
+        event, reason = "port_error", "SCP attached the port but it went to ERROR."
     elif interface.port_state != "ACTIVE":
-        to, outcome = Status.SUCCEEDED, Outcome.SUCCESS
+        event = "succeed"
         reason = f"Attached; the port was still {interface.port_state} when the portal stopped waiting."
     else:
-        to, outcome, reason = Status.SUCCEEDED, Outcome.SUCCESS, ""
-    request_transition(
+        event, reason = "succeed", ""
+    transition(
         request,
-        allowed_from=(Status.EXECUTING, Status.UNKNOWN),
-        to=to,
-        action="interface_request.succeeded" if to == Status.SUCCEEDED else "interface_request.failed",
-        outcome=outcome,
+        event,
         reason=reason,
         payload={"interface": result, "via": via},
         result=result,
@@ -430,12 +415,9 @@ def interface_request_reconcile(*, request_id: int, client: ScpClient | None = N
             if found.port_state not in ("ACTIVE", "ERROR"):
                 found = _wait_until_settled(client, request, found)
             return _settle_success(request, found, via="reconciliation")
-    request_transition(
+    transition(
         request,
-        allowed_from=(Status.UNKNOWN, Status.EXECUTING),
-        to=Status.FAILED,
-        action="interface_request.reconciled",
-        outcome=Outcome.FAILURE,
+        "not_applied",
         reason="Not applied: the server has no such interface, so nothing was attached. You can submit again.",
         payload={"found": False},
     )
@@ -447,15 +429,7 @@ def interface_request_cancel(*, request: InterfaceRequest, user) -> InterfaceReq
     if request.requester_id != user.pk:
         raise deny(user=user, action="interface_request.cancel", reason="Only the requester can cancel a request.",
                    request=request)  # fmt: skip
-    if not request_transition(
-        request,
-        allowed_from=(Status.PENDING_APPROVAL, Status.APPROVED),
-        to=Status.CANCELLED,
-        action="interface_request.cancelled",
-        outcome=Outcome.SUCCESS,
-        reason=f"Cancelled by {user.get_username()}.",
-        actor=user,
-    ):
+    if not transition(request, "cancel", reason=f"Cancelled by {user.get_username()}.", actor=user):
         request.refresh_from_db()
         raise deny(
             user=user,

@@ -71,8 +71,13 @@ def validate_attach(
     port_id: str = "",
     fixed_ips: list[str] | None = None,
     with_interfaces: bool = False,
+    owner_check: Callable[[schemas.Server | None], None] | None = None,
 ) -> AttachPlan:
-    """Check everything SCP would check, and that the addresses are free. Raise AttachRejected with reasons."""
+    """Check everything SCP would check, and that the addresses are free. Raise AttachRejected with reasons.
+
+    `owner_check` sees the server first (None when SCP does not know it) and raises when the caller may not
+    have it, before anything about the server is told.
+    """
     fixed_ips = fixed_ips or []
     calls: dict[str, Callable[[], Any]] = {"server": lambda: client.get_server(server_id)}
     if mode == Mode.SUBNET and subnet_id:
@@ -85,6 +90,8 @@ def validate_attach(
 
     errors: dict[str, list[str]] = {}
     server = results["server"]
+    if owner_check is not None and not (isinstance(server, ScpError) and not isinstance(server, ScpNotFound)):
+        owner_check(None if isinstance(server, ScpNotFound) else server)
     if isinstance(server, ScpNotFound):
         raise AttachRejected({"__all__": [f"The server {server_id} no longer exists."]})
     if isinstance(server, ScpError):

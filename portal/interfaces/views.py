@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -15,9 +15,10 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from portal.audit.selectors import timeline_for_request
 from portal.core.roles import can_request
-from portal.scp.errors import ScpError, ScpNotFound
+from portal.scp.errors import ScpError
 
 from . import selectors, services
+from .access import Purpose, audience_allows, interface_request_for
 from .errors import AttachRejected, NotAllowed, ScpUnavailable
 from .forms import AttachForm
 
@@ -47,7 +48,7 @@ def server_list(request):
     back = _marker_trail(request.GET.get("back", "")) if marker else []
     context = {"q": name, "state": state, "states": selectors.SERVER_STATES, "marker": marker}
     try:
-        context["page"] = page = selectors.server_list(name=name, state=state, marker=marker)
+        context["page"] = page = selectors.server_list(user=request.user, name=name, state=state, marker=marker)
     except ScpError:
         context["scp_error"] = SCP_DOWN
     else:
@@ -87,9 +88,7 @@ def _pager_links(*, name: str, state: str, marker: str, back: list[str], next_ma
 @require_GET
 def server_detail(request, server_id: str):
     try:
-        detail = selectors.server_detail(server_id=server_id)
-    except ScpNotFound:
-        raise Http404("No such server.") from None
+        detail = selectors.server_detail(user=request.user, server_id=server_id)
     except ScpError:
         return _scp_error_page(request, SCP_DOWN)
     return render(request, "interfaces/server_detail.html", {"detail": detail, "server": detail.server})
@@ -139,9 +138,7 @@ def attach(request, server_id: str):
 def _show_attach_form(request, server_id: str, form: AttachForm):
     """Render the form with the server's subnets and unattached ports to choose from."""
     try:
-        options = selectors.attach_options(server_id=server_id)
-    except ScpNotFound:
-        raise Http404("No such server.") from None
+        options = selectors.attach_options(user=request.user, server_id=server_id)
     except ScpError:
         return _scp_error_page(request, SCP_DOWN)
     form.set_options(subnets=options.subnets, ports=options.ports)
@@ -192,7 +189,9 @@ def check_ip(request, server_id: str):
     message, ok = "", False
     if address and subnet_id:
         try:
-            message, ok = selectors.fixed_ip_check(subnet_id=subnet_id, address=address)
+            message, ok = selectors.fixed_ip_check(
+                user=request.user, server_id=server_id, subnet_id=subnet_id, address=address
+            )
         except ScpError:
             message = "Could not check this address with SCP right now; it will be checked again on preview."
     return render(request, "interfaces/attach.html#ip-check", {"message": message, "ok": ok})
@@ -205,24 +204,21 @@ def my_requests(request):
     return render(request, "interfaces/my_requests.html", {"requests": requests_page})
 
 
-def _viewable_request(request, pk: int):
-    interface_request = selectors.request_for_viewer(user=request.user, request_id=pk)
-    if interface_request is None:
-        services.deny(user=request.user, action="interface_request.view", reason="Not your request.", target=str(pk))
-        raise Http404("No such request.")
-    return interface_request
-
-
 @login_required
 @require_GET
 def request_detail(request, pk: int):
-    interface_request = _viewable_request(request, pk)
+    interface_request = interface_request_for(user=request.user, pk=pk, purpose=Purpose.VIEW)
     context = {
         "req": interface_request,
         "timeline": timeline_for_request(request_id=interface_request.pk),
         "preview": services.request_preview(request=interface_request),
         "decision": _decision_panel(request, interface_request),
     }
+    if not context["decision"]:
+        from portal.approvals.selectors import approval_progress, deciders_for
+
+        context["steps"] = approval_progress(interface_request)
+        context["deciders"] = [u.get_username() for u in deciders_for(interface_request)]
     if request.htmx and request.GET.get("fragment") == "status":
         return render(request, "interfaces/request_detail.html#status", context)
     return render(request, "interfaces/request_detail.html", context)
@@ -233,6 +229,8 @@ def _decision_panel(request, interface_request):
     from portal.approvals.selectors import decision_context
     from portal.approvals.services import may_decide
 
+    if not audience_allows(request.user, interface_request, Purpose.DECIDE):
+        return None
     if may_decide(user=request.user, request=interface_request) is not None:
         return None
     return decision_context(interface_request, request.user)
@@ -241,7 +239,7 @@ def _decision_panel(request, interface_request):
 @login_required
 @require_POST
 def request_cancel(request, pk: int):
-    interface_request = _viewable_request(request, pk)
+    interface_request = interface_request_for(user=request.user, pk=pk, purpose=Purpose.CANCEL)
     try:
         services.interface_request_cancel(request=interface_request, user=request.user)
         messages.success(request, "The request was cancelled.")

@@ -109,8 +109,9 @@ def test_the_first_matching_policy_decides_and_is_named(sim, world, requester, a
     import uuid
 
     group = Group.objects.get(name="approver")
-    ApprovalPolicy.objects.create(name="prod fixed IPs", order=1, server_name_pattern="web-*", fixed_ips="with",
-                                  outcome=PolicyOutcome.REQUIRE_APPROVAL, approver_group=group)  # fmt: skip
+    policy = ApprovalPolicy.objects.create(name="prod fixed IPs", order=1, server_name_pattern="web-*",
+                                           fixed_ips="with", outcome=PolicyOutcome.REQUIRE_APPROVAL)  # fmt: skip
+    policy.steps.create(order=1).groups.add(group)
     ApprovalPolicy.objects.create(name="web auto", order=2, server_name_pattern="web-*",
                                   outcome=PolicyOutcome.AUTO_APPROVE)  # fmt: skip
 

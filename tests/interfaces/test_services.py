@@ -115,13 +115,34 @@ def test_server_locked_after_submission_fails_before_sending(sim, world, request
     assert sim.attach_posts() == []
 
 
-def test_scp_unreachable_before_sending_fails_safe_to_retry(sim, world, requester, settings):
+def test_scp_unreachable_before_sending_waits_and_retries_instead_of_failing(sim, world, requester, settings):
+    request = services.interface_request_submit(
+        requester=requester, idempotency_key=uuid.uuid4(), justification="x", **by_subnet(world)
+    )
+    reachable = settings.CONFIG
+    settings.CONFIG = reachable.model_copy(
+        update={"scp_virtualserver_url": "http://127.0.0.1:9/virtualserver", "scp_vpc_url": "http://127.0.0.1:9/vpc"}
+    )
+    services.interface_request_execute(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.status == Status.APPROVED and request.attempts == 1
+    assert "Nothing was sent" in request.status_reason and "tries again" in request.status_reason
+    services.interface_request_execute(request_id=request.pk)  # too early: its backoff is not over
+    assert InterfaceRequest.objects.get(pk=request.pk).attempts == 1
+    settings.CONFIG = reachable
+    assert services.requests_resume_due(now=request.next_attempt_at) == 1  # the sweep runs it (immediate backend)
+    request.refresh_from_db()
+    assert request.status == Status.SUCCEEDED and len(sim.attach_posts()) == 1
+
+
+def test_scp_unreachable_for_every_attempt_fails_with_the_reason(sim, world, requester, settings):
     request = services.interface_request_submit(
         requester=requester, idempotency_key=uuid.uuid4(), justification="x", **by_subnet(world)
     )
     settings.CONFIG = settings.CONFIG.model_copy(
         update={"scp_virtualserver_url": "http://127.0.0.1:9/virtualserver", "scp_vpc_url": "http://127.0.0.1:9/vpc"}
     )
+    InterfaceRequest.objects.filter(pk=request.pk).update(status=Status.APPROVED, attempts=services.MAX_ATTEMPTS - 1)
     services.interface_request_execute(request_id=request.pk)
     request.refresh_from_db()
     assert request.status == Status.FAILED and "nothing was sent" in request.status_reason

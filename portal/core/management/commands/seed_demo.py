@@ -1,36 +1,55 @@
-"""Create the demo groups and users (password from DEMO_PASSWORD), idempotently."""
+"""Create the demo teams, groups and users (password from DEMO_PASSWORD), idempotently."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from portal.core.roles import APPROVER, AUDITOR, REQUESTER, ROLES
+from portal.teams.models import OwnershipKind, ServerOwnership, Team
 
+# Two teams split the simulator's demo servers; each has a requester and an approver of its own.
+DEMO_TEAMS = {
+    "web": {"patterns": ["web-*"], "approver_group": "web-approvers"},
+    "apps": {"patterns": ["app-*", "dev-*"], "approver_group": "apps-approvers"},
+}
+# username: (groups, teams they are a member of, teams they audit)
 DEMO_USERS = {
-    "requester": [REQUESTER],
-    "approver": [APPROVER],
-    "auditor": [AUDITOR],
-    "admin": [],
+    "requester": ([], ["web", "apps"], []),
+    "approver": (["web-approvers", "apps-approvers"], ["web", "apps"], []),
+    "auditor": (["auditor"], [], []),
+    "web-requester": ([], ["web"], []),
+    "web-approver": (["web-approvers"], ["web"], []),
+    "apps-requester": ([], ["apps"], []),
+    "apps-approver": (["apps-approvers"], ["apps"], []),
+    "apps-auditor": ([], [], ["apps"]),
+    "admin": ([], [], []),
 }
 
 
 class Command(BaseCommand):
-    help = "Create the groups requester, approver, auditor and the demo users (idempotent)."
+    help = "Create the demo teams (web, apps), their groups and the demo users (idempotent)."
 
     @transaction.atomic
     def handle(self, *args, **options):
         from django.conf import settings
 
         password = settings.CONFIG.demo_password.get_secret_value()
-        groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
+        teams = {}
+        for name, spec in DEMO_TEAMS.items():
+            team, _ = Team.objects.get_or_create(name=name)
+            for pattern in spec["patterns"]:
+                ServerOwnership.objects.get_or_create(team=team, kind=OwnershipKind.NAME_PATTERN, value=pattern)
+            team.approver_groups.add(Group.objects.get_or_create(name=spec["approver_group"])[0])
+            teams[name] = team
         User = get_user_model()
-        for username, roles in DEMO_USERS.items():
+        for username, (groups, member_of, audits) in DEMO_USERS.items():
             user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
             if created:
                 user.set_password(password)
             if username == "admin":
                 user.is_staff = user.is_superuser = True
             user.save()
-            user.groups.set([groups[r] for r in roles])
-        self.stdout.write(f"Demo users ready: {', '.join(DEMO_USERS)}")
+            user.groups.set([Group.objects.get_or_create(name=g)[0] for g in groups])
+            user.teams.set([teams[t] for t in member_of])
+            user.audited_teams.set([teams[t] for t in audits])
+        self.stdout.write(f"Demo teams ready: {', '.join(DEMO_TEAMS)}; users: {', '.join(DEMO_USERS)}")

@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from .models import ServerOwnership, Team
+
+
+class ServerOwnershipInline(admin.TabularInline):
+    model = ServerOwnership
+    extra = 1
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "rules", "member_count")
+    search_fields = ("name", "members__username")
+    filter_horizontal = ("members", "approver_groups", "auditors")
+    inlines = [ServerOwnershipInline]
+
+    @admin.display(description="Owns")
+    def rules(self, team):
+        return "; ".join(f"{o.get_kind_display()} {o.value}" for o in team.ownerships.all()) or "nothing yet"
+
+    @admin.display(description="Members")
+    def member_count(self, team):
+        return team.members.count()

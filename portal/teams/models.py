@@ -1,0 +1,62 @@
+"""Teams own servers (by VPC, name pattern or id) and say who requests, approves and audits on them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="teams", blank=True, help_text="May request on the team's servers."
+    )
+    approver_groups = models.ManyToManyField(
+        Group,
+        related_name="approving_teams",
+        blank=True,
+        help_text="Members of these groups see the team's requests and decide them when a policy step names them "
+        "(or when no policy matches and APPROVAL_DEFAULT is 'team').",
+    )
+    auditors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="audited_teams",
+        blank=True,
+        help_text="Read the team's requests and their audit events. Members of the 'auditor' group read everything.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OwnershipKind(models.TextChoices):
+    VPC = "vpc", "VPC id"
+    NAME_PATTERN = "name_pattern", "Server name pattern"
+    SERVER = "server", "Server id"
+
+
+class ServerOwnership(models.Model):
+    """One rule by which a team owns servers; a server is the team's when any of its rules matches."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="ownerships")
+    kind = models.CharField(max_length=16, choices=OwnershipKind.choices)
+    value = models.CharField(
+        max_length=200, help_text="A VPC id, a shell-style pattern such as web-* (case-insensitive), or a server id."
+    )
+
+    class Meta:
+        ordering = ["team", "kind", "value"]
+        constraints = [models.UniqueConstraint(fields=["team", "kind", "value"], name="one_rule_per_team_kind_value")]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.get_kind_display()} {self.value}"
+
+    def clean(self):
+        self.value = (self.value or "").strip()
+        if not self.value or any(ord(c) < 32 for c in self.value):
+            raise ValidationError({"value": "Give a VPC id, a name pattern or a server id without control characters."})

@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+IDP_STAMP := tests/idp/node_modules/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 CHROMIUM ?= /usr/bin/chromium
 
@@ -13,6 +14,11 @@ $(STAMP): requirements.txt requirements-test.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ needed, found " + sys.version'
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt
 	@touch $(STAMP)
+
+# The tests' OpenID Connect provider (npm's oidc-provider, pinned by tests/idp/package-lock.json).
+$(IDP_STAMP): tests/idp/package.json tests/idp/package-lock.json
+	cd tests/idp && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(IDP_STAMP)
 
 run: $(STAMP)
 	$(PYTHON) manage.py migrate --noinput
@@ -31,11 +37,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-pytest: $(STAMP) chromium
+pytest: $(STAMP) chromium $(IDP_STAMP)
 	$(PYTHON) -m pytest
 
 # The database-sensitive tests again on PostgreSQL. In CI PostgreSQL must answer; locally it is optional.
-pytest-postgres: $(STAMP)
+pytest-postgres: $(STAMP) $(IDP_STAMP)
 	@if $(PYTHON) -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 	  DATABASE_URL=$(PG_URL) $(PYTHON) -m pytest -m postgres; \
 	elif [ "$${CI:-}" = "true" ]; then \
@@ -47,4 +53,4 @@ pytest-postgres: $(STAMP)
 test: lint pytest pytest-postgres
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles .test-db.sqlite3*
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles .test-db.sqlite3* tests/idp/node_modules

@@ -59,18 +59,38 @@ class PortalConfig(BaseSettings):
     default_from_email: str = "scp-portal@localhost"
     portal_base_url: str = "http://127.0.0.1:8000"
 
+    # Single sign-on (OpenID Connect, authorization code flow with PKCE); off while OIDC_ISSUER is unset.
+    oidc_issuer: AnyHttpUrl | None = None
+    oidc_client_id: str = Field("", max_length=255)
+    oidc_client_secret: SecretStr | None = None
+    oidc_client_secret_file: Path | None = None
+    oidc_groups_claim: str = Field("groups", min_length=1, max_length=100)
+    oidc_scopes: str = "openid email profile groups"
+    oidc_timeout: float = Field(5.0, gt=0, le=60)
+    # Password sign-in: "on" for everyone, "staff" for administrators only (break-glass), "off".
+    password_login: Literal["on", "staff", "off"] = "on"
+
     _csv_fields = field_validator("allowed_hosts", "csrf_trusted_origins", "trusted_proxies", mode="before")(_csv)
+
+    @model_validator(mode="after")
+    def _resolve_oidc(self) -> PortalConfig:
+        if self.oidc_client_secret_file is not None:
+            self.oidc_client_secret = SecretStr(
+                _read_secret_file(self.oidc_client_secret_file, "OIDC_CLIENT_SECRET_FILE")
+            )
+        if self.oidc_issuer is not None:
+            if not self.oidc_client_id:
+                raise ValueError("OIDC_CLIENT_ID is required when OIDC_ISSUER is set")
+            if self.oidc_client_secret is None:
+                raise ValueError("OIDC_CLIENT_SECRET (or OIDC_CLIENT_SECRET_FILE) is required when OIDC_ISSUER is set")
+        elif self.password_login == "off":
+            raise ValueError("PASSWORD_LOGIN=off needs OIDC_ISSUER: nobody could sign in")
+        return self
 
     @model_validator(mode="after")
     def _resolve_secret(self) -> PortalConfig:
         if self.scp_secret_key_file is not None:
-            try:
-                text = self.scp_secret_key_file.read_text().strip()
-            except OSError as exc:
-                raise ValueError(f"SCP_SECRET_KEY_FILE cannot be read: {exc.strerror}") from None
-            if not text:
-                raise ValueError("SCP_SECRET_KEY_FILE is empty")
-            self.scp_secret_key = SecretStr(text)
+            self.scp_secret_key = SecretStr(_read_secret_file(self.scp_secret_key_file, "SCP_SECRET_KEY_FILE"))
         if self.scp_secret_key is None:
             if not self.debug:
                 raise ValueError("SCP_SECRET_KEY (or SCP_SECRET_KEY_FILE) is required when DEBUG is off")
@@ -78,6 +98,16 @@ class PortalConfig(BaseSettings):
         if not self.debug and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
             raise ValueError("SECRET_KEY must be set when DEBUG is off")
         return self
+
+
+def _read_secret_file(path: Path, variable: str) -> str:
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"{variable} cannot be read: {exc.strerror}") from None
+    if not text:
+        raise ValueError(f"{variable} is empty")
+    return text
 
 
 class ConfigurationError(SystemExit):

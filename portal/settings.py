@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "portal.core",
     "portal.teams",
+    "portal.identity",
     "portal.audit",
     "portal.interfaces",
     "portal.approvals",
@@ -90,6 +91,10 @@ TASKS = {
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "portal.identity.backends.PasswordBackend",  # PASSWORD_LOGIN decides who may use it
+    "portal.identity.oidc.PortalOIDCBackend",  # inert until OIDC_ISSUER is set
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -1,12 +1,15 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal.core import views as core_views
+from portal.identity import views as identity_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", identity_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", identity_views.logout, name="logout"),
+    path("oidc/authenticate/", identity_views.SsoStartView.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", identity_views.SsoCallbackView.as_view(), name="oidc_authentication_callback"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("", include("portal.interfaces.urls")),

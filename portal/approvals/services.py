@@ -117,10 +117,13 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
         return None
     if step_index + 1 < len(locked.approval_steps):
         reason = f"Step {step_index + 1} approved; waiting for step {step_index + 2}."
-        transition(locked, "complete_step", actor=user, reason=reason, payload=payload,
-                   where=_at_step(step_index), current_step=step_index + 1)  # fmt: skip
-        return None
-    transition(locked, "approve", actor=user, payload=payload, where=_at_step(step_index), **decided)
+        moved = transition(locked, "complete_step", actor=user, reason=reason, payload=payload,
+                           where=_at_step(step_index), current_step=step_index + 1)  # fmt: skip
+    else:
+        moved = transition(locked, "approve", actor=user, payload=payload, where=_at_step(step_index), **decided)
+    if not moved:  # cannot happen under the row lock; if it ever does, the decision must not stand
+        transaction.set_rollback(True)
+        return Refusal("Someone else decided this step at the same moment; reload the request.")
     return None
 
 

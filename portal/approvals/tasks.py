@@ -17,3 +17,12 @@ def reconcile_requests() -> int:
 
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
         return requests_reconcile_due()
+
+
+@task()
+def resume_requests() -> int:
+    """Approved requests whose retry after an SCP outage is due (their own deferred task is the usual way)."""
+    from portal.interfaces.services import requests_resume_due
+
+    with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
+        return requests_resume_due()

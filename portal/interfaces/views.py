@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from portal.audit.selectors import timeline_for_request
 from portal.core.roles import can_request
 from portal.scp.errors import ScpError
+from portal.teams.selectors import server_scope_for
 
 from . import selectors, services
 from .access import Purpose, audience_allows, interface_request_for
@@ -46,7 +47,8 @@ def server_list(request):
     marker = request.GET.get("marker", "")
     marker = marker if MARKER_RE.match(marker) else ""
     back = _marker_trail(request.GET.get("back", "")) if marker else []
-    context = {"q": name, "state": state, "states": selectors.SERVER_STATES, "marker": marker}
+    context = {"q": name, "state": state, "states": selectors.SERVER_STATES, "marker": marker,
+               "no_teams": server_scope_for(request.user).combined.empty}  # fmt: skip
     try:
         context["page"] = page = selectors.server_list(user=request.user, name=name, state=state, marker=marker)
     except ScpError:

@@ -1,0 +1,55 @@
+"""Sign-in through an OpenID Connect provider: who an IdP subject is here, and what its groups grant."""
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from portal.teams.models import Team
+
+
+class Identity(models.Model):
+    """An IdP account (issuer + subject) and the portal user it signs in as."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+    last_groups = models.JSONField(default=list, blank=True)  # the IdP groups at the last sign-in
+
+    class Meta:
+        verbose_name_plural = "identities"
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="one_user_per_idp_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
+class TeamRole(models.TextChoices):
+    MEMBER = "member", "Member (requests on the team's servers)"
+    AUDITOR = "auditor", "Auditor (reads the team's requests and events)"
+
+
+class GroupMapping(models.Model):
+    """What one IdP group grants: a portal group (an approver group, or `auditor`), a team role, or both.
+
+    Applied at every sign-in through the IdP: the user's groups and teams become exactly what their IdP groups
+    map to, so removing someone from an IdP group removes the access at their next sign-in.
+    """
+
+    idp_group = models.CharField(max_length=255, help_text="The group's name as the IdP sends it in the groups claim.")
+    portal_group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    team_role = models.CharField(max_length=8, choices=TeamRole.choices, default=TeamRole.MEMBER)
+
+    class Meta:
+        ordering = ["idp_group", "id"]
+
+    def __str__(self) -> str:
+        grants = [f"group {self.portal_group}" if self.portal_group_id else "",
+                  f"{self.team_role} of {self.team}" if self.team_id else ""]  # fmt: skip
+        return f"{self.idp_group} → {', '.join(g for g in grants if g)}"
+
+    def clean(self):
+        if not self.portal_group_id and not self.team_id:
+            raise ValidationError("Map the IdP group to a portal group, a team, or both.")

@@ -1,0 +1,165 @@
+"""OpenID Connect on top of mozilla-django-oidc: endpoints from the provider's discovery document, settings from
+the portal's configuration, the ID token's issuer and audience checked, and refusals audited."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import SuspiciousOperation
+from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+from mozilla_django_oidc.utils import import_from_settings
+
+from .services import SsoRefused, sso_refuse, sso_sign_in
+
+DISCOVERY_TTL = 300.0
+_discovery: dict[str, tuple[float, dict]] = {}
+
+ENDPOINTS = {
+    "OIDC_OP_AUTHORIZATION_ENDPOINT": "authorization_endpoint",
+    "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",
+    "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint",
+    "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
+}
+
+
+class IdpUnavailable(Exception):
+    pass
+
+
+def oidc_enabled() -> bool:
+    return settings.CONFIG.oidc_issuer is not None
+
+
+def issuer() -> str:
+    return str(settings.CONFIG.oidc_issuer).rstrip("/")
+
+
+def provider_metadata() -> dict:
+    """The IdP's discovery document (cached for a few minutes); its issuer must be the configured one."""
+    url = issuer()
+    cached = _discovery.get(url)
+    if cached and time.monotonic() - cached[0] < DISCOVERY_TTL:
+        return cached[1]
+    try:
+        response = requests.get(f"{url}/.well-known/openid-configuration", timeout=settings.CONFIG.oidc_timeout)
+        response.raise_for_status()
+        document = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise IdpUnavailable(
+            f"the identity provider's discovery document could not be read ({type(exc).__name__})"
+        ) from None
+    if not isinstance(document, dict) or str(document.get("issuer", "")).rstrip("/") != url:
+        raise IdpUnavailable("the identity provider's discovery document names another issuer")
+    if not all(isinstance(document.get(key), str) for key in ENDPOINTS.values()):
+        raise IdpUnavailable("the identity provider's discovery document lacks an endpoint")
+    _discovery[url] = (time.monotonic(), document)
+    return document
+
+
+def oidc_setting(attr: str, *default):
+    """mozilla-django-oidc's settings, answered from the portal's configuration and the discovery document."""
+    config = settings.CONFIG
+    if attr in ENDPOINTS:
+        return provider_metadata()[ENDPOINTS[attr]]
+    secret = config.oidc_client_secret.get_secret_value() if config.oidc_client_secret else ""
+    fixed = {
+        "OIDC_RP_CLIENT_ID": config.oidc_client_id,
+        "OIDC_RP_CLIENT_SECRET": secret,
+        "OIDC_RP_SIGN_ALGO": "RS256",
+        "OIDC_RP_IDP_SIGN_KEY": None,
+        "OIDC_RP_SCOPES": config.oidc_scopes,
+        "OIDC_USE_PKCE": True,
+        "OIDC_PKCE_CODE_CHALLENGE_METHOD": "S256",
+        "OIDC_USE_NONCE": True,
+        "OIDC_STORE_ID_TOKEN": True,  # the hint for RP-initiated logout
+        "OIDC_TIMEOUT": config.oidc_timeout,
+        "OIDC_VERIFY_SSL": True,
+        "OIDC_CREATE_USER": True,
+    }
+    if attr in fixed:
+        return fixed[attr]
+    return import_from_settings(attr, *default)
+
+
+class PortalOIDCBackend(OIDCAuthenticationBackend):
+    """Signs in IdP subjects. Asked only by the callback (which passes the nonce); inert otherwise."""
+
+    get_settings = staticmethod(oidc_setting)
+
+    def __init__(self, *args, **kwargs):
+        # The parent reads every endpoint here; on every password sign-in too. Read them when needed instead.
+        self.UserModel = get_user_model()
+
+    OIDC_OP_TOKEN_ENDPOINT = property(lambda self: oidc_setting("OIDC_OP_TOKEN_ENDPOINT"))
+    OIDC_OP_USER_ENDPOINT = property(lambda self: oidc_setting("OIDC_OP_USER_ENDPOINT"))
+    OIDC_OP_JWKS_ENDPOINT = property(lambda self: oidc_setting("OIDC_OP_JWKS_ENDPOINT"))
+    OIDC_RP_CLIENT_ID = property(lambda self: oidc_setting("OIDC_RP_CLIENT_ID"))
+    OIDC_RP_CLIENT_SECRET = property(lambda self: oidc_setting("OIDC_RP_CLIENT_SECRET"))
+    OIDC_RP_SIGN_ALGO = property(lambda self: oidc_setting("OIDC_RP_SIGN_ALGO"))
+    OIDC_RP_IDP_SIGN_KEY = property(lambda self: oidc_setting("OIDC_RP_IDP_SIGN_KEY"))
+
+    def authenticate(self, request, **kwargs):
+        if request is None or "nonce" not in kwargs or not oidc_enabled():
+            return None
+        try:
+            return super().authenticate(request, **kwargs)
+        except SsoRefused as exc:
+            request.sso_refusal = str(exc)
+        except SuspiciousOperation as exc:
+            request.sso_refusal = "The identity provider's answer did not check out; sign in again."
+            sso_refuse(issuer=issuer(), subject="", reason=str(exc))
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            request.sso_refusal = "The identity provider refused the sign-in (it may have expired); sign in again."
+            sso_refuse(issuer=issuer(), subject="", reason=f"token or userinfo request refused ({status})",
+                       detail={"answer": _oauth_error(exc.response)})  # fmt: skip
+        except (requests.RequestException, IdpUnavailable, jwt.PyJWTError, ValueError, KeyError) as exc:
+            request.sso_refusal = "The identity provider could not be reached; try again in a moment."
+            sso_refuse(issuer=issuer(), subject="", reason=f"{type(exc).__name__}: {str(exc)[:200]}")
+        return None
+
+    def verify_token(self, token, **kwargs):
+        payload = super().verify_token(token, **kwargs)
+        if "nonce" in kwargs:  # the ID token (userinfo JWTs come without a nonce)
+            audience = payload.get("aud")
+            audiences = audience if isinstance(audience, list) else [audience]
+            if str(payload.get("iss", "")).rstrip("/") != issuer():
+                raise SuspiciousOperation("the ID token was issued by another issuer")
+            if self.OIDC_RP_CLIENT_ID not in audiences:
+                raise SuspiciousOperation("the ID token is meant for another client")
+        return payload
+
+    def get_or_create_user(self, access_token, id_token, payload):
+        claims = self.get_userinfo(access_token, id_token, payload)
+        if not isinstance(claims, dict) or claims.get("sub") != payload.get("sub"):
+            raise SuspiciousOperation("the userinfo answer is about another subject")
+        return sso_sign_in(issuer=str(payload["iss"]).rstrip("/"), subject=str(payload["sub"]), claims=claims)
+
+
+def _oauth_error(response) -> str:
+    """The OAuth error code of a refused token request (never the request, which carries the client secret)."""
+    try:
+        return str(response.json().get("error", ""))[:100]
+    except (ValueError, AttributeError):
+        return ""
+
+
+def logout_url(request, *, after: str) -> str | None:
+    """Where to send the browser to end the IdP session too (RP-initiated logout), or None."""
+    id_token = request.session.get("oidc_id_token")
+    if not oidc_enabled() or not id_token:
+        return None
+    try:
+        endpoint = provider_metadata().get("end_session_endpoint")
+    except IdpUnavailable:
+        return None
+    if not isinstance(endpoint, str):
+        return None
+    from urllib.parse import urlencode
+
+    query = {"id_token_hint": id_token, "post_logout_redirect_uri": after, "client_id": settings.CONFIG.oidc_client_id}
+    return f"{endpoint}?{urlencode(query)}"

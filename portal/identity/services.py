@@ -1,0 +1,115 @@
+"""Sign-in through the IdP: find or create the portal user of an IdP subject, and apply its groups' mappings."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
+from portal.teams.models import Team
+from portal.teams.selectors import forget_access
+
+from .models import GroupMapping, Identity, TeamRole
+
+MAX_GROUPS = 200
+USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
+
+
+class SsoRefused(Exception):
+    """The IdP vouched for someone the portal will not sign in; the message is for them, the refusal is audited."""
+
+
+def _clean_text(value, limit: int = 255) -> str:
+    return "".join(c for c in str(value) if c.isprintable())[:limit]
+
+
+def idp_groups(claims: dict) -> list[str]:
+    """The groups claim as a list of names; anything else the IdP sends there counts as no groups."""
+    raw = claims.get(settings.CONFIG.oidc_groups_claim)
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        return []
+    return sorted({_clean_text(g) for g in raw[:MAX_GROUPS] if isinstance(g, str) and _clean_text(g)})
+
+
+def sso_refuse(*, issuer: str, subject: str, reason: str, detail: dict | None = None) -> SsoRefused:
+    """Audit a refused single sign-on (with the IdP's issuer and subject) and return the error to raise."""
+    record_event(
+        action="auth.sso_refused",
+        outcome=Outcome.DENIED,
+        payload={"issuer": _clean_text(issuer), "subject": _clean_text(subject), "reason": reason, **(detail or {})},
+        target=_clean_text(subject, 128),
+    )
+    return SsoRefused(reason)
+
+
+def sso_sign_in(*, issuer: str, subject: str, claims: dict):
+    """The portal user for this IdP subject, with groups and teams set to exactly what the IdP groups map to."""
+    groups = idp_groups(claims)
+    mappings = list(GroupMapping.objects.filter(idp_group__in=groups).select_related("portal_group", "team"))
+    if not mappings:
+        raise sso_refuse(
+            issuer=issuer,
+            subject=subject,
+            reason="None of your identity provider groups gives access to this portal. Ask your administrator to "
+            "add you to a group that does.",
+            detail={"idp_groups": groups},
+        )
+    with transaction.atomic():
+        identity = Identity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
+        user = identity.user if identity else _new_user(claims, subject)
+        if not user.is_active:
+            raise SsoRefused("Your portal account is disabled. Ask your administrator.")
+        email = claims.get("email")
+        if isinstance(email, str) and "@" in email and len(email) <= 254 and email != user.email:
+            user.email = _clean_text(email, 254)
+            user.save(update_fields=["email"])
+        portal_groups = sorted({m.portal_group for m in mappings if m.portal_group_id}, key=lambda g: g.name)
+        member_of = sorted({m.team for m in mappings if m.team_id and m.team_role == TeamRole.MEMBER}, key=str)
+        audits = sorted({m.team for m in mappings if m.team_id and m.team_role == TeamRole.AUDITOR}, key=str)
+        before = _grants(user)
+        user.groups.set(portal_groups)
+        user.teams.set(member_of)
+        user.audited_teams.set(audits)
+        forget_access(user)
+        if identity is None:
+            identity = Identity(user=user, issuer=issuer, subject=subject)
+        identity.last_login_at = timezone.now()
+        identity.last_groups = groups
+        identity.save()
+        after = _grants(user)
+        record_event(
+            action="auth.sso_login",
+            outcome=Outcome.SUCCESS,
+            payload={"issuer": issuer, "subject": subject, "idp_groups": groups, "before": before, "after": after},
+            actor=user,
+        )
+    return user
+
+
+def _grants(user) -> dict:
+    return {
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "member_of": sorted(Team.objects.filter(members=user).values_list("name", flat=True)),
+        "audits": sorted(Team.objects.filter(auditors=user).values_list("name", flat=True)),
+    }
+
+
+def _new_user(claims: dict, subject: str):
+    User = get_user_model()
+    wanted = claims.get("preferred_username") or (claims.get("email") or "").split("@")[0] or subject
+    base = USERNAME_UNSAFE.sub("-", _clean_text(wanted, 140)).strip("-") or "user"
+    username, n = base, 1
+    while User.objects.filter(username=username).exists():
+        n += 1
+        username = f"{base}-{n}"
+    user = User(username=username)
+    user.set_unusable_password()  # signs in through the IdP only
+    user.save()
+    return user

@@ -1,0 +1,101 @@
+"""Sign-in pages: single sign-on through the IdP (start, callback), password sign-in where allowed, sign-out."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import SuspiciousOperation, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
+
+from portal.core.errors import NotFound
+
+from .oidc import IdpUnavailable, issuer, logout_url, oidc_enabled, oidc_setting
+from .services import sso_refuse
+
+SSO_DOWN = "The identity provider cannot be reached right now, so single sign-on is not possible. Try again soon."
+
+
+def _problem(request, message: str, *, status: int, title: str = "Sign-in refused"):
+    return render(request, "registration/sso_refused.html", {"message": message, "title": title}, status=status)
+
+
+class PasswordLoginForm(AuthenticationForm):
+    def clean(self):
+        mode = settings.CONFIG.password_login
+        if mode == "off":
+            raise ValidationError("Password sign-in is switched off here; use single sign-on.", code="disabled")
+        try:
+            return super().clean()
+        except ValidationError:
+            if mode == "staff":
+                raise ValidationError(
+                    "Password sign-in is for administrators only (break-glass); everyone else uses single sign-on.",
+                    code="staff_only",
+                ) from None
+            raise
+
+
+class LoginView(auth_views.LoginView):
+    form_class = PasswordLoginForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "sso": oidc_enabled(),
+                "password_login": settings.CONFIG.password_login}  # fmt: skip
+
+
+class SsoStartView(OIDCAuthenticationRequestView):
+    get_settings = staticmethod(oidc_setting)
+
+    def __init__(self, *args, **kwargs):
+        super(OIDCAuthenticationRequestView, self).__init__(*args, **kwargs)  # endpoints are read in get()
+
+    def get(self, request):
+        if not oidc_enabled():
+            raise NotFound("Single sign-on is not configured here.")
+        try:
+            self.OIDC_OP_AUTH_ENDPOINT = oidc_setting("OIDC_OP_AUTHORIZATION_ENDPOINT")
+        except IdpUnavailable:
+            return _problem(request, SSO_DOWN, status=503, title="Single sign-on unavailable")
+        self.OIDC_RP_CLIENT_ID = oidc_setting("OIDC_RP_CLIENT_ID")
+        return super().get(request)
+
+
+class SsoCallbackView(OIDCAuthenticationCallbackView):
+    get_settings = staticmethod(oidc_setting)
+
+    def get(self, request):
+        if not oidc_enabled():
+            raise NotFound("Single sign-on is not configured here.")
+        try:
+            return super().get(request)
+        except SuspiciousOperation:
+            # A state this browser's session never issued (forged, replayed, or from another browser).
+            sso_refuse(issuer=issuer(), subject="", reason="the callback's state was not issued to this session")
+            return _problem(request, "This sign-in did not start in this browser, or it was already used. "
+                            "Sign in again.", status=400)  # fmt: skip
+
+    def login_failure(self):
+        request = self.request
+        reason = getattr(request, "sso_refusal", None)
+        if reason is None:
+            error = request.GET.get("error", "")[:100]
+            detail = f"the identity provider answered {error!r}" if error else "no sign-in state in this session"
+            sso_refuse(issuer=issuer(), subject="", reason=detail)
+            reason = "The identity provider did not sign you in. Sign in again."
+        return _problem(request, reason, status=403)
+
+
+@require_POST
+def logout(request):
+    """Sign out here, and at the IdP too when the session came from it (RP-initiated logout)."""
+    after = request.build_absolute_uri(reverse("login"))
+    idp_logout = logout_url(request, after=after)
+    auth.logout(request)
+    return HttpResponseRedirect(idp_logout or reverse("login"))

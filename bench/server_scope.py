@@ -1,8 +1,9 @@
 """The server list and its search, scoped to a user's teams against unscoped, at 10,000 servers and 50 teams.
 
-Unscoped is one SCP call (what the list cost before teams). Scoped reads SCP through the teams' rules
-(portal.interfaces.selectors.server_list). 50 teams each own a name pattern (node-0NN*, 100 servers each);
-the scoped users are a member of one team, and of three. The simulator adds --latency-ms to every call.
+Both sides are the portal's own listing (portal.interfaces.selectors.server_list, audited SCP calls and all).
+Unscoped is a member of a team that owns every server (`*`: one SCP call, what every requester saw before
+teams). 50 teams each own a name pattern (node-0NN*, 100 servers each); the scoped users are a member of one
+team, and of three. The simulator adds --latency-ms to every call.
 Usage: python bench/server_scope.py [--servers 10000] [--teams 50] [--latency-ms 20] [--runs 30]
 The last line is ratio=<worst scoped median / unscoped median> over the list and search.
 """
@@ -48,8 +49,7 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         from django.contrib.auth import get_user_model
 
-        from portal.core.scp import scp_client
-        from portal.interfaces.selectors import SERVER_PAGE_SIZE, server_list
+        from portal.interfaces.selectors import server_list
         from portal.teams.models import ServerOwnership, Team
 
         teams = []
@@ -62,13 +62,16 @@ def main() -> None:
         one.teams.add(teams[25])
         three = User.objects.create(username="three-teams")
         three.teams.add(teams[3], teams[25], teams[47])
-        client = scp_client(audited=False)
+        everything = Team.objects.create(name="everything")
+        ServerOwnership.objects.create(team=everything, kind="name_pattern", value="*")
+        everyone = User.objects.create(username="everything")
+        everyone.teams.add(everything)
 
         def fresh(user):
             return User.objects.get(pk=user.pk)  # each page view reads the user's teams afresh
 
         def unscoped(name=""):
-            return client.list_servers(name=name or None, limit=SERVER_PAGE_SIZE)
+            return server_list(user=fresh(everyone), name=name)
 
         cases = {
             "list": (lambda: unscoped(), {u: (lambda u=u: server_list(user=fresh(u))) for u in (one, three)}),
@@ -83,11 +86,12 @@ def main() -> None:
             for user, fn in scoped.items():
                 assert fn().servers, f"{label} for {user.username} found nothing"
             base_median = timed(base, args.runs)
-            print(f"{label:7} unscoped (one SCP call):      {base_median * 1000:7.1f} ms")
+            print(f"{label:7} unscoped (a team owning *):   {base_median * 1000:7.1f} ms")
             for user, fn in scoped.items():
                 median = timed(fn, args.runs)
                 worst = max(worst, median / base_median)
-                print(f"{label:7} scoped, {user.username:12}        {median * 1000:7.1f} ms  ({median / base_median:.2f}x)")
+                ratio = median / base_median
+                print(f"{label:7} scoped, {user.username:12}        {median * 1000:7.1f} ms  ({ratio:.2f}x)")
     print(f"ratio={worst:.2f}")
 
 

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 
+from portal.interfaces.models import InterfaceRequest
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,8 +27,6 @@ def _send(subject: str, body: str, recipients: list[str]) -> None:
 
 def notify_approvers(*, request_id: int) -> None:
     """Tell the people who can decide the request's current step that it waits for them."""
-    from portal.interfaces.models import InterfaceRequest
-
     from .selectors import deciders_for
 
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
@@ -44,8 +44,6 @@ def notify_approvers(*, request_id: int) -> None:
 
 
 def _tell_requester(request_id: int, subject: str, text: str) -> None:
-    from portal.interfaces.models import InterfaceRequest
-
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
     _send(
         f"Request {request.pk}{subject(request) if callable(subject) else ' ' + subject}",

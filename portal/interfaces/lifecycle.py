@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.approvals import notifications
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 
@@ -115,8 +116,6 @@ def _schedule_retry(request_id: int) -> None:
 
 def _notify(kind: str):
     def effect(request_id: int) -> None:
-        from portal.approvals import notifications
-
         getattr(notifications, kind)(request_id=request_id)
 
     return effect

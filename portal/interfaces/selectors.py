@@ -11,6 +11,7 @@ from portal.scp.errors import ScpError, ScpNotFound
 from portal.teams.selectors import server_scope_for
 
 from .access import Purpose, ensure_owned, interface_request_for, server_for
+from .listing import scoped_server_page
 from .models import InterfaceRequest
 from .rules import address_problem, server_unavailable_reason
 from .validation import gather
@@ -19,46 +20,14 @@ SERVER_STATES = ("ACTIVE", "SHUTOFF", "ERROR", "BUILD", "REBOOT", "DELETED")
 SERVER_PAGE_SIZE = 20
 
 
-SCOPED_SCAN_PAGE = 200  # servers read from SCP per call while filling a page of a user's own servers
-SCOPED_SCAN_LIMIT = 5000  # servers read for one page at most; past that the page ends early, with "next"
-
-
 def server_list(
     *, user, name: str = "", state: str = "", marker: str = "", client: ScpClient | None = None
 ) -> ServerPage:
-    """One page of the servers the user's teams own, newest first, searchable by name and state.
-
-    SCP pages by marker and knows nothing of teams, so the page is filled by reading SCP's list in larger pages
-    and keeping the owned servers; the next marker is the last server kept (or read), so paging resumes exactly.
-    Where the teams' rules translate into an SCP filter (one VPC, one name pattern), SCP filters instead.
-    """
-    client = client or scp_client()
-    scope = server_scope_for(user)
-    if scope.combined.empty:
-        return ServerPage([], None)
-    upstream = scope.combined.upstream_filter()
-    filters = {"name": name or None, "state": state or None}
-    if upstream.get("vpc_id"):
-        filters["vpc_id"] = upstream["vpc_id"]
-    elif upstream.get("name") and not name:
-        filters["name"] = upstream["name"]
-    kept: list[schemas.Server] = []
-    read, cursor = 0, marker or None
-    while True:
-        page = client.list_servers(marker=cursor, limit=SCOPED_SCAN_PAGE, **filters)
-        for server in page.servers:
-            read += 1
-            cursor = server.id
-            if scope.owns(server) and (not name or name.lower() in server.name.lower()):
-                kept.append(server)
-                if len(kept) == SERVER_PAGE_SIZE:
-                    # More may follow: the next page starts after this server (an empty last page is possible).
-                    more = page.next_marker is not None or server is not page.servers[-1]
-                    return ServerPage(kept, server.id if more else None)
-        if page.next_marker is None:
-            return ServerPage(kept, None)
-        if read >= SCOPED_SCAN_LIMIT:
-            return ServerPage(kept, cursor)
+    """One page of the servers the user's teams own, newest first, searchable by name and state."""
+    return scoped_server_page(
+        client or scp_client(), server_scope_for(user), name=name, state=state, marker=marker,
+        page_size=SERVER_PAGE_SIZE,
+    )  # fmt: skip
 
 
 @dataclass

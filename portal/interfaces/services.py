@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from portal.approvals.notifications import notify_approvers
 from portal.approvals.policies import policy_decide
 from portal.audit.models import Outcome
 from portal.audit.services import record_event, scp_call_binding
@@ -202,8 +203,6 @@ def interface_request_submit(
                 )
                 transaction.on_commit(lambda: enqueue_execution(request_id=request.pk))
             else:
-                from portal.approvals.notifications import notify_approvers
-
                 transaction.on_commit(lambda: notify_approvers(request_id=request.pk))
     except IntegrityError:
         # The same key raced in from a second click: the first one won; answer with its request.

@@ -41,6 +41,13 @@ def gather(client: ScpClient, calls: dict[str, Callable[[], Any]]) -> dict[str, 
     The client's observer runs afterwards, in this thread, so that audit writes stay on this thread's
     database connection.
     """
+    if len(calls) == 1:  # nothing to overlap: no thread
+        (name, call), results = next(iter(calls.items())), {}
+        try:
+            results[name] = call()
+        except Exception as error:  # the caller inspects it, as it does the threaded calls' errors
+            results[name] = error
+        return results
     records: list[CallRecord] = []
     observer, client.observer = client.observer, records.append
     try:

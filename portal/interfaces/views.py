@@ -13,9 +13,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from portal.approvals.selectors import approval_progress, deciders_for, decision_context
+from portal.approvals.services import may_decide
 from portal.audit.selectors import timeline_for_request
 from portal.core.roles import can_request
-from portal.scp.errors import ScpError
+from portal.scp.errors import ScpBadRequest, ScpError
 from portal.teams.selectors import server_scope_for
 
 from . import selectors, services
@@ -24,8 +26,10 @@ from .errors import AttachRejected, NotAllowed, ScpUnavailable
 from .forms import AttachForm
 
 SCP_DOWN = "SCP is not answering right now, so this page cannot be shown. Try again in a moment."
-MARKER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+# SCP's marker (an id), or the listing's position in each of several sources (ids joined by "~"; "_", ".").
+MARKER_RE = re.compile(r"^[A-Za-z0-9._~-]{1,2000}$")
 MAX_TRAIL = 30  # pages a "Previous" link can walk back; older ones are reached from "First page"
+MAX_TRAIL_CHARS = 4000  # and no more than this much URL
 
 
 def _require_requester(request, *, target: str = "") -> None:
@@ -50,7 +54,15 @@ def server_list(request):
     context = {"q": name, "state": state, "states": selectors.SERVER_STATES, "marker": marker,
                "no_teams": server_scope_for(request.user).combined.empty}  # fmt: skip
     try:
-        context["page"] = page = selectors.server_list(user=request.user, name=name, state=state, marker=marker)
+        try:
+            page = selectors.server_list(user=request.user, name=name, state=state, marker=marker)
+        except ScpBadRequest:
+            if not marker:
+                raise
+            # A marker SCP no longer knows (the server was deleted, or the link was edited): the first page.
+            marker, back = "", []
+            page = selectors.server_list(user=request.user, name=name, state=state)
+        context["page"] = page
     except ScpError:
         context["scp_error"] = SCP_DOWN
     else:
@@ -61,8 +73,20 @@ def server_list(request):
 
 def _marker_trail(raw: str) -> list[str]:
     """The markers of the pages between the first one and this one, oldest first; anything odd yields none."""
+    if len(raw) > MAX_TRAIL_CHARS:
+        return []
     trail = raw.split(",")[-MAX_TRAIL:] if raw else []
     return trail if all(MARKER_RE.match(m) for m in trail) else []
+
+
+def _trail_text(trail) -> str:
+    """The newest markers of the trail that fit the URL budget (older pages are reached from "First page")."""
+    kept: list[str] = []
+    for marker in reversed(list(trail)[-MAX_TRAIL:]):
+        if sum(len(m) + 1 for m in kept) + len(marker) > MAX_TRAIL_CHARS:
+            break
+        kept.insert(0, marker)
+    return ",".join(kept)
 
 
 def _pager_links(*, name: str, state: str, marker: str, back: list[str], next_marker: str | None) -> dict[str, str]:
@@ -73,7 +97,7 @@ def _pager_links(*, name: str, state: str, marker: str, back: list[str], next_ma
         if at:
             query["marker"] = at
             if trail:
-                query["back"] = ",".join(trail[-MAX_TRAIL:])
+                query["back"] = _trail_text(trail)
         return "?" + urlencode(query)
 
     links = {}
@@ -217,8 +241,6 @@ def request_detail(request, pk: int):
         "decision": _decision_panel(request, interface_request),
     }
     if not context["decision"]:
-        from portal.approvals.selectors import approval_progress, deciders_for
-
         context["steps"] = approval_progress(interface_request)
         context["deciders"] = [u.get_username() for u in deciders_for(interface_request)]
     if request.htmx and request.GET.get("fragment") == "status":
@@ -228,9 +250,6 @@ def request_detail(request, pk: int):
 
 def _decision_panel(request, interface_request):
     """Approve/Reject for an approver who may decide this request; nothing for anyone else."""
-    from portal.approvals.selectors import decision_context
-    from portal.approvals.services import may_decide
-
     if not audience_allows(request.user, interface_request, Purpose.DECIDE):
         return None
     if may_decide(user=request.user, request=interface_request) is not None:

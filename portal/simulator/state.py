@@ -160,6 +160,8 @@ class SimulatorState:
         with self._lock:
             self._rng = random.Random(self._seed)
             self.world = World()
+            self._servers_version = 0
+            self._sorted_cache: dict[str, Any] = {}
             self._build_demo()
 
     def _uuid(self) -> str:
@@ -290,31 +292,56 @@ class SimulatorState:
 
     # --- reads ------------------------------------------------------------------------------------------
 
+    def _servers_sorted(self, key: str, descending: bool) -> list[Server]:
+        """The servers in list order, kept between calls: a large world is not sorted again for every page."""
+        cache_key = (key, descending, len(self.world.servers), self._servers_version)
+        if self._sorted_cache.get("key") != cache_key:
+            ordered = sorted(self.world.servers.values(), key=lambda s: (getattr(s, key), s.id), reverse=descending)
+            self._sorted_cache = {
+                "key": cache_key,
+                "servers": ordered,
+                "index": {s.id: i for i, s in enumerate(ordered)},
+            }
+        return self._sorted_cache["servers"]
+
     def list_servers(self, *, name=None, ip=None, state=None, vpc_id=None, limit=20, marker=None, sort=None):
         with self._lock:
-            servers = list(self.world.servers.values())
             key, _, direction = (sort or "created_at:desc").partition(":")
             if key not in ("created_at", "name"):
                 raise ApiError(400, "VirtualServer.InvalidParameter", f"cannot sort by {key!r}")
-            servers.sort(key=lambda s: (getattr(s, key), s.id), reverse=(direction or "desc") == "desc")
-            if name:
-                servers = [s for s in servers if name.lower() in s.name.lower()]
-            if state:
-                servers = [s for s in servers if s.state == state.upper()]
-            if vpc_id:
-                servers = [s for s in servers if s.vpc_id == vpc_id]
+            servers = self._servers_sorted(key, (direction or "desc") == "desc")
             ports_by_server: dict[str, list[Port]] = {}
-            for port in self.world.ports.values():
-                if port.attached_resource_id:
-                    ports_by_server.setdefault(port.attached_resource_id, []).append(port)
             if ip:
-                servers = [s for s in servers if any(ip in p.fixed_ips for p in ports_by_server.get(s.id, []))]
+                for port in self.world.ports.values():
+                    if port.attached_resource_id:
+                        ports_by_server.setdefault(port.attached_resource_id, []).append(port)
+
+            def passes(server: Server) -> bool:
+                return (
+                    (not name or name.lower() in server.name.lower())
+                    and (not state or server.state == state.upper())
+                    and (not vpc_id or server.vpc_id == vpc_id)
+                    and (not ip or any(ip in p.fixed_ips for p in ports_by_server.get(server.id, [])))
+                )
+
+            start = 0
             if marker:
-                ids = [s.id for s in servers]
-                if marker not in ids:
+                position = self._sorted_cache["index"].get(marker)
+                if position is None or not passes(servers[position]):
                     raise ApiError(400, "VirtualServer.InvalidParameter", f"marker {marker} not found")
-                servers = servers[ids.index(marker) + 1 :]
-            return [s.as_dict(ports_by_server.get(s.id, [])) for s in servers[:limit]]
+                start = position + 1
+            page = []
+            for server in servers[start:]:
+                if passes(server):
+                    page.append(server)
+                    if len(page) >= limit:
+                        break
+            wanted = {s.id for s in page}
+            if not ip:
+                for port in self.world.ports.values():
+                    if port.attached_resource_id in wanted:
+                        ports_by_server.setdefault(port.attached_resource_id, []).append(port)
+            return [s.as_dict(ports_by_server.get(s.id, [])) for s in page]
 
     def get_server(self, server_id: str) -> dict[str, Any]:
         with self._lock:
@@ -519,6 +546,7 @@ class SimulatorState:
         """Change a server for tests (control endpoint only)."""
         with self._lock:
             server = self._server(server_id)
+            self._servers_version += 1
             if name is not None:
                 server.name = name
             if state is not None:

@@ -44,6 +44,38 @@ def production_env(**extra):
     return {**os.environ, "DATABASE_URL": database_url(), "TASKS_BACKEND": "database", **extra}
 
 
+def race_approvers(usernames: list[str], requests, *, workers: int) -> list[dict]:
+    """Each user approves every request from a process of their own, all at the same moments, while `workers`
+    db_worker processes run; returns each approver's outcomes once every request has finished."""
+    start = time.time() + 4.0  # every approver process is up by then
+    schedule = json.dumps([(r.pk, start + 0.25 * i) for i, r in enumerate(requests)])
+    worker_cmd = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05",
+                  "--no-reload", "--no-startup-delay"]  # fmt: skip
+    running = [subprocess.Popen(worker_cmd, cwd=ROOT, env=production_env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
+    try:
+        approvers = [
+            subprocess.Popen([sys.executable, "manage.py", "shell", "-c", APPROVER], cwd=ROOT,
+                             env=production_env(APPROVER_NAME=name, SCHEDULE=schedule),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for name in usernames
+        ]  # fmt: skip
+        outcomes = []
+        for process in approvers:
+            out, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err[-2000:]
+            outcomes.append(json.loads(out.strip().splitlines()[-1]))
+        deadline = time.monotonic() + 60
+        while InterfaceRequest.objects.exclude(status__in=[Status.SUCCEEDED, Status.FAILED]).exists():
+            assert time.monotonic() < deadline, "requests did not finish"
+            time.sleep(0.2)
+    finally:
+        for worker in running:
+            worker.terminate()
+            worker.wait(timeout=15)
+    return outcomes
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_approvers_and_two_workers_execute_each_request_exactly_once(sim, world, requester, approver,
@@ -58,32 +90,7 @@ def test_two_approvers_and_two_workers_execute_each_request_exactly_once(sim, wo
         for i in range(REQUESTS)
     ]  # fmt: skip
     assert {r.status for r in requests} == {Status.PENDING_APPROVAL}
-    start = time.time() + 4.0  # both approver processes are up by then
-    schedule = json.dumps([(r.pk, start + 0.25 * i) for i, r in enumerate(requests)])
-    worker_cmd = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05",
-                  "--no-reload", "--no-startup-delay"]  # fmt: skip
-    workers = [subprocess.Popen(worker_cmd, cwd=ROOT, env=production_env(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for _ in range(2)]  # fmt: skip
-    try:
-        approvers = [
-            subprocess.Popen([sys.executable, "manage.py", "shell", "-c", APPROVER], cwd=ROOT,
-                             env=production_env(APPROVER_NAME=name, SCHEDULE=schedule),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for name in (approver.username, second_approver.username)
-        ]  # fmt: skip
-        outcomes = []
-        for process in approvers:
-            out, err = process.communicate(timeout=120)
-            assert process.returncode == 0, err[-2000:]
-            outcomes.append(json.loads(out.strip().splitlines()[-1]))
-        deadline = time.monotonic() + 60
-        while InterfaceRequest.objects.exclude(status__in=[Status.SUCCEEDED, Status.FAILED]).exists():
-            assert time.monotonic() < deadline, "requests did not finish"
-            time.sleep(0.2)
-    finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait(timeout=15)
+    outcomes = race_approvers([approver.username, second_approver.username], requests, workers=2)
     for request in requests:
         decisions = sorted(o[str(request.pk)] for o in outcomes)
         assert decisions == ["approved", "refused"], (request.pk, decisions)

@@ -1,10 +1,6 @@
 """Ordered approval steps: "any one of netops", then "2 of security"; a rejection at any step ends the request."""
 
 import datetime as dt
-import json
-import subprocess
-import sys
-import time
 import uuid
 
 import pytest
@@ -18,8 +14,8 @@ from portal.audit.models import AuditEvent
 from portal.interfaces import services
 from portal.interfaces.errors import NotAllowed
 from portal.interfaces.models import InterfaceRequest, Status
-from tests.approvals.test_concurrency import APPROVER, production_env
-from tests.conftest import ROOT, _user, platform_team
+from tests.approvals.test_concurrency import race_approvers
+from tests.conftest import _user, platform_team
 
 
 @pytest.fixture
@@ -160,31 +156,7 @@ def test_two_approvers_deciding_the_last_step_at_once_make_one_execution(sim, wo
         decide(request, people["sec1"])
         requests.append(request)
     assert {(r.status, r.current_step) for r in InterfaceRequest.objects.all()} == {(Status.PENDING_APPROVAL, 1)}
-    start = time.time() + 4.0
-    schedule = json.dumps([(r.pk, start + 0.25 * i) for i, r in enumerate(requests)])
-    worker_cmd = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05",
-                  "--no-reload", "--no-startup-delay"]  # fmt: skip
-    worker = subprocess.Popen(worker_cmd, cwd=ROOT, env=production_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        approvers = [
-            subprocess.Popen([sys.executable, "manage.py", "shell", "-c", APPROVER], cwd=ROOT,
-                             env=production_env(APPROVER_NAME=name, SCHEDULE=schedule),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for name in ("sec2", "sec3")
-        ]  # fmt: skip
-        outcomes = []
-        for process in approvers:
-            out, err = process.communicate(timeout=120)
-            assert process.returncode == 0, err[-2000:]
-            outcomes.append(json.loads(out.strip().splitlines()[-1]))
-        deadline = time.monotonic() + 60
-        while InterfaceRequest.objects.exclude(status__in=[Status.SUCCEEDED, Status.FAILED]).exists():
-            assert time.monotonic() < deadline, "requests did not finish"
-            time.sleep(0.2)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=15)
+    outcomes = race_approvers(["sec2", "sec3"], requests, workers=1)
     for request in requests:
         assert sorted(o[str(request.pk)] for o in outcomes) == ["approved", "refused"], request.pk
         events = AuditEvent.objects.filter(interface_request_id=request.pk)
@@ -192,3 +164,17 @@ def test_two_approvers_deciding_the_last_step_at_once_make_one_execution(sim, wo
         assert events.filter(action="interface_request.claimed").count() == 1
     assert set(InterfaceRequest.objects.values_list("status", flat=True)) == {Status.SUCCEEDED}
     assert len(sim.attach_posts()) == rounds
+
+
+def test_a_refusal_never_changes_the_request_by_its_wording(sim, world, requester, people):
+    """A group named expired-infra appears in the refusal's text; the request stays pending all the same."""
+    policy = ApprovalPolicy.objects.get(name="network change")
+    odd = Group.objects.create(name="expired-infra")
+    platform_team().approver_groups.add(odd)
+    step = policy.steps.get(order=1)
+    step.groups.set([odd])
+    request = submit(world, requester)
+    with pytest.raises(NotAllowed, match="expired-infra"):
+        decide(request, people["net1"])
+    request.refresh_from_db()
+    assert request.status == Status.PENDING_APPROVAL

@@ -93,3 +93,43 @@ def test_the_request_belongs_to_the_requesters_team(org, sim, world):
 )
 def test_rules_narrow_scps_list_only_where_every_owned_server_passes(rules, expected):
     assert rules.upstream_filter() == expected
+
+
+def _walk(user, page_size: int, **filters) -> list[str]:
+    import portal.interfaces.selectors as selectors
+
+    seen, marker = [], ""
+    original = selectors.SERVER_PAGE_SIZE
+    selectors.SERVER_PAGE_SIZE = page_size
+    try:
+        for _ in range(50):
+            page = server_list(user=user, marker=marker, **filters)
+            seen += [s.name for s in page.servers]
+            if not page.next_marker:
+                return seen
+            marker = page.next_marker
+    finally:
+        selectors.SERVER_PAGE_SIZE = original
+    raise AssertionError("paging did not end")
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 5, 50])
+def test_paging_merges_every_kind_of_rule_in_scps_order(org, sim, world, scp, page_size):
+    """A VPC, two patterns and listed ids, some overlapping: each owned server once, newest first, like SCP."""
+    ServerOwnership.objects.create(team=org.web, kind="vpc", value=world.servers["dev-03"].vpc_id)
+    ServerOwnership.objects.create(team=org.web, kind="name_pattern", value="app-0?")
+    ServerOwnership.objects.create(team=org.web, kind="server", value=world.servers["app-11"].id)
+    ServerOwnership.objects.create(team=org.web, kind="server", value=world.servers["web-01"].id)
+    everything = [s for s in scp.iter_servers()]  # SCP's own order
+    owned = [s.name for s in everything if s.name.startswith(("web-", "dev-", "app-0")) or s.name == "app-11"]
+    assert _walk(org.users["web_req"], page_size) == owned
+    active = [s.name for s in everything if s.name in owned and s.state == "ACTIVE"]
+    assert _walk(org.users["web_req"], page_size, state="ACTIVE") == active
+    assert _walk(org.users["web_req"], page_size, name="dev") == [n for n in owned if "dev" in n]
+
+
+def test_a_stale_or_edited_marker_starts_again_at_the_first_page(client, org, sim):
+    client.force_login(org.users["web_req"])
+    for marker in ("not-a-server-id", "a~b~c~d~e", "_~_"):
+        response = client.get("/servers/", {"marker": marker})
+        assert response.status_code == 200 and "web-01" in response.content.decode(), marker

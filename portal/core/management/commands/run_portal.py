@@ -36,7 +36,8 @@ class Command(BaseCommand):
         time.sleep(1.5)
         self.stdout.write(
             self.style.SUCCESS(f"\nPortal: http://{addr}/   (Ctrl-C stops everything)\n")
-            + f"Demo users: requester, approver, auditor, admin — password: "
+            + "Demo users: web-requester, web-approver, apps-requester, apps-approver, apps-auditor (one team each);\n"
+            "requester, approver (both teams); auditor (everything); admin (Django admin) — password: "
             f"{config.demo_password.get_secret_value()}\n"
         )
         stopping = False

@@ -133,7 +133,12 @@ def last_verification() -> VerificationRun | None:
 
 
 def timeline_for_request(*, request_id: int):
-    return AuditEvent.objects.filter(interface_request_id=request_id).order_by("seq")
+    """What happened to the request. Refused attempts by others to open it stay in the audit log, off this page."""
+    return (
+        AuditEvent.objects.filter(interface_request_id=request_id)
+        .exclude(action="interface_request.access")
+        .order_by("seq")
+    )
 
 
 def event_by_seq(*, seq: int, request_scope=None) -> AuditEvent | None:

@@ -124,3 +124,12 @@ def test_the_404_page_never_shows_the_url_resolvers_detail(client, org):
     client.force_login(org.users["web_req"])
     body = client.get("/no/such/page/").content.decode()
     assert "portal.urls" not in body and "That page does not exist" in body
+
+
+def test_outsiders_refused_attempts_are_for_auditors_not_the_requesters_timeline(client, org, sim, web_request):
+    client.force_login(org.users["apps_appr"])
+    client.get(f"/requests/{web_request.pk}/")
+    client.force_login(org.users["web_req"])
+    assert "apps-appr" not in client.get(f"/requests/{web_request.pk}/").content.decode()
+    client.force_login(org.users["web_aud"])
+    assert "apps-appr" in client.get(f"/audit/?request_id={web_request.pk}").content.decode()

@@ -20,6 +20,8 @@ $(IDP_STAMP): tests/idp/package.json tests/idp/package-lock.json
 	cd tests/idp && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(IDP_STAMP)
 
+# Development defaults: debug pages on (secrets masked), the simulator's demo keys.
+run: export DEBUG ?= true
 run: $(STAMP)
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py seed_demo

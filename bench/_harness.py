@@ -43,6 +43,7 @@ def stack(*, sim_args: list[str], env: dict[str, str], with_portal: bool = True)
         "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}"),
         "TASKS_BACKEND": "database",
         "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DEBUG": "true",  # the simulator's demo keys
         **env,
     }
     processes = []

@@ -28,7 +28,7 @@ def _csv(value: object) -> object:
 class PortalConfig(BaseSettings):
     model_config = SettingsConfigDict(env_file=BASE_DIR / ".env", extra="ignore", case_sensitive=False)
 
-    debug: bool = True
+    debug: bool = False  # make run and the tests turn it on; a plain deploy never shows debug pages
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1", "[::1]"]
     csrf_trusted_origins: Annotated[list[str], NoDecode] = []

@@ -39,6 +39,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.core.middleware.RequestContextMiddleware",
+    "portal.core.middleware.RejectControlCharactersMiddleware",
 ]
 
 if not DEBUG:  # in development runserver serves static files; in production whitenoise does
@@ -127,6 +128,9 @@ STORAGES = {
 
 MAILERS = {"default": {"BACKEND": CONFIG.email_backend}}
 DEFAULT_FROM_EMAIL = CONFIG.default_from_email
+
+# Debug pages and error mails: the configuration object and any value holding a secret are masked.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.core.reporting.SecretMaskingFilter"
 
 LOGGING = {
     "version": 1,

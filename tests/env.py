@@ -24,6 +24,9 @@ os.environ.setdefault("SCP_SETTLE_TIMEOUT", "10")
 os.environ.setdefault("SCP_READ_TIMEOUT", "1.5")
 os.environ.setdefault("SCP_CONNECT_TIMEOUT", "1")
 os.environ.setdefault("DEMO_PASSWORD", "test-pass-2026")
+os.environ.setdefault(
+    "DEBUG", "true"
+)  # the development defaults (demo keys); the tests of production settings set their own
 os.environ.setdefault("APPROVAL_DEFAULT", "auto")
 # Playwright's sync API runs an event loop in the test thread; the ORM calls our tests make there are fine.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -27,7 +27,7 @@ def queue(request):
 def decide(request, pk: int):
     interface_request = interface_request_for(user=request.user, pk=pk, purpose=Purpose.DECIDE)
     action = request.POST.get("decision", "")
-    text = request.POST.get("comment", "")[:1000]
+    text = request.POST.get("comment", "")[:1000].replace("\x00", "")
     error = None
     try:
         if action not in ("approve", "reject"):

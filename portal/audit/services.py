@@ -29,6 +29,17 @@ def _now() -> dt.datetime:
     return timezone.now()
 
 
+def _text_safe(value: Any) -> Any:
+    """The value with NUL characters made visible (U+FFFD): PostgreSQL stores no NUL in text or JSON."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_text_safe(k): _text_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_text_safe(v) for v in value]
+    return value
+
+
 def _chained(
     *,
     seq: int,
@@ -50,16 +61,16 @@ def _chained(
         "seq": seq,
         # Hash what the database gives back: UTC with microseconds.
         "created_at": created_at.astimezone(dt.UTC),
-        "action": action[:64],
+        "action": _text_safe(action[:64]),
         "outcome": Outcome(outcome).value,
         "actor_id": actor_id,
-        "actor_name": (actor_name or "")[:150],
+        "actor_name": _text_safe((actor_name or "")[:150]),
         "source_ip": source_ip,
-        "user_agent": (user_agent or "")[:256],
+        "user_agent": _text_safe((user_agent or "")[:256]),
         "correlation_id": correlation_id or "",
         "interface_request_id": interface_request_id,
-        "target": (target or "")[:128],
-        "payload": payload or {},
+        "target": _text_safe((target or "")[:128]),
+        "payload": _text_safe(payload or {}),
         "prev_hash": prev_hash,
     }
     fields["hash"] = event_hash(fields)

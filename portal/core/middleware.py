@@ -56,3 +56,59 @@ class HealthCheckMiddleware:
         if request.path == "/healthz":
             return JsonResponse({"status": "ok"})
         return self.get_response(request)
+
+
+# C0 control characters (and DEL): no address or query of this portal has a use for them.
+_CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
+
+
+def _has(chars: set[str], text: str) -> bool:
+    return any(c in chars for c in text)
+
+
+class RejectControlCharactersMiddleware:
+    """Refuse, at the edge, a path or query carrying a NUL or another control character.
+
+    Nothing behind this point has to cope with them in ids and filters (PostgreSQL refuses NUL in text and
+    JSON); the user gets a clear 400, and the refusal is audited with the characters made visible. Form fields
+    are the forms' to judge (Django's CharField refuses NUL with a message beside the field, keeping what was
+    typed), and the audit log stores no NUL whatever it is given.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        where = self._where(request)
+        if where is None:
+            return self.get_response(request)
+        from django.shortcuts import render
+
+        from portal.audit.models import Outcome
+        from portal.audit.services import record_event
+
+        record_event(
+            action="request.rejected",
+            outcome=Outcome.DENIED,
+            payload={
+                "where": where,
+                "path": request.path[:200],
+                "method": request.method,
+                "reason": "control character in the request",
+            },  # fmt: skip
+            actor=request.user if getattr(request, "user", None) and request.user.is_authenticated else None,
+        )
+        message = (
+            "The address contains a character the portal does not accept (a control character such as NUL). "
+            "Nothing was done; correct the address and try again."
+        )
+        return render(request, "core/problem.html", {"message": message, "title": "Bad request"}, status=400)
+
+    @staticmethod
+    def _where(request) -> str | None:
+        if _has(_CONTROL, request.path):
+            return "path"
+        for key, values in request.GET.lists():
+            if _has(_CONTROL, key) or any(_has(_CONTROL, v) for v in values):
+                return "query"
+        return None

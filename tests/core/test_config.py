@@ -66,14 +66,44 @@ def test_defaults_need_no_configuration(monkeypatch):
 
 
 def test_manage_check_fails_for_an_expired_version_naming_it_and_its_date():
-    result = run_manage("check", SCP_VIRTUALSERVER_API_VERSION="1.0")
+    result = run_manage("check", SCP_VIRTUALSERVER_API_VERSION="1.0", DEBUG="true")
     assert result.returncode == 1
     assert "SCP_VIRTUALSERVER_API_VERSION=1.0" in result.stderr and "2025-12-31" in result.stderr
 
 
-def test_manage_check_passes_with_defaults():
-    result = run_manage("check")
+def test_manage_check_passes_with_the_development_defaults():
+    result = run_manage("check", DEBUG="true")
     assert result.returncode == 0, result.stderr
+
+
+def test_debug_is_off_unless_asked_for_so_a_plain_deploy_needs_real_secrets():
+    result = run_manage("check")
+    assert result.returncode != 0 and "SCP_SECRET_KEY" in result.stderr
+
+
+def test_debug_pages_mask_the_configuration_and_every_value_holding_a_secret(rf, settings):
+    import sys
+
+    from django.views.debug import technical_500_response
+    from pydantic import SecretStr
+
+    # Built from pieces: the page also shows this test's source lines, which must not carry the whole secrets.
+    scp_secret, db_password = "-".join(["sk", "live", "5ecret"]), "".join(["db-", "pa55", "word"])
+    settings.CONFIG = settings.CONFIG.model_copy(
+        update={"scp_secret_key": SecretStr(scp_secret), "database_url": f"postgres://app:{db_password}@db/portal"}
+    )
+    settings.DEBUG = True
+
+    def fail(signing_material: str):
+        raise RuntimeError("boom")
+
+    secret = settings.CONFIG.scp_secret_key.get_secret_value()
+    try:
+        fail(f"prefix {secret} and {settings.CONFIG.database_url}")
+    except RuntimeError:
+        page = technical_500_response(rf.get("/"), *sys.exc_info()).content.decode()
+    assert "boom" in page and scp_secret not in page and db_password not in page
+    assert "CONFIG" in page and settings.CONFIG.scp_access_key not in page
 
 
 def test_check_warns_for_a_version_that_is_not_current(settings):

@@ -109,7 +109,7 @@ def test_unknown_server_is_a_clear_404(requester_client, sim):
 )
 def test_server_list_survives_hostile_query_parameters(requester_client, sim, query):
     response = requester_client.get("/servers/" + query)
-    assert response.status_code == 200
+    assert response.status_code == (400 if "%00" in query else 200)  # a NUL is refused at the edge, clearly
     assert b"<script>" not in response.content
 
 

@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal.core import views as core_views
 from portal.identity import views as identity_views
+from portal.identity.views import reset_gate
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -10,7 +12,24 @@ urlpatterns = [
     path("accounts/logout/", identity_views.logout, name="logout"),
     path("oidc/authenticate/", identity_views.SsoStartView.as_view(), name="oidc_authentication_init"),
     path("oidc/callback/", identity_views.SsoCallbackView.as_view(), name="oidc_authentication_callback"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/password_change/", identity_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("accounts/password_reset/", reset_gate(identity_views.PasswordResetView.as_view()), name="password_reset"),
+    path(
+        "accounts/password_reset/done/",
+        reset_gate(auth_views.PasswordResetDoneView.as_view()),
+        name="password_reset_done",
+    ),  # fmt: skip
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        reset_gate(identity_views.PasswordResetConfirmView.as_view()),
+        name="password_reset_confirm",
+    ),  # fmt: skip
+    path(
+        "accounts/reset/done/",
+        reset_gate(auth_views.PasswordResetCompleteView.as_view()),
+        name="password_reset_complete",
+    ),  # fmt: skip
     path("admin/", admin.site.urls),
     path("", include("portal.interfaces.urls")),
     path("", include("portal.approvals.urls")),

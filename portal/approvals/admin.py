@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin
 
+from portal.core.admin import AuditedAdmin
+
 from .models import ApprovalPolicy, ApprovalStep, PolicyOutcome
 
 
@@ -23,7 +25,7 @@ class ApprovalStepInline(admin.TabularInline):
 
 
 @admin.register(ApprovalPolicy)
-class ApprovalPolicyAdmin(admin.ModelAdmin):
+class ApprovalPolicyAdmin(AuditedAdmin):
     list_display = ("order", "name", "enabled", "server_name_pattern", "vpc_id", "mode", "fixed_ips", "outcome",
                     "steps_summary")  # fmt: skip
     list_display_links = ("name",)

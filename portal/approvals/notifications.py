@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
 from portal.interfaces.models import InterfaceRequest
 
 logger = logging.getLogger(__name__)
@@ -15,14 +17,22 @@ def _link(request_id: int) -> str:
     return settings.CONFIG.portal_base_url.rstrip("/") + reverse("request_detail", args=[request_id])
 
 
-def _send(subject: str, body: str, recipients: list[str]) -> None:
+def _send(subject: str, body: str, recipients: list[str], *, request_id: int | None = None) -> None:
     recipients = [r for r in recipients if r]
     if not recipients:
         return
+    # Server names come from SCP: a line break in one must not end up in (and break) a mail header.
+    subject = " ".join("".join(c if c.isprintable() else " " for c in subject).split())[:200]
     try:
         send_mail(subject, body, None, recipients)
-    except Exception:  # any mail failure is logged, never raised into a decision
+    except Exception as exc:  # any mail failure is logged and audited, never raised into a decision
         logger.exception("could not send %r to %d recipient(s)", subject, len(recipients))
+        record_event(
+            action="notification.failed",
+            outcome=Outcome.FAILURE,
+            payload={"subject": subject, "recipients": len(recipients), "error": type(exc).__name__},
+            interface_request_id=request_id,
+        )
 
 
 def notify_approvers(*, request_id: int) -> None:
@@ -40,6 +50,7 @@ def notify_approvers(*, request_id: int) -> None:
         f"{request.requester.get_username()} asks to attach an interface to {request.server_name}.\n"
         f"Justification: {request.justification}\n\nReview it: {_link(request.pk)}\n",
         [user.email for user in deciders_for(request)],
+        request_id=request.pk,
     )
 
 
@@ -49,6 +60,7 @@ def _tell_requester(request_id: int, subject: str, text: str) -> None:
         f"Request {request.pk}{subject(request) if callable(subject) else ' ' + subject}",
         f"Your request to attach an interface to {request.server_name} {text(request)}\n\n{_link(request.pk)}\n",
         [request.requester.email],
+        request_id=request.pk,
     )
 
 

@@ -11,3 +11,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     list_display = ("seq", "created_at", "action", "outcome", "actor_name", "target")
     list_filter = ("outcome",)
+
+    # The log is for auditors: being staff (or superuser) is not enough to read it here.
+    def has_view_permission(self, request, obj=None):
+        from portal.teams.selectors import access_for
+
+        return access_for(request.user).global_auditor
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)

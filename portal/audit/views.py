@@ -96,7 +96,8 @@ def _export(request, kind: str):
 
         def lines():
             buffer = io.StringIO()
-            writer = csv.writer(buffer)
+            # Every cell quoted: a spreadsheet that splits on ";" or tabs must not find a formula inside one.
+            writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
             writer.writerow(CSV_COLUMNS)
             for row, payload_json in records:
                 row["created_at"] = format_time(row["created_at"])

@@ -1,12 +1,14 @@
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 
-from portal.core.admin import ReadOnlyAdmin
+from portal.core.admin import AuditedAdmin, ReadOnlyAdmin
 
 from .models import GroupMapping, Identity
 
 
 @admin.register(GroupMapping)
-class GroupMappingAdmin(admin.ModelAdmin):
+class GroupMappingAdmin(AuditedAdmin):
     list_display = ("idp_group", "portal_group", "team", "team_role")
     list_filter = ("team", "team_role")
     search_fields = ("idp_group",)
@@ -19,3 +21,20 @@ class IdentityAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return True  # unlinking an identity makes the next sign-in create a fresh user
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedAdmin, UserAdmin):
+    def log_change(self, request, obj, message):
+        if request.path.rstrip("/").endswith("/password"):  # the admin's "change password" form
+            self._record(request, obj, "password_changed", {}, {}, by="admin")
+        return super().log_change(request, obj, message)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
+    pass

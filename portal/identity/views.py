@@ -99,3 +99,49 @@ def logout(request):
     idp_logout = logout_url(request, after=after)
     auth.logout(request)
     return HttpResponseRedirect(idp_logout or reverse("login"))
+
+
+CONSOLE_LIKE_MAIL = ("console", "locmem", "dummy", "filebased")
+
+
+def password_reset_allowed() -> bool:
+    """Reset links go out by mail: only with a real mail backend (a console backend writes the link, token and
+    all, to the log), and only while everyone may sign in with a password."""
+    backend = settings.CONFIG.email_backend.lower()
+    return settings.CONFIG.password_login == "on" and not any(f".{name}." in backend for name in CONSOLE_LIKE_MAIL)
+
+
+def reset_gate(view):
+    def gated(request, *args, **kwargs):
+        if not password_reset_allowed():
+            raise NotFound("Password reset is not offered here; ask an administrator, or use single sign-on.")
+        return view(request, *args, **kwargs)
+
+    return gated
+
+
+def _audit(action: str, *, user=None, **payload) -> None:
+    from portal.audit.models import Outcome
+    from portal.audit.services import record_event
+
+    record_event(action=action, outcome=Outcome.SUCCESS, payload=payload, actor=user)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        _audit("auth.password_changed", user=form.user, by="self")
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    def form_valid(self, form):
+        _audit("auth.password_reset_requested", email=form.cleaned_data["email"][:254])
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        _audit("auth.password_changed", user=form.user, by="reset link")
+        return response

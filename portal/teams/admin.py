@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from portal.core.admin import AuditedAdmin
+
 from .models import ServerOwnership, Team
 
 
@@ -9,7 +11,7 @@ class ServerOwnershipInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedAdmin):
     list_display = ("name", "rules", "member_count")
     search_fields = ("name", "members__username")
     filter_horizontal = ("members", "approver_groups", "auditors")

@@ -178,3 +178,28 @@ def test_reconcile_command_settles_unknown_and_stuck_requests(sim, world, reques
     assert applied.status == Status.SUCCEEDED and applied.result_port_id == port.id
     assert stuck.status == Status.FAILED and stuck.status_reason.startswith("Not applied")
     assert sim.attach_posts() == [s for s in sim.attach_posts() if s["body"] == {"port_id": port.id}]
+
+
+def test_a_line_break_in_a_server_name_never_breaks_or_drops_the_mail(
+    sim, world, requester, approver, needs_approval, django_capture_on_commit_callbacks
+):
+    import uuid
+
+    sim.set_server(world.servers["web-01"].id, name="web-01\r\nBcc: everyone@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        request = services.interface_request_submit(
+            requester=requester, idempotency_key=uuid.uuid4(), justification="x",
+            server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id,
+        )  # fmt: skip
+    assert len(mail.outbox) == 1
+    subject = mail.outbox[0].subject
+    assert "\n" not in subject and "\r" not in subject and subject.endswith(f"(request {request.pk})")
+    assert mail.outbox[0].bcc == []
+
+
+def test_a_mail_that_cannot_be_sent_is_audited(pending, approver, settings, django_capture_on_commit_callbacks):
+    settings.MAILERS = {"default": {"BACKEND": "tests.approvals.broken_mail.BrokenBackend"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        request = pending()
+    failed = AuditEvent.objects.get(action="notification.failed")
+    assert failed.interface_request_id == request.pk and failed.payload["recipients"] == 1

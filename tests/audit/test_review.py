@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -78,6 +79,15 @@ def test_csv_export_defuses_formula_cells(events, client, auditor):
         assert row["user_agent"] == "'@SUM(A1)" and row["correlation_id"] == "'-2+3"
 
 
+def test_csv_export_quotes_every_cell_so_no_separator_splits_a_formula_out(events, client, auditor):
+    events(1, user_agent="x;=1+1;y", actor_name="a\t=2+2")
+    client.force_login(auditor)
+    body = b"".join(client.get("/audit/export.csv").streaming_content).decode()
+    assert '"x;=1+1;y"' in body and '"a\t=2+2"' in body
+    header = body.splitlines()[0]
+    assert header.startswith('"seq",')  # every cell, the header's too
+
+
 def test_exporting_is_audited(events, client, auditor):
     events(3)
     client.force_login(auditor)
@@ -100,6 +110,10 @@ def test_auditors_change_nothing_even_in_the_admin(events, client, auditor, djan
     client.force_login(auditor)
     assert client.post("/audit/events/1/").status_code == 405
     admin = django_user_model.objects.create_superuser("root", password="x")
+    client.force_login(admin)
+    assert client.get("/admin/audit/auditevent/").status_code == 403  # being a superuser is not being an auditor
+    admin.groups.add(Group.objects.get(name="auditor"))
+    admin = django_user_model.objects.get(pk=admin.pk)
     client.force_login(admin)
     assert client.get("/admin/audit/auditevent/").status_code == 200
     assert client.post("/admin/audit/auditevent/1/delete/", {"post": "yes"}).status_code == 403

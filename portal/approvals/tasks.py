@@ -13,9 +13,15 @@ def expire_requests() -> int:
 
 @task()
 def reconcile_requests() -> int:
+    import datetime as dt
+
+    from django.conf import settings
+
+    from portal.core.task_recovery import task_results_recover_abandoned
     from portal.interfaces.services import requests_reconcile_due
 
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
+        task_results_recover_abandoned(older_than=dt.timedelta(seconds=settings.CONFIG.execution_lease_seconds))
         return requests_reconcile_due()
 
 

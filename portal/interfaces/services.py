@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -220,8 +221,13 @@ def enqueue_execution(*, request_id: int) -> None:
 
 
 def requests_resume_due(*, now: dt.datetime | None = None) -> int:
-    """Start every approved request whose backoff is over (a safety net for a lost deferred task)."""
-    due = InterfaceRequest.objects.filter(status=Status.APPROVED, next_attempt_at__lte=now or _now())
+    """Start every approved request whose backoff is over, or whose task was lost (approved longer than the
+    execution lease ago and never claimed: its worker died). The claim makes a second start harmless."""
+    now = now or _now()
+    lost = now - dt.timedelta(seconds=settings.CONFIG.execution_lease_seconds)
+    due = InterfaceRequest.objects.filter(status=Status.APPROVED).filter(
+        models.Q(next_attempt_at__lte=now) | models.Q(next_attempt_at__isnull=True, updated_at__lt=lost)
+    )
     ids = list(due.values_list("pk", flat=True))
     for request_id in ids:
         InterfaceRequest.objects.filter(pk=request_id, status=Status.APPROVED).update(next_attempt_at=_now())
@@ -327,6 +333,8 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
         except ScpHttpError as exc:
             payload = {"status": exc.status, "code": exc.code, "detail": exc.detail}
             return _fail_execution(request, reason=_failure_reason(request, exc), payload=payload)
+        # Claimed at once, so that reconciling another request never takes this port for its own.
+        InterfaceRequest.objects.filter(pk=request.pk).update(result_port_id=interface.port_id)
         interface = _wait_until_settled(client, request, interface)
     return _settle_success(request, interface, via="response")
 
@@ -364,24 +372,85 @@ def _settle_success(request: InterfaceRequest, interface: schemas.InterfaceRespo
     return request
 
 
-def _matching_interface(
-    request: InterfaceRequest, interfaces: list[schemas.InterfaceResponse]
-) -> schemas.InterfaceResponse | None:
+UNSETTLED = (Status.EXECUTING, Status.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    interface: schemas.InterfaceResponse | None = None  # provably this request's
+    undecided: str = ""  # why the portal cannot tell yet; empty with no interface: provably not applied
+
+
+def _could_have_made(request: InterfaceRequest, interface: schemas.InterfaceResponse) -> bool:
+    """Whether this request's POST could have produced `interface` (it did not exist before the POST)."""
     if request.mode == Mode.PORT:
-        return next((i for i in interfaces if i.port_id == request.port_id), None)
-    before = set(request.ports_before or [])
-    taken = set(
+        return interface.port_id == request.port_id
+    return (
+        interface.subnet_id == request.subnet_id
+        and interface.port_id not in set(request.ports_before or [])
+        and set(request.fixed_ips) <= set(interface.addresses)
+    )
+
+
+def _ownership(
+    request: InterfaceRequest, interfaces: list[schemas.InterfaceResponse], *, rivals: list[InterfaceRequest]
+) -> _Verdict:
+    """Which of the server's interfaces this request can prove is its own.
+
+    Another request's settled port is never a candidate. A candidate that a rival (another request on the same
+    server whose POST may have gone out and whose outcome is still open) could also have made proves nothing,
+    unless every contender is lost alike, asked for the same thing, and there is one candidate per contender:
+    then every POST was applied, and the ports are shared out in a fixed order.
+    """
+    claimed = set(
         InterfaceRequest.objects.filter(server_id=request.server_id)
         .exclude(pk=request.pk)
         .exclude(result_port_id="")
         .values_list("result_port_id", flat=True)
     )
-    for interface in interfaces:
-        if interface.subnet_id != request.subnet_id or interface.port_id in before or interface.port_id in taken:
-            continue
-        if set(request.fixed_ips) <= set(interface.addresses):
-            return interface
-    return None
+    candidates = [i for i in interfaces if i.port_id not in claimed and _could_have_made(request, i)]
+    if not candidates:
+        return _Verdict()
+    contested = {i.port_id: [r for r in rivals if _could_have_made(r, i)] for i in candidates}
+    sole = [i for i in candidates if not contested[i.port_id]]
+    if len(sole) == 1:
+        return _Verdict(sole[0])
+    if sole:
+        return _Verdict(undecided=f"{len(sole)} new interfaces could each be this request's; an operator must tell.")
+    contenders = sorted({request, *(r for rs in contested.values() for r in rs)}, key=lambda r: r.pk)
+    pool = sorted(
+        (i for i in interfaces if i.port_id not in claimed and any(_could_have_made(r, i) for r in contenders)),
+        key=lambda i: i.port_id,
+    )
+    interchangeable = (
+        all(r.status == Status.UNKNOWN and _could_have_made(r, i) for r in contenders for i in pool)
+        and len({(r.mode, r.subnet_id, r.port_id, tuple(r.fixed_ips)) for r in contenders}) == 1
+    )
+    if interchangeable and len(pool) == len(contenders):
+        return _Verdict(pool[contenders.index(request)])
+    others = ", ".join(str(r.pk) for r in contenders if r.pk != request.pk)
+    return _Verdict(
+        undecided=f"An interface that this request may have made could also come from request(s) {others}, "
+        "whose outcome is still open; the portal decides once they have settled."
+    )
+
+
+def _decide_ownership(request: InterfaceRequest, interfaces: list[schemas.InterfaceResponse]) -> _Verdict:
+    """Judge ownership with the server's open requests locked, and claim the interface before unlocking."""
+    with transaction.atomic():
+        locked = list(
+            InterfaceRequest.objects.select_for_update()
+            .filter(server_id=request.server_id)
+            .filter(models.Q(pk=request.pk) | models.Q(status__in=UNSETTLED, ports_before__isnull=False))
+            .order_by("pk")
+        )
+        me = next((r for r in locked if r.pk == request.pk), None)
+        if me is None or me.status not in UNSETTLED:
+            return _Verdict(undecided="settled meanwhile")
+        verdict = _ownership(me, interfaces, rivals=[r for r in locked if r.pk != me.pk])
+        if verdict.interface is not None:
+            InterfaceRequest.objects.filter(pk=me.pk).update(result_port_id=verdict.interface.port_id)
+        return verdict
 
 
 def interface_request_reconcile(*, request_id: int, client: ScpClient | None = None) -> InterfaceRequest:
@@ -400,10 +469,26 @@ def interface_request_reconcile(*, request_id: int, client: ScpClient | None = N
         except ScpError:
             return request  # still unknown; the periodic reconciliation will try again
         if request.ports_before is None and request.mode == Mode.SUBNET:
-            found = None  # the call was never made: the claim died before its write-ahead
+            verdict = _Verdict()  # the call was never made: the claim died before its write-ahead
         else:
-            found = _matching_interface(request, interfaces)
-        if found is not None:
+            verdict = _decide_ownership(request, interfaces)
+        if verdict.undecided:
+            request.refresh_from_db()
+            if verdict.undecided != "settled meanwhile" and request.status_reason != verdict.undecided:
+                InterfaceRequest.objects.filter(pk=request.pk, status__in=UNSETTLED).update(
+                    status_reason=verdict.undecided, updated_at=_now()
+                )
+                record_event(
+                    action="interface_request.reconcile_undecided",
+                    outcome=Outcome.UNKNOWN,
+                    payload={"reason": verdict.undecided},
+                    interface_request_id=request.pk,
+                    target=request.server_id,
+                )
+            request.refresh_from_db()
+            return request
+        if verdict.interface is not None:
+            found = verdict.interface
             record_event(
                 action="interface_request.reconciled",
                 outcome=Outcome.SUCCESS,

@@ -44,9 +44,11 @@ def production_env(**extra):
     return {**os.environ, "DATABASE_URL": database_url(), "TASKS_BACKEND": "database", **extra}
 
 
-def race_approvers(usernames: list[str], requests, *, workers: int) -> list[dict]:
+def race_approvers(
+    usernames: list[str], requests, *, workers: int, until=(Status.SUCCEEDED, Status.FAILED), timeout: float = 60
+) -> list[dict]:
     """Each user approves every request from a process of their own, all at the same moments, while `workers`
-    db_worker processes run; returns each approver's outcomes once every request has finished."""
+    db_worker processes run; returns each approver's outcomes once every request is in one of `until`."""
     start = time.time() + 4.0  # every approver process is up by then
     schedule = json.dumps([(r.pk, start + 0.25 * i) for i, r in enumerate(requests)])
     worker_cmd = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05",
@@ -65,8 +67,8 @@ def race_approvers(usernames: list[str], requests, *, workers: int) -> list[dict
             out, err = process.communicate(timeout=120)
             assert process.returncode == 0, err[-2000:]
             outcomes.append(json.loads(out.strip().splitlines()[-1]))
-        deadline = time.monotonic() + 60
-        while InterfaceRequest.objects.exclude(status__in=[Status.SUCCEEDED, Status.FAILED]).exists():
+        deadline = time.monotonic() + timeout
+        while InterfaceRequest.objects.exclude(status__in=until).exists():
             assert time.monotonic() < deadline, "requests did not finish"
             time.sleep(0.2)
     finally:

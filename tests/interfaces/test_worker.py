@@ -57,3 +57,52 @@ def test_a_submission_is_executed_by_db_worker_as_make_run_starts_it(sim, world,
     assert request.status == Status.SUCCEEDED, request.status_reason
     assert request.result["fixed_ips"] == [{"ip_address": "192.168.10.61"}]
     assert len(sim.attach_posts()) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_task_leaves_nothing_running_forever(sim, world, requester):
+    """SIGKILL while the worker waits on SCP: the task row is recovered as failed, the request reconciled."""
+    import datetime as dt
+    import signal
+    import time
+
+    from django_tasks_db.models import DBTaskResult
+
+    from portal.audit.models import AuditEvent
+    from portal.core.task_recovery import task_results_recover_abandoned
+    from portal.interfaces import services
+
+    script = SUBMIT.format(server=world.servers["web-01"].id, subnet=world.subnets["prod-app"].id)
+    submitted = production_like("shell", stdin=script)
+    assert submitted.returncode == 0, submitted.stderr[-2000:]
+    request = InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
+    sim.faults(latency_ms=1200)  # every SCP call is slow: the worker is inside the task when it dies
+    env = {**os.environ, "DATABASE_URL": database_url(), "TASKS_BACKEND": "database"}
+    worker = subprocess.Popen([sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05",
+                               "--no-reload", "--no-startup-delay"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not DBTaskResult.objects.running().exists():
+            assert time.monotonic() < deadline, "the worker never started the task"
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    sim.faults()
+    assert DBTaskResult.objects.running().count() == 1
+    assert task_results_recover_abandoned(older_than=dt.timedelta(0)) == 1
+    assert not DBTaskResult.objects.running().exists()
+    assert AuditEvent.objects.filter(action="task.abandoned").count() == 1
+    request.refresh_from_db()
+    if request.status == Status.EXECUTING:  # killed after the claim: reconciliation settles it past its lease
+        InterfaceRequest.objects.filter(pk=request.pk).update(claimed_at=request.claimed_at - dt.timedelta(days=1))
+        services.requests_reconcile_due()
+    elif request.status == Status.APPROVED:  # killed before the claim: the lost task is started again
+        services.requests_resume_due(now=request.updated_at + dt.timedelta(days=1))
+    request.refresh_from_db()
+    assert request.status in (Status.SUCCEEDED, Status.FAILED), (request.status, request.status_reason)
+    assert len(sim.attach_posts()) <= 1

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_RESTARTS = 5  # restarts of one child within RESTART_WINDOW seconds before everything stops
+RESTART_WINDOW = 60.0
 
 
 class Command(BaseCommand):
@@ -22,17 +24,16 @@ class Command(BaseCommand):
     def handle(self, *args, addr: str, no_simulator: bool, **options):
         config = settings.CONFIG
         manage = [sys.executable, "manage.py"]
-        processes: dict[str, subprocess.Popen] = {}
+        commands: dict[str, list[str]] = {}
         scp = urlsplit(str(config.scp_virtualserver_url))
         if not no_simulator and scp.hostname in LOCAL_HOSTS:
-            processes["simulator"] = subprocess.Popen(  # noqa: S603
-                [*manage, "scp_simulator", "--host", scp.hostname, "--port", str(scp.port or 80)]
-            )
-        processes["worker"] = subprocess.Popen(  # noqa: S603
-            [*manage, "db_worker", "--queue-name", "*", "--interval", "0.05", "--no-reload", "--verbosity", "1"]
-        )
-        processes["scheduler"] = subprocess.Popen([*manage, "scheduler", "--interval", "60"])  # noqa: S603
-        processes["web"] = subprocess.Popen([*manage, "runserver", addr, "--noreload"])  # noqa: S603
+            commands["simulator"] = [*manage, "scp_simulator", "--host", scp.hostname, "--port", str(scp.port or 80)]
+        commands["worker"] = [*manage, "db_worker", "--queue-name", "*", "--interval", "0.05", "--no-reload",
+                              "--verbosity", "1"]  # fmt: skip
+        commands["scheduler"] = [*manage, "scheduler", "--interval", "60"]
+        commands["web"] = [*manage, "runserver", addr, "--noreload"]
+        processes = {name: subprocess.Popen(command) for name, command in commands.items()}  # noqa: S603
+        restarts: dict[str, list[float]] = {name: [] for name in commands}
         time.sleep(1.5)
         self.stdout.write(
             self.style.SUCCESS(f"\nPortal: http://{addr}/   (Ctrl-C stops everything)\n")
@@ -50,10 +51,19 @@ class Command(BaseCommand):
         try:
             while not stopping:
                 for name, process in processes.items():
-                    if process.poll() is not None:
-                        self.stderr.write(f"{name} exited with {process.returncode}; stopping the rest")
+                    if process.poll() is None:
+                        continue
+                    # A child that died is started again (a killed worker, a crashed scheduler); one that keeps
+                    # dying is a configuration problem, and everything stops with its name.
+                    now = time.monotonic()
+                    restarts[name] = [t for t in restarts[name] if now - t < RESTART_WINDOW] + [now]
+                    if len(restarts[name]) > MAX_RESTARTS:
+                        self.stderr.write(f"{name} exited {MAX_RESTARTS + 1} times within {RESTART_WINDOW:g} s "
+                                          f"(last code {process.returncode}); stopping everything")  # fmt: skip
                         stopping = True
                         break
+                    self.stderr.write(f"{name} exited with {process.returncode}; starting it again")
+                    processes[name] = subprocess.Popen(commands[name])  # noqa: S603
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass

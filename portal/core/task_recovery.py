@@ -1,0 +1,44 @@
+"""Task rows left behind by a worker that died (SIGKILL, out of memory): marked failed, with an audit event.
+
+The request such a task was executing is settled by reconciliation (executing past its lease); this only keeps
+the task framework's table from showing work as running forever.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
+
+
+class WorkerLost(Exception):
+    """The worker running this task stopped without finishing it."""
+
+
+def task_results_recover_abandoned(*, older_than: dt.timedelta) -> int:
+    """Mark as failed every task that has been running longer than `older_than`; returns how many."""
+    cutoff = timezone.now() - older_than
+    recovered = 0
+    for result in DBTaskResult.objects.running().filter(started_at__lt=cutoff):
+        if not DBTaskResult.objects.running().filter(pk=result.pk).update(
+            status="FAILED", finished_at=timezone.now(), exception_class_path=f"{__name__}.WorkerLost",
+            traceback=f"WorkerLost: running since {result.started_at:%Y-%m-%d %H:%M:%S} UTC on {result.worker_ids}",
+        ):  # fmt: skip
+            continue  # it finished meanwhile
+        recovered += 1
+        record_event(
+            action="task.abandoned",
+            outcome=Outcome.FAILURE,
+            payload={
+                "task": result.task_path,
+                "task_id": str(result.pk),
+                "workers": result.worker_ids,
+                "started_at": result.started_at.isoformat(),
+            },  # fmt: skip
+            target=result.task_path[:128],
+        )
+    return recovered

@@ -301,6 +301,7 @@ class SimulatorState:
                 "key": cache_key,
                 "servers": ordered,
                 "index": {s.id: i for i, s in enumerate(ordered)},
+                "lower_names": [s.name.lower() for s in ordered],
             }
         return self._sorted_cache["servers"]
 
@@ -331,7 +332,15 @@ class SimulatorState:
                     raise ApiError(400, "VirtualServer.InvalidParameter", f"marker {marker} not found")
                 start = position + 1
             page = []
-            for server in servers[start:]:
+            # A name filter is matched against the names kept in lower case, so a search of a large world does
+            # not cost a Python call per server (a real API would use an index).
+            lower = self._sorted_cache["lower_names"]
+            needle = name.lower() if name else ""
+            positions = (
+                [i for i in range(start, len(servers)) if needle in lower[i]] if needle else range(start, len(servers))
+            )
+            for position in positions:
+                server = servers[position]
                 if passes(server):
                     page.append(server)
                     if len(page) >= limit:

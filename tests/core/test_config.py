@@ -115,3 +115,25 @@ def test_check_warns_for_a_version_that_is_not_current(settings):
 def test_healthz_answers_for_any_host(client):
     response = client.get("/healthz", HTTP_HOST="internal-probe")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_the_tests_reach_only_their_own_simulator_whatever_the_shell_holds(tmp_path):
+    """A shell set up for real work (SCP_* and OIDC_* variables, a .env) changes nothing about where tests go."""
+    real = {"SCP_VIRTUALSERVER_URL": "https://virtualserver.kr-west1.e.example.com",
+            "SCP_VPC_URL": "https://vpc.kr-west1.e.example.com", "SCP_ACCESS_KEY": "real-access-key",
+            "SCP_SECRET_KEY": "real-secret-key", "OIDC_ISSUER": "https://idp.example.com"}  # fmt: skip
+    env = {**os.environ, **real, "SIM_PORT": "54321"}
+    probe = (
+        "import tests.env, os\n"
+        "from portal.config import load_config\n"
+        "c = load_config()\n"
+        "print(c.scp_virtualserver_url, c.scp_vpc_url, c.scp_access_key, c.scp_secret_key.get_secret_value(),"
+        " c.oidc_issuer)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "http://127.0.0.1:54321/virtualserver", "http://127.0.0.1:54321/vpc", "demo-access-key-0001",
+        "demo-secret-key-not-for-production", "None",
+    ]  # fmt: skip

@@ -1,6 +1,7 @@
 """Emails about requests. A failure to send is logged and never undoes or blocks a decision."""
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -54,27 +55,15 @@ def notify_approvers(*, request_id: int) -> None:
     )
 
 
-def _tell_requester(request_id: int, subject: str, text: str) -> None:
+def _tell_requester(request_id: int, compose: Callable[[InterfaceRequest], tuple[str, str]]) -> None:
+    """Mail the requester; `compose` gives the subject after "Request N" and what follows "Your request to …"."""
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
+    subject, text = compose(request)
     _send(
-        f"Request {request.pk}{subject(request) if callable(subject) else ' ' + subject}",
-        f"Your request to attach an interface to {request.server_name} {text(request)}\n\n{_link(request.pk)}\n",
+        f"Request {request.pk}{subject}",
+        f"Your request to attach an interface to {request.server_name} {text}\n\n{_link(request.pk)}\n",
         [request.requester.email],
         request_id=request.pk,
-    )
-
-
-def notify_requester_approved(*, request_id: int) -> None:
-    _tell_requester(request_id, "approved", lambda r: f"was approved.{_comment(r)}")
-
-
-def notify_requester_rejected(*, request_id: int) -> None:
-    _tell_requester(request_id, "rejected", lambda r: f"was rejected.{_comment(r)}")
-
-
-def notify_requester_expired(*, request_id: int) -> None:
-    _tell_requester(
-        request_id, "expired", lambda r: "expired: nobody decided it in time. Submit it again if it is still needed."
     )
 
 
@@ -82,9 +71,21 @@ def _comment(request) -> str:
     return f"\nComment: {request.decision_comment}" if request.decision_comment else ""
 
 
+def notify_requester_approved(*, request_id: int) -> None:
+    _tell_requester(request_id, lambda r: (" approved", f"was approved.{_comment(r)}"))
+
+
+def notify_requester_rejected(*, request_id: int) -> None:
+    _tell_requester(request_id, lambda r: (" rejected", f"was rejected.{_comment(r)}"))
+
+
+def notify_requester_expired(*, request_id: int) -> None:
+    text = "expired: nobody decided it in time. Submit it again if it is still needed."
+    _tell_requester(request_id, lambda r: (" expired", text))
+
+
 def notify_requester_result(*, request_id: int) -> None:
     _tell_requester(
         request_id,
-        lambda r: f": {r.get_status_display().lower()}",
-        lambda r: f"ended: {r.get_status_display()}.\n{r.status_reason}",
+        lambda r: (f": {r.get_status_display().lower()}", f"ended: {r.get_status_display()}.\n{r.status_reason}"),
     )

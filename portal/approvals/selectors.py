@@ -65,6 +65,11 @@ def approval_progress(request: InterfaceRequest) -> list[dict]:
     return steps
 
 
+def approval_overview(request: InterfaceRequest) -> dict:
+    """The request's steps and who can decide the current one: what every viewer of a request is shown."""
+    return {"steps": approval_progress(request), "deciders": [u.get_username() for u in deciders_for(request)]}
+
+
 def decision_context(item, user, **extra) -> dict:
     """What an approver sees of one request: its parameters, the exact call, its age, its steps, and whether
     they may decide."""
@@ -78,7 +83,6 @@ def decision_context(item, user, **extra) -> dict:
         "preview": request_preview(request=item),
         "age": timezone.now() - item.created_at,
         "blocked": refusal.reason if refusal else None,
-        "steps": approval_progress(item),
-        "deciders": [u.get_username() for u in deciders_for(item)],
+        **approval_overview(item),
         **extra,
     }

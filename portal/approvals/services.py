@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.audit.models import Outcome
@@ -127,9 +128,7 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
     return None
 
 
-def _at_step(index: int):
-    from django.db.models import Q
-
+def _at_step(index: int) -> Q:
     return Q(current_step=index)
 
 

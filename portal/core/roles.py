@@ -5,17 +5,7 @@
 - auditor: a team's auditor (that team's requests and events), or in the `auditor` group (everything).
 """
 
-from portal.teams.selectors import GLOBAL_AUDITOR_GROUP, access_for
-
-REQUESTER = "requester"
-APPROVER = "approver"
-AUDITOR = GLOBAL_AUDITOR_GROUP
-ROLES = (REQUESTER, APPROVER, AUDITOR)
-
-
-def has_role(user, role: str) -> bool:
-    """Membership of the Django group named `role` (the groups an IdP mapping or the admin gives)."""
-    return role in access_for(user).group_names
+from portal.teams.selectors import access_for
 
 
 def can_request(user) -> bool:
@@ -29,10 +19,6 @@ def is_approver(user) -> bool:
 def is_auditor(user) -> bool:
     access = access_for(user)
     return access.global_auditor or bool(access.auditor_team_ids)
-
-
-def has_any_role(user) -> bool:
-    return can_request(user) or is_approver(user) or is_auditor(user)
 
 
 def role_flags(user) -> dict:

@@ -286,10 +286,10 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
         return None
     now = _now()
     due = models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
-    if not InterfaceRequest.objects.filter(due, pk=request_id).exists():
-        return request  # waiting out a backoff: its own deferred task (or the sweep) runs it
     if not transition(request, "claim", where=due, claimed_at=now, next_attempt_at=None):
-        return request  # someone else claimed it, or it was cancelled: nothing to do
+        # Someone else claimed it, it was cancelled, or it is waiting out a backoff (its own deferred task, or
+        # the scheduler's sweep, runs it then): nothing to do now.
+        return request
     client = client or scp_client()
     with _scp_calls_for(request):
         try:
@@ -435,8 +435,11 @@ def _ownership(
     )
 
 
-def _decide_ownership(request: InterfaceRequest, interfaces: list[schemas.InterfaceResponse]) -> _Verdict:
-    """Judge ownership with the server's open requests locked, and claim the interface before unlocking."""
+def _decide_ownership(request: InterfaceRequest, interfaces: list[schemas.InterfaceResponse]) -> _Verdict | None:
+    """Judge ownership with the server's open requests locked, and claim the interface before unlocking.
+
+    None when the request was settled meanwhile (by its own answer, or another reconciler).
+    """
     with transaction.atomic():
         locked = list(
             InterfaceRequest.objects.select_for_update()
@@ -446,7 +449,7 @@ def _decide_ownership(request: InterfaceRequest, interfaces: list[schemas.Interf
         )
         me = next((r for r in locked if r.pk == request.pk), None)
         if me is None or me.status not in UNSETTLED:
-            return _Verdict(undecided="settled meanwhile")
+            return None
         verdict = _ownership(me, interfaces, rivals=[r for r in locked if r.pk != me.pk])
         if verdict.interface is not None:
             InterfaceRequest.objects.filter(pk=me.pk).update(result_port_id=verdict.interface.port_id)
@@ -472,9 +475,11 @@ def interface_request_reconcile(*, request_id: int, client: ScpClient | None = N
             verdict = _Verdict()  # the call was never made: the claim died before its write-ahead
         else:
             verdict = _decide_ownership(request, interfaces)
-        if verdict.undecided:
+        if verdict is None:
             request.refresh_from_db()
-            if verdict.undecided != "settled meanwhile" and request.status_reason != verdict.undecided:
+            return request
+        if verdict.undecided:
+            if request.status_reason != verdict.undecided:
                 InterfaceRequest.objects.filter(pk=request.pk, status__in=UNSETTLED).update(
                     status_reason=verdict.undecided, updated_at=_now()
                 )

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from portal.approvals.selectors import approval_progress, deciders_for, decision_context
+from portal.approvals.selectors import approval_overview, decision_context
 from portal.approvals.services import may_decide
 from portal.audit.selectors import timeline_for_request
 from portal.core.roles import can_request
@@ -240,9 +240,8 @@ def request_detail(request, pk: int):
         "preview": services.request_preview(request=interface_request),
         "decision": _decision_panel(request, interface_request),
     }
-    if not context["decision"]:
-        context["steps"] = approval_progress(interface_request)
-        context["deciders"] = [u.get_username() for u in deciders_for(interface_request)]
+    if not context["decision"]:  # the decision panel shows the steps itself
+        context.update(approval_overview(interface_request))
     if request.htmx and request.GET.get("fragment") == "status":
         return render(request, "interfaces/request_detail.html#status", context)
     return render(request, "interfaces/request_detail.html", context)

@@ -87,10 +87,6 @@ def requesting_team(user, server) -> Team | None:
     return Team.objects.filter(pk__in=ids).order_by("name").first() if ids else None
 
 
-def team_names(team_ids) -> list[str]:
-    return list(Team.objects.filter(pk__in=team_ids).order_by("name").values_list("name", flat=True))
-
-
 def audit_request_scope(user):
     """None when `user` audits everything; otherwise a queryset of the ids of the requests they may audit."""
     from portal.interfaces.models import InterfaceRequest

@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Production image: gunicorn serving the portal, static files by whitenoise. From the same image run
-# the worker (`python manage.py db_worker --queue-name '*' --interval 0.05`), the scheduler
-# (`python manage.py scheduler`) and, once per release, `python manage.py migrate`.
+# the worker (`python -m portal.run worker`), the scheduler (`python -m portal.run scheduler`) and, once per
+# release, `python -m portal.run migrate`. portal/run.py defines these commands; compose.yaml and the
+# production-mode test (tests/production/) run exactly them.
 
 FROM python:3.13-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
@@ -22,10 +23,10 @@ COPY --chown=portal:portal portal ./portal
 COPY --chown=portal:portal templates ./templates
 COPY --chown=portal:portal static ./static
 # collectstatic needs settings that load; these build-time values are never used at run time.
-RUN SECRET_KEY=collectstatic-only SCP_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
-    && chown -R portal:portal /app/staticfiles
+RUN SECRET_KEY=collectstatic-only SCP_SECRET_KEY=collectstatic-only EMAIL_BACKEND=none \
+    python -m portal.run collectstatic && chown -R portal:portal /app/staticfiles
 USER portal
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=4)"
-CMD ["sh", "-c", "exec gunicorn portal.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --access-logfile - --forwarded-allow-ips=${FORWARDED_ALLOW_IPS:-127.0.0.1}"]
+CMD ["python", "-m", "portal.run", "web"]

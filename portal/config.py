@@ -6,6 +6,7 @@ print, and they are handed to the SCP client only.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +17,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEMO_ACCESS_KEY = "demo-access-key-0001"
 DEMO_SECRET_KEY = "demo-secret-key-not-for-production"
+DEFAULT_DEMO_PASSWORD = "demo-pass-2026"
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-0123456789"
 
 
@@ -33,6 +35,7 @@ class PortalConfig(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1", "[::1]"]
     csrf_trusted_origins: Annotated[list[str], NoDecode] = []
     database_url: str = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    static_root: Path = BASE_DIR / "staticfiles"  # where collectstatic writes and whitenoise serves from
     trusted_proxies: Annotated[list[str], NoDecode] = []  # REMOTE_ADDRs whose X-Forwarded-For we believe
 
     scp_virtualserver_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8001/virtualserver")
@@ -54,9 +57,43 @@ class PortalConfig(BaseSettings):
     # When no policy matches: "auto" approves; "team" asks any one of the owning team's approver groups; any
     # other value names the group that must approve.
     approval_default: str = Field("team", min_length=1, max_length=150)
-    demo_password: SecretStr = SecretStr("demo-pass-2026")
-    email_backend: str = "django.core.mail.backends.console.EmailBackend"
+    demo_password: SecretStr = SecretStr(DEFAULT_DEMO_PASSWORD)
+    # Mail: "smtp" (the EMAIL_* settings below), "none" (run without email, on purpose), "console" (development),
+    # or a backend's dotted path. Unset: SMTP when EMAIL_HOST is set, the console under DEBUG, else an error.
+    email_backend: str = ""
+    email_host: str = ""
+    email_port: int | None = Field(None, ge=1, le=65535)
+    email_host_user: str = ""
+    email_host_password: SecretStr | None = None
+    email_use_tls: bool = False
+    email_use_ssl: bool = False
+    email_timeout: float = Field(10.0, gt=0, le=120)
     default_from_email: str = "scp-portal@localhost"
+
+    # HTTPS. Unset values follow DEBUG: off in development, on in production.
+    secure_ssl_redirect: bool | None = None
+    secure_hsts_seconds: int | None = Field(None, ge=0)
+    secure_hsts_include_subdomains: bool = False
+    secure_hsts_preload: bool = False
+    # The header a TLS-terminating proxy sets, e.g. "X-Forwarded-Proto"; its value "https" marks a secure request.
+    # Set it only when that proxy always sets (or strips) the header.
+    secure_proxy_ssl_header: str = Field("", pattern=r"^[A-Za-z0-9-]*$")
+    session_cookie_secure: bool | None = None
+    # Sessions end after this long without a request, and this long after sign-in whatever happens.
+    session_idle_timeout: int = Field(3600, ge=60)
+    session_max_age: int = Field(12 * 3600, ge=300)
+
+    # Sign-in throttling: this many failures for a user name, or from an address, lock it for the cool-off.
+    login_failure_limit: int = Field(5, ge=1, le=1000)
+    login_cooloff_minutes: float = Field(15.0, gt=0)
+
+    # Operations: log format (json unless DEBUG), who may read /metrics (a bearer token, or these networks),
+    # and how old the worker's and scheduler's heartbeats may be before /readyz says not ready.
+    log_format: Literal["json", "console", ""] = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_token: SecretStr | None = None
+    metrics_allowed_networks: Annotated[list[str], NoDecode] = ["127.0.0.1/32", "::1/128"]
+    heartbeat_max_age: int = Field(300, ge=10)
     portal_base_url: str = "http://127.0.0.1:8000"
 
     # Single sign-on (OpenID Connect, authorization code flow with PKCE); off while OIDC_ISSUER is unset.
@@ -70,7 +107,49 @@ class PortalConfig(BaseSettings):
     # Password sign-in: "on" for everyone, "staff" for administrators only (break-glass), "off".
     password_login: Literal["on", "staff", "off"] = "on"
 
-    _csv_fields = field_validator("allowed_hosts", "csrf_trusted_origins", "trusted_proxies", mode="before")(_csv)
+    _csv_fields = field_validator(
+        "allowed_hosts", "csrf_trusted_origins", "trusted_proxies", "metrics_allowed_networks", mode="before"
+    )(_csv)
+
+    @field_validator("metrics_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # a ValueError names the bad entry
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_mail(self) -> PortalConfig:
+        chosen = self.email_backend.strip()
+        named = MAIL_BACKENDS.get(chosen.lower())
+        if not chosen:
+            named = MAIL_BACKENDS["smtp" if self.email_host else "console" if self.debug else ""]
+        backend = named if named is not None else chosen
+        if not backend:
+            raise ValueError(
+                "EMAIL_BACKEND: no mail server is configured; set EMAIL_HOST (SMTP), or EMAIL_BACKEND=none to run "
+                "without email"
+            )
+        if backend == MAIL_BACKENDS["smtp"] and not self.email_host:
+            raise ValueError("EMAIL_HOST is required for SMTP mail (or set EMAIL_BACKEND=none)")
+        if not self.debug and backend in DEVELOPMENT_MAIL_BACKENDS:
+            raise ValueError(
+                f"EMAIL_BACKEND: {backend} is for development; set EMAIL_HOST (SMTP), or EMAIL_BACKEND=none to run "
+                "without email"
+            )
+        if self.email_use_tls and self.email_use_ssl:
+            raise ValueError("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other")
+        self.email_backend = backend
+        return self
+
+    @property
+    def email_enabled(self) -> bool:
+        return self.email_backend != MAIL_BACKENDS["none"]
+
+    @property
+    def email_real(self) -> bool:
+        """Whether mail leaves this machine (a reset link must never land in a log)."""
+        return self.email_enabled and self.email_backend not in DEVELOPMENT_MAIL_BACKENDS
 
     @model_validator(mode="after")
     def _resolve_oidc(self) -> PortalConfig:
@@ -98,6 +177,20 @@ class PortalConfig(BaseSettings):
         if not self.debug and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
             raise ValueError("SECRET_KEY must be set when DEBUG is off")
         return self
+
+
+MAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "none": "portal.core.mail.DisabledEmailBackend",
+    "": "",
+}
+DEVELOPMENT_MAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+}
 
 
 def _read_secret_file(path: Path, variable: str) -> str:

@@ -1,8 +1,13 @@
 """Django settings. Every value comes from `portal.config.load_config()`; nothing else reads the environment."""
 
+import datetime as dt
+import logging
+
 import dj_database_url
 
 from portal.config import BASE_DIR, load_config
+from portal.core.csp import csp_policy
+from portal.core.logs import logging_config
 
 CONFIG = load_config()
 
@@ -20,6 +25,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "axes",
+    "django_structlog",
     "portal.core",
     "portal.teams",
     "portal.identity",
@@ -29,17 +36,21 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "portal.core.middleware.HealthCheckMiddleware",
+    "portal.core.middleware.OperationsMiddleware",  # /healthz, /readyz, /metrics: before host checks and redirects
     "django.middleware.security.SecurityMiddleware",
+    "portal.core.csp.PortalContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.identity.middleware.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.core.middleware.RequestContextMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",  # request id and a start/finish line for every request
     "portal.core.middleware.RejectControlCharactersMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:  # in development runserver serves static files; in production whitenoise does
@@ -58,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "portal.core.context_processors.navigation",
             ],
             "builtins": ["portal.core.templatetags.portal_tags"],
@@ -94,6 +106,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out user name or address before any other backend
     "portal.identity.backends.PasswordBackend",  # PASSWORD_LOGIN decides who may use it
     "portal.identity.oidc.PortalOIDCBackend",  # inert until OIDC_ISSUER is set
 ]
@@ -102,10 +115,36 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_AGE = CONFIG.session_max_age  # the absolute lifetime; the idle timeout is the middleware's
+SESSION_IDLE_TIMEOUT = CONFIG.session_idle_timeout
+_secure_default = not DEBUG
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = (
+    _secure_default if CONFIG.session_cookie_secure is None else CONFIG.session_cookie_secure
+)
+SECURE_SSL_REDIRECT = _secure_default if CONFIG.secure_ssl_redirect is None else CONFIG.secure_ssl_redirect
+SECURE_HSTS_SECONDS = (
+    (31_536_000 if _secure_default else 0) if CONFIG.secure_hsts_seconds is None else (CONFIG.secure_hsts_seconds)
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CONFIG.secure_hsts_include_subdomains
+SECURE_HSTS_PRELOAD = CONFIG.secure_hsts_preload
+if CONFIG.secure_proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + CONFIG.secure_proxy_ssl_header.upper().replace("-", "_"), "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# No inline script or style anywhere, and no eval (portal/core/csp.py).
+SECURE_CSP = csp_policy(CONFIG)
+
+# Sign-in throttling (django-axes): failures counted per user name and per address, locked for the cool-off.
+AXES_FAILURE_LIMIT = CONFIG.login_failure_limit
+AXES_COOLOFF_TIME = dt.timedelta(minutes=CONFIG.login_cooloff_minutes)
+AXES_LOCKOUT_PARAMETERS = "portal.identity.throttling.lockout_parameters"
+AXES_CLIENT_IP_CALLABLE = "portal.identity.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "portal.identity.throttling.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_SENSITIVE_PARAMETERS = ["password", "code", "state", "nonce", "code_verifier"]
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -114,7 +153,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = CONFIG.static_root
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -127,20 +166,21 @@ STORAGES = {
 }
 
 MAILERS = {"default": {"BACKEND": CONFIG.email_backend}}
+if CONFIG.email_backend == "django.core.mail.backends.smtp.EmailBackend":
+    MAILERS["default"]["OPTIONS"] = {
+        "host": CONFIG.email_host,
+        "port": CONFIG.email_port,
+        "username": CONFIG.email_host_user or None,
+        "password": CONFIG.email_host_password.get_secret_value() if CONFIG.email_host_password else None,
+        "use_tls": CONFIG.email_use_tls,
+        "use_ssl": CONFIG.email_use_ssl,
+        "timeout": CONFIG.email_timeout,
+    }
 DEFAULT_FROM_EMAIL = CONFIG.default_from_email
 
 # Debug pages and error mails: the configuration object and any value holding a secret are masked.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.core.reporting.SecretMaskingFilter"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {
-        # Django's default config gives "django" a console handler of its own (when DEBUG) and lets it
-        # propagate to the root's too: every task state change was printed twice under make run.
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "django.db.backends": {"level": "WARNING"},
-    },
-}
+LOGGING = logging_config(CONFIG)
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # the address comes from our own middleware (trusted proxies only)
+DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = logging.INFO  # a refusal is the audit log's business, not a warning

@@ -43,6 +43,12 @@ class SimulatorHandle:
         response.raise_for_status()
         return response.json()
 
+    def publish_versions(self, **catalogue) -> dict:
+        """Serve another version list: virtualserver=[["1.3", "DEPRECATED", "2027-01-31"], ["1.4", "CURRENT", None]]."""
+        response = self.http.post(f"{self.url}/_sim/versions", json=catalogue, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
     def set_server(self, server_id: str, **changes) -> None:
         self.http.post(f"{self.url}/_sim/servers", json={"server_id": server_id, **changes}, timeout=5)
 

@@ -20,7 +20,7 @@ def _link(request_id: int) -> str:
 
 def _send(subject: str, body: str, recipients: list[str], *, request_id: int | None = None) -> None:
     recipients = [r for r in recipients if r]
-    if not recipients:
+    if not recipients or not settings.CONFIG.email_enabled:
         return
     # Server names come from SCP: a line break in one must not end up in (and break) a mail header.
     subject = " ".join("".join(c if c.isprintable() else " " for c in subject).split())[:200]

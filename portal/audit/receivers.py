@@ -1,5 +1,6 @@
-"""Sign-in events come from Django's auth signals: they are the only hook for failed sign-ins."""
+"""Sign-in events come from Django's auth signals and django-axes' lock-out signal: the only hooks for them."""
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
@@ -25,3 +26,13 @@ def _login_failed(sender, credentials, request=None, **kwargs):
     # `credentials` has the password already replaced by Django's cleanse; keep only the name tried.
     username = str(credentials.get("username", ""))[:MAX_USERNAME]
     record_event(action="auth.login_failed", outcome=Outcome.FAILURE, payload={"username": username})
+
+
+@receiver(user_locked_out)
+def _locked_out(sender, request, username, ip_address, **kwargs):
+    record_event(
+        action="auth.locked_out",
+        outcome=Outcome.DENIED,
+        payload={"username": str(username or "")[:MAX_USERNAME], "address": ip_address,
+                 "failures": getattr(request, "axes_failures_since_start", None)},
+    )  # fmt: skip

@@ -25,3 +25,14 @@ def check_scp_api_versions(app_configs=None, today: dt.date | None = None, **kwa
         if verdict.warning:
             problems.append(checks.Warning(f"{variable}={version}: {verdict.warning}", id="portal.W001"))
     return problems
+
+
+@checks.register(checks.Tags.compatibility)
+def check_scp_version_watch(app_configs=None, **kwargs):
+    """What the scheduler last read from SCP's version lists: a deadline ahead or passed for a pinned version."""
+    from .version_watch import version_problems_safe
+
+    return [
+        checks.Warning(watch.message, id="portal.W002" if watch.level == "warning" else "portal.W003")
+        for watch in version_problems_safe()
+    ]

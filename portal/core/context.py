@@ -32,10 +32,14 @@ def current() -> RequestContext:
 
 @contextlib.contextmanager
 def bound(context: RequestContext) -> Iterator[RequestContext]:
+    from .logs import bind_context, unbind_context
+
     token = _current.set(context)
+    log_tokens = bind_context(correlation_id=context.correlation_id, user=context.actor_name)
     try:
         yield context
     finally:
+        unbind_context(log_tokens)
         _current.reset(token)
 
 

@@ -5,4 +5,9 @@ def navigation(request):
         return {}
     from portal.core.roles import role_flags
 
-    return role_flags(user)
+    flags = role_flags(user)
+    if user.is_staff:  # administrators see what SCP's version lists say about the pinned API versions
+        from portal.core.version_watch import version_problems_safe
+
+        flags["scp_version_problems"] = version_problems_safe()
+    return flags

@@ -1,4 +1,5 @@
 import ipaddress
+import logging
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -6,6 +7,7 @@ from django.http import JsonResponse
 from .context import RequestContext, bound, new_correlation_id
 
 MAX_USER_AGENT = 256
+logger = logging.getLogger("portal.operations")
 
 
 def client_ip(request) -> str | None:
@@ -46,16 +48,60 @@ class RequestContextMiddleware:
         return response
 
 
-class HealthCheckMiddleware:
-    """Answer /healthz before host validation, so a container probe on 127.0.0.1 works with any ALLOWED_HOSTS."""
+class OperationsMiddleware:
+    """Answer /healthz, /readyz and /metrics before host validation, HTTPS redirects and sessions.
+
+    Probes and scrapers reach a container by its address (any Host header, plain HTTP inside the network);
+    /healthz touches nothing, /readyz checks each dependency, /metrics answers only a bearer token or an
+    allowed network.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path == "/healthz":
-            return JsonResponse({"status": "ok"})
+        match request.path:
+            case "/healthz":
+                return JsonResponse({"status": "ok"})
+            case "/readyz":
+                from .health import readiness
+
+                ready, checks = readiness()
+                response = JsonResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                                        status=200 if ready else 503)  # fmt: skip
+                if not ready:  # one line naming what is wrong, instead of Django's bare "Service Unavailable"
+                    failing = {name: check["detail"] for name, check in checks.items() if not check["ok"]}
+                    logger.warning("not ready: %s", failing)
+                    response._has_been_logged = True
+                return response
+            case "/metrics":
+                return self._metrics(request)
         return self.get_response(request)
+
+    @staticmethod
+    def _metrics(request):
+        from django.http import HttpResponse
+
+        if not metrics_allowed(request):
+            return HttpResponse("Forbidden: /metrics needs the bearer token (METRICS_TOKEN) or an address in "
+                                "METRICS_ALLOWED_NETWORKS.\n", status=403, content_type="text/plain")  # fmt: skip
+        from .metrics import CONTENT_TYPE, metrics_text
+
+        return HttpResponse(metrics_text(), content_type=CONTENT_TYPE)
+
+
+def metrics_allowed(request) -> bool:
+    from django.utils.crypto import constant_time_compare
+
+    config = settings.CONFIG
+    header = request.headers.get("Authorization", "")
+    if config.metrics_token is not None and header.startswith("Bearer "):
+        return constant_time_compare(header[7:], config.metrics_token.get_secret_value())
+    address = client_ip(request)
+    if address is None:
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in config.metrics_allowed_networks)
 
 
 # C0 control characters (and DEL): no address or query of this portal has a use for them.

@@ -1,4 +1,6 @@
-from django.contrib import admin
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 
@@ -38,3 +40,30 @@ class AuditedUserAdmin(AuditedAdmin, UserAdmin):
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
     pass
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AuditedAccessAttemptAdmin(AuditedAdmin, AccessAttemptAdmin):
+    """Failed sign-ins counted by django-axes; removing an entry lifts its lock-out."""
+
+    actions = ["unlock"]
+
+    @admin.action(description="Unlock: forget these failed sign-ins", permissions=["delete"])
+    def unlock(self, request, queryset):
+        from portal.audit.models import Outcome
+        from portal.audit.services import record_event
+
+        count = 0
+        for attempt in queryset:
+            record_event(
+                action="auth.unlocked",
+                outcome=Outcome.SUCCESS,
+                payload={"username": attempt.username or "", "address": attempt.ip_address or "",
+                         "failures": attempt.failures_since_start},
+            )  # fmt: skip
+            attempt.delete()
+            count += 1
+        self.message_user(request, f"Unlocked {count} sign-in record(s).", messages.SUCCESS)

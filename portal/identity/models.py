@@ -53,3 +53,20 @@ class GroupMapping(models.Model):
     def clean(self):
         if not self.portal_group_id and not self.team_id:
             raise ValidationError("Map the IdP group to a portal group, a team, or both.")
+
+
+class UserSession(models.Model):
+    """A signed-in browser session, so that its user can see it and end it (sign out everywhere)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portal_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} since {self.started_at:%Y-%m-%d %H:%M}"

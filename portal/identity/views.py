@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import auth
+from django.contrib import auth, messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import SuspiciousOperation, ValidationError
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,7 +24,7 @@ SSO_DOWN = "The identity provider cannot be reached right now, so single sign-on
 
 
 def _problem(request, message: str, *, status: int, title: str = "Sign-in refused"):
-    return render(request, "registration/sso_refused.html", {"message": message, "title": title}, status=status)
+    return render(request, "registration/refused.html", {"message": message, "title": title}, status=status)
 
 
 class PasswordLoginForm(AuthenticationForm):
@@ -101,14 +103,10 @@ def logout(request):
     return HttpResponseRedirect(idp_logout or reverse("login"))
 
 
-CONSOLE_LIKE_MAIL = ("console", "locmem", "dummy", "filebased")
-
-
 def password_reset_allowed() -> bool:
     """Reset links go out by mail: only with a real mail backend (a console backend writes the link, token and
     all, to the log), and only while everyone may sign in with a password."""
-    backend = settings.CONFIG.email_backend.lower()
-    return settings.CONFIG.password_login == "on" and not any(f".{name}." in backend for name in CONSOLE_LIKE_MAIL)
+    return settings.CONFIG.password_login == "on" and settings.CONFIG.email_real
 
 
 def reset_gate(view):
@@ -145,3 +143,50 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         _audit("auth.password_changed", user=form.user, by="reset link")
         return response
+
+
+@login_required
+def profile(request):
+    """Who I am here, where I am signed in, and a way to end every one of those sessions."""
+    from portal.teams.selectors import access_for
+
+    from .sessions import sessions_of
+
+    access = access_for(request.user)
+    return render(request, "registration/profile.html", {
+        "sessions": sessions_of(request.user),
+        "current_key": request.session.session_key,
+        "global_auditor": access.global_auditor,
+        "teams": _team_roles(request.user),
+        "password_change": request.user.has_usable_password() and settings.CONFIG.password_login != "off",
+    })  # fmt: skip
+
+
+def _team_roles(user) -> list[tuple[str, list[str]]]:
+    from portal.teams.models import Team
+
+    groups = set(user.groups.values_list("pk", flat=True))
+    rows = []
+    mine = Team.objects.filter(Q(members=user) | Q(approver_groups__in=groups) | Q(auditors=user)).distinct()
+    for team in mine.prefetch_related("members", "approver_groups", "auditors").order_by("name"):
+        roles = []
+        if any(m.pk == user.pk for m in team.members.all()):
+            roles.append("member")
+        if any(g.pk in groups for g in team.approver_groups.all()):
+            roles.append("approver")
+        if any(a.pk == user.pk for a in team.auditors.all()):
+            roles.append("auditor")
+        if roles:
+            rows.append((team.name, roles))
+    return rows
+
+
+@login_required
+@require_POST
+def sign_out_everywhere(request):
+    from .sessions import user_sign_out_everywhere
+
+    ended = user_sign_out_everywhere(user=request.user)
+    auth.logout(request)
+    messages.success(request, f"Signed out everywhere: ended {ended} session{'s' if ended != 1 else ''}.")
+    return HttpResponseRedirect(reverse("login"))

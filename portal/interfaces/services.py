@@ -19,6 +19,7 @@ from portal.audit.models import Outcome
 from portal.audit.services import record_event, scp_call_binding
 from portal.core.roles import can_request
 from portal.core.scp import scp_client
+from portal.core.version_watch import version_refusal
 from portal.scp import schemas
 from portal.scp.client import ScpClient
 from portal.scp.errors import (
@@ -94,6 +95,9 @@ def attach_validate(
 
     A server that none of the user's teams owns is NotFound (audited), before anything about it is told.
     """
+    refusal = version_refusal()
+    if refusal is not None:
+        raise ScpUnavailable(f"Nothing can be sent to SCP right now. {refusal}")
     client = client or scp_client()
 
     def owned(server):
@@ -290,6 +294,10 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
         # Someone else claimed it, it was cancelled, or it is waiting out a backoff (its own deferred task, or
         # the scheduler's sweep, runs it then): nothing to do now.
         return request
+    refusal = version_refusal()
+    if refusal is not None:
+        reason = f"Not sent: {refusal} You can submit again once it is."
+        return _fail_execution(request, reason=reason, payload={"stage": "api_version", "sent": False})
     client = client or scp_client()
     with _scp_calls_for(request):
         try:

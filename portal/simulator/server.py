@@ -60,6 +60,25 @@ def _signature(secret: str, message: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), message.encode(), hashlib.sha256).digest()).decode()
 
 
+def parse_versions(data: dict) -> dict[str, list[tuple[str, str, str | None]]]:
+    """A version catalogue from JSON: {"virtualserver": [["1.3", "CURRENT", null], ...], "vpc": [...]}.
+
+    Each service needs exactly one CURRENT version (what a call without Scp-Api-Version gets).
+    """
+    catalogue: dict[str, list[tuple[str, str, str | None]]] = {}
+    for service in VERSIONS:
+        entries = [(str(v), str(state).upper(), nb) for v, state, nb in data.get(service, VERSIONS[service])]
+        for _, state, nb in entries:
+            if state not in ("CURRENT", "SUPPORTED", "PLANNED", "DEPRECATED"):
+                raise ValueError(f"{service}: unknown version state {state!r}")
+            if nb is not None:
+                dt.date.fromisoformat(nb)
+        if sum(state == "CURRENT" for _, state, _ in entries) != 1:
+            raise ValueError(f"{service}: the catalogue needs exactly one CURRENT version")
+        catalogue[service] = entries
+    return catalogue
+
+
 class Simulator:
     """Everything one simulator process holds: the world, the credentials, the faults, the request log."""
 
@@ -72,8 +91,10 @@ class Simulator:
         control: bool = False,
         today: dt.date | None = None,
         clock=time.time,
+        versions: dict[str, list[tuple[str, str, str | None]]] | None = None,
     ) -> None:
         self.credentials = {**credentials, READ_ONLY_ACCESS_KEY: READ_ONLY_SECRET_KEY}
+        self.versions = parse_versions(versions) if versions is not None else dict(VERSIONS)
         self.state = state
         self.faults = faults
         self.control = control
@@ -105,14 +126,14 @@ class Simulator:
 
     def resolve_version(self, service: str, header: str | None) -> str:
         if not header:
-            return next(v for v, state, _ in VERSIONS[service] if state == "CURRENT")
+            return next(v for v, state, _ in self.versions[service] if state == "CURRENT")
         parts = header.split()
         if len(parts) != 2:
             raise ApiError(400, "Common.ApiVersion.Invalid", f"Scp-Api-Version {header!r} is not '<service> <x.y>'")
         named, version = parts
         if named != service:
             raise ApiError(400, "Common.ApiVersion.Invalid", f"Scp-Api-Version names {named!r}; this is {service!r}")
-        for known, state, not_before in VERSIONS[service]:
+        for known, state, not_before in self.versions[service]:
             if known == version:
                 if state == "DEPRECATED" and not_before and self.current_date() >= dt.date.fromisoformat(not_before):
                     raise ApiError(
@@ -219,6 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             "path": path,
             "query": split.query,
             "version": self.headers.get("Scp-Api-Version"),
+            "signature": self.headers.get("Scp-Signature"),  # for tests that prove it never leaks
             "body": None,
             "status": None,
             "fault": None,
@@ -284,7 +306,7 @@ class Handler(BaseHTTPRequestHandler):
         return {
             "versions": [
                 {"id": f"v{v}", "status": state, "not_before": nb, "links": [{"href": f"/{service}/", "rel": "self"}]}
-                for v, state, nb in VERSIONS[service]
+                for v, state, nb in self.sim.versions[service]
             ]
         }
 
@@ -381,7 +403,11 @@ class Handler(BaseHTTPRequestHandler):
                 case ("POST", "/_sim/faults"):
                     sim.faults.configure(FaultConfig.from_dict(body))
                     self._send_json(200, sim.faults.as_dict())
+                case ("POST", "/_sim/versions"):
+                    sim.versions = parse_versions({**VERSIONS, **body})
+                    self._send_json(200, {"versions": sim.versions})
                 case ("POST", "/_sim/reset"):
+                    sim.versions = dict(VERSIONS)
                     sim.state.reset()
                     sim.faults.configure(FaultConfig())
                     sim.clear_log()

@@ -39,12 +39,49 @@ def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, variable, v
 
 def test_production_requires_real_secrets(monkeypatch):
     monkeypatch.setenv("DEBUG", "false")
+    monkeypatch.setenv("EMAIL_BACKEND", "none")
     monkeypatch.delenv("SCP_SECRET_KEY", raising=False)
     with pytest.raises(ConfigurationError, match="SCP_SECRET_KEY"):
         load_config()
     monkeypatch.setenv("SCP_SECRET_KEY", "real")
     with pytest.raises(ConfigurationError, match="SECRET_KEY must be set"):
         load_config()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "EMAIL_BACKEND: no mail server is configured; set EMAIL_HOST"),
+        (
+            {"EMAIL_BACKEND": "console"},
+            "EMAIL_BACKEND: django.core.mail.backends.console.EmailBackend is for",
+        ),
+        ({"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}, "is for development"),
+        ({"EMAIL_BACKEND": "smtp"}, "EMAIL_HOST is required for SMTP mail"),
+        ({"EMAIL_HOST": "mail.example.com", "EMAIL_USE_TLS": "true", "EMAIL_USE_SSL": "true"}, "exclude each other"),
+    ],
+)
+def test_production_stops_without_a_real_mail_backend(monkeypatch, env, message):
+    monkeypatch.setenv("DEBUG", "false")
+    monkeypatch.setenv("SCP_SECRET_KEY", "real-scp-secret")
+    monkeypatch.setenv("SECRET_KEY", "a-real-secret-key-for-this-test-0123456789-abcdefghijkl")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=message):
+        load_config()
+
+
+def test_production_mail_is_smtp_or_explicitly_none(monkeypatch):
+    monkeypatch.setenv("DEBUG", "false")
+    monkeypatch.setenv("SCP_SECRET_KEY", "real-scp-secret")
+    monkeypatch.setenv("SECRET_KEY", "a-real-secret-key-for-this-test-0123456789-abcdefghijkl")
+    monkeypatch.setenv("EMAIL_HOST", "mail.example.com")
+    config = load_config()
+    assert config.email_backend == "django.core.mail.backends.smtp.EmailBackend" and config.email_real
+    monkeypatch.delenv("EMAIL_HOST")
+    monkeypatch.setenv("EMAIL_BACKEND", "none")
+    config = load_config()
+    assert not config.email_enabled and not config.email_real
 
 
 def test_secret_key_file_is_read_and_never_printed(monkeypatch, tmp_path):
@@ -78,6 +115,8 @@ def test_manage_check_passes_with_the_development_defaults():
 
 def test_debug_is_off_unless_asked_for_so_a_plain_deploy_needs_real_secrets():
     result = run_manage("check")
+    assert result.returncode != 0 and "EMAIL_BACKEND" in result.stderr
+    result = run_manage("check", EMAIL_BACKEND="none")
     assert result.returncode != 0 and "SCP_SECRET_KEY" in result.stderr
 
 

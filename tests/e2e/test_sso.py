@@ -38,4 +38,4 @@ def test_someone_without_a_mapped_group_sees_why(new_page, sso, sim):  # noqa: F
     page.locator("input[name=login]").fill("carol")
     page.locator("input[name=password]").fill("any password")
     page.get_by_role("button", name="Sign-in").click()
-    expect(page.locator("#sso-refused")).to_contain_text("None of your identity provider groups gives access")
+    expect(page.locator("#refused")).to_contain_text("None of your identity provider groups gives access")

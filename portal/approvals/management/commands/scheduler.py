@@ -1,12 +1,18 @@
 """Enqueue the periodic tasks (expiry, reconciliation, resuming requests whose retry is due) on a fixed interval.
 
+Every tick also records the scheduler's heartbeat and enqueues the worker's (so /readyz knows both are alive),
+and once a day (and at start) the task that reads SCP's API version lists.
 Running one per machine is fine: the tasks are idempotent (every change is a conditional update).
 """
 
+import logging
 import signal
 import time
 
 from django.core.management.base import BaseCommand
+
+VERSIONS_INTERVAL = 24 * 3600.0
+logger = logging.getLogger("portal.scheduler")
 
 
 class Command(BaseCommand):
@@ -14,9 +20,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--interval", type=float, default=60.0)
+        parser.add_argument("--versions-interval", type=float, default=VERSIONS_INTERVAL,
+                            help="seconds between reads of SCP's API version lists (default: a day)")  # fmt: skip
 
-    def handle(self, *args, interval: float, **options):
+    def handle(self, *args, interval: float, versions_interval: float, **options):
         from portal.approvals.tasks import expire_requests, reconcile_requests, resume_requests
+        from portal.core.health import heartbeat
+        from portal.core.tasks import scp_versions_refresh, worker_heartbeat
 
         running = True
 
@@ -26,8 +36,14 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        self.stdout.write(f"Scheduler: expiry, reconciliation and due retries every {interval:g} s")
+        logger.info("scheduler started: expiry, reconciliation and due retries every %g s", interval)
+        versions_due = time.monotonic()
         while running:
+            heartbeat("scheduler")
+            worker_heartbeat.enqueue()
+            if time.monotonic() >= versions_due:
+                scp_versions_refresh.enqueue()
+                versions_due = time.monotonic() + versions_interval
             expire_requests.enqueue()
             reconcile_requests.enqueue()
             resume_requests.enqueue()

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from portal.run import stop as stop_all
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_RESTARTS = 5  # restarts of one child within RESTART_WINDOW seconds before everything stops
 RESTART_WINDOW = 60.0
@@ -68,11 +70,4 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            for process in processes.values():
-                if process.poll() is None:
-                    process.terminate()
-            for process in processes.values():
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_all(processes.values())

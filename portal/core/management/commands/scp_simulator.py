@@ -1,13 +1,15 @@
 """Run the SCP simulator as its own HTTP process (the portal itself never imports it)."""
 
 import datetime as dt
+import json
 import signal
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.simulator.faults import FaultConfig, FaultInjector
-from portal.simulator.server import Simulator, make_server
+from portal.simulator.server import Simulator, make_server, parse_versions
 from portal.simulator.state import SimulatorState
 
 
@@ -24,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--settle-seconds", type=float, default=1.0, help="BUILD → ACTIVE delay of a new port")
         parser.add_argument("--today", type=dt.date.fromisoformat, help="pretend date for version expiry")
         parser.add_argument("--control", action="store_true", help="enable the /_sim/ control endpoints (tests)")
+        parser.add_argument(
+            "--versions",
+            type=Path,
+            help="a JSON version catalogue to publish instead of the default, "
+            'e.g. {"virtualserver": [["1.3", "DEPRECATED", "2027-01-31"], ["1.4", "CURRENT", null]]}',
+        )
         parser.add_argument("--latency-ms", type=float, default=0.0)
         parser.add_argument("--error-rate", type=float, default=0.0)
         parser.add_argument("--conflict-rate", type=float, default=0.0)
@@ -46,7 +54,8 @@ class Command(BaseCommand):
                     "seed": options["seed"],
                 }
             )
-        except ValueError as exc:
+            versions = parse_versions(json.loads(options["versions"].read_text())) if options["versions"] else None
+        except (ValueError, OSError) as exc:
             raise CommandError(str(exc)) from None
         config = settings.CONFIG
         simulator = Simulator(
@@ -57,6 +66,7 @@ class Command(BaseCommand):
             faults=FaultInjector(faults),
             control=options["control"],
             today=options["today"],
+            versions=versions,
         )
         server = make_server(options["host"], options["port"], simulator)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

@@ -2,9 +2,10 @@
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from portal.config import DEFAULT_DEMO_PASSWORD
 from portal.teams.models import OwnershipKind, ServerOwnership, Team
 
 # Two teams split the simulator's demo servers; each has a requester and an approver of its own.
@@ -33,7 +34,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from django.conf import settings
 
-        password = settings.CONFIG.demo_password.get_secret_value()
+        config = settings.CONFIG
+        if not config.debug and config.demo_password.get_secret_value() == DEFAULT_DEMO_PASSWORD:
+            raise CommandError(
+                "seed_demo with DEBUG off would create users with the published demo password; set DEMO_PASSWORD "
+                "to a password of your own (a staging or demo deployment), or do not seed production"
+            )
+        password = config.demo_password.get_secret_value()
         teams = {}
         for name, spec in DEMO_TEAMS.items():
             team, _ = Team.objects.get_or_create(name=name)

@@ -1,0 +1,118 @@
+"""Readiness: each dependency the portal needs to do its work, checked and named."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from .models import Heartbeat
+
+SCP_PROBE_TTL = 30.0  # seconds a probe's answer is reused, so that probes never load SCP
+SCP_PROBE_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+
+
+def heartbeat(name: str) -> None:
+    """Record that the named process is alive and doing its work now."""
+    Heartbeat.objects.update_or_create(name=name, defaults={"beat_at": timezone.now()})
+
+
+def _database() -> Check:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return Check(True, connection.vendor)
+
+
+_migrated = False
+
+
+def _migrations() -> Check:
+    global _migrated
+    if not _migrated:  # once applied they stay applied: the migration graph is read once per process
+        from django.db.migrations.executor import MigrationExecutor
+
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if plan:
+            return Check(False, f"{len(plan)} migration(s) not applied; run manage.py migrate")
+        _migrated = True
+    return Check(True, "all applied")
+
+
+def _beat(name: str) -> Check:
+    beat = Heartbeat.objects.filter(name=name).first()
+    limit = settings.CONFIG.heartbeat_max_age
+    if beat is None:
+        return Check(False, f"no heartbeat from the {name} yet")
+    age = (timezone.now() - beat.beat_at).total_seconds()
+    if age > limit:
+        return Check(False, f"last heartbeat {age:.0f} s ago (limit {limit} s)")
+    return Check(True, f"last heartbeat {age:.0f} s ago")
+
+
+_probe_lock = threading.Lock()
+_probe: tuple[float, Check] | None = None
+
+
+def _scp() -> Check:
+    """Whether SCP answers its version list, asked at most every SCP_PROBE_TTL seconds per process."""
+    global _probe
+    with _probe_lock:
+        if _probe is not None and time.monotonic() - _probe[0] < SCP_PROBE_TTL:
+            return _probe[1]
+        from portal.scp.client import ScpClient
+        from portal.scp.errors import ScpError
+
+        from .config_access import scp_settings
+
+        options = {**scp_settings(), "connect_timeout": SCP_PROBE_TIMEOUT, "read_timeout": SCP_PROBE_TIMEOUT}
+        try:
+            ScpClient(**options).list_versions("virtualserver")
+            result = Check(True, "answers")
+        except ScpError as exc:
+            result = Check(False, f"{type(exc).__name__}: {exc}"[:200])
+        _probe = (time.monotonic(), result)
+        return result
+
+
+def _audit_head() -> Check:
+    from portal.audit.selectors import chain_head
+
+    seq, _ = chain_head()
+    return Check(True, f"head at event {seq}")
+
+
+CHECKS = {
+    "database": _database,
+    "migrations": _migrations,
+    "worker": lambda: _beat("worker"),
+    "scheduler": lambda: _beat("scheduler"),
+    "scp": _scp,
+    "audit_head": _audit_head,
+}
+
+
+def readiness() -> tuple[bool, dict[str, dict]]:
+    """Run every check; a check that raises is not ready, with the exception's kind (never a traceback)."""
+    results: dict[str, dict] = {}
+    for name, check in CHECKS.items():
+        try:
+            result = check()
+        except Exception as exc:  # a dependency down shows as a failed check, not a 500
+            result = Check(False, type(exc).__name__)
+        results[name] = {"ok": result.ok, "detail": result.detail}
+        if name == "database" and not result.ok:
+            for rest in list(CHECKS)[1:]:
+                results[rest] = {"ok": False, "detail": "database unreachable"}
+            break
+    return all(r["ok"] for r in results.values()), results

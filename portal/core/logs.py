@@ -1,0 +1,121 @@
+"""Logging: one JSON object a line in production (console text under DEBUG), every line carrying who and which
+request or task it belongs to: the correlation id (the same as the audit log's), the request id and the user.
+
+Secrets never reach a log line: the values of the configured secrets are masked in every line, whatever logged
+them, as a last line of defence behind the code never logging them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import structlog
+
+MASK = "********"
+CONTEXT_KEYS = ("correlation_id", "request_id", "user")
+
+
+def _secrets(config) -> list[str]:
+    values = [config.secret_key, config.scp_secret_key, config.oidc_client_secret, config.email_host_password,
+              config.metrics_token]  # fmt: skip
+    return [v.get_secret_value() for v in values if v is not None and len(v.get_secret_value()) >= 8]
+
+
+class SecretMasker:
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = secrets
+
+    def mask(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def __call__(self, logger, method, event_dict):
+        for key, value in event_dict.items():
+            if isinstance(value, str):
+                event_dict[key] = self.mask(value)
+        return event_dict
+
+
+def _with_context(logger, method, event_dict):
+    for key in CONTEXT_KEYS:
+        event_dict.setdefault(key, None)
+    return event_dict
+
+
+def logging_config(config) -> dict:
+    """Django's LOGGING, and structlog configured to render through the same handler."""
+    fmt = config.log_format or ("console" if config.debug else "json")
+    masker = SecretMasker(_secrets(config))
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _with_context,
+    ]
+    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "portal": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "foreign_pre_chain": [*shared, structlog.stdlib.ExtraAdder()],
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    masker,
+                    renderer,
+                ],
+            }
+        },
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "portal"}},
+        "root": {"handlers": ["console"], "level": config.log_level},
+        "loggers": {
+            # Django's default config gives "django" a console handler of its own (when DEBUG) and lets it
+            # propagate to the root's too: every line was printed twice.
+            "django": {"handlers": ["console"], "level": config.log_level, "propagate": False},
+            "django.db.backends": {"level": "WARNING"},
+            "django_structlog": {"level": config.log_level},
+        },
+    }
+
+
+def bind_context(*, correlation_id: str, user: str) -> dict:
+    """Put the correlation id and the user on every log line from here on; returns tokens for `unbind_context`."""
+    return structlog.contextvars.bind_contextvars(correlation_id=correlation_id, user=user or None)
+
+
+def unbind_context(tokens: dict) -> None:
+    structlog.contextvars.reset_contextvars(**tokens)
+
+
+def plain_json_formatter() -> logging.Formatter:
+    """JSON lines for processes that log before Django is set up (gunicorn's master and its worker boots)."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _with_context,
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+    )

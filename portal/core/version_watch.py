@@ -1,0 +1,157 @@
+"""Watch SCP's published API versions: warn ahead of a pinned version's Not Before date, refuse after it.
+
+The scheduler fetches each service's version list (`GET /` on the service) daily and stores it here. A pinned
+version within WARN_DAYS of its Not Before date shows a banner to administrators, mails them once, and makes
+`manage.py check` warn; once the date has come, execution refuses before sending anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
+
+from .models import ScpApiVersion
+
+WARN_DAYS = 90
+SERVICES = {"virtualserver": "SCP_VIRTUALSERVER_API_VERSION", "vpc": "SCP_VPC_API_VERSION"}
+_VERSION = re.compile(r"^v?(\d{1,3}\.\d{1,3})$")
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VersionWatch:
+    service: str
+    version: str
+    level: str  # "ok", "warning" or "expired"
+    message: str = ""
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None  # an unreadable date from SCP is no date, not a crash
+
+
+@transaction.atomic
+def _store(service: str, listing, *, now: dt.datetime) -> int:
+    seen = []
+    for item in listing.versions:
+        match = _VERSION.match(item.id.strip())
+        if match is None:
+            continue
+        version = match.group(1)
+        seen.append(version)
+        ScpApiVersion.objects.update_or_create(
+            service=service, version=version,
+            defaults={"status": item.status.strip().upper()[:20], "not_before": _date(item.not_before),
+                      "fetched_at": now},
+        )  # fmt: skip
+    ScpApiVersion.objects.filter(service=service).exclude(version__in=seen).delete()
+    return len(seen)
+
+
+def scp_versions_refresh(*, client=None) -> dict[str, int]:
+    """Fetch and store every service's version list, then tell administrators about any new deadline."""
+    from .scp import scp_client
+
+    client = client or scp_client()
+    now = timezone.now()
+    counts = {service: _store(service, client.list_versions(service), now=now) for service in SERVICES}
+    version_watch_notify()
+    return counts
+
+
+def version_watch(*, today: dt.date | None = None) -> list[VersionWatch]:
+    """How each pinned version stands in SCP's last published list (nothing to say before the first fetch)."""
+    today = today or _today()
+    config = settings.CONFIG
+    stored = {(v.service, v.version): v for v in ScpApiVersion.objects.all()}
+    results = []
+    for service, variable in SERVICES.items():
+        pinned = getattr(config, variable.lower())
+        entry = stored.get((service, pinned))
+        if entry is None:
+            if any(key[0] == service for key in stored):
+                results.append(VersionWatch(service, pinned, "warning", f"SCP no longer lists {service} API version "
+                                            f"{pinned}; pin a listed version with {variable}."))  # fmt: skip
+            continue
+        if entry.status == "PLANNED":
+            results.append(VersionWatch(service, pinned, "expired", f"SCP lists {service} API version {pinned} as "
+                                        f"PLANNED: it cannot be called yet. Pin another with {variable}."))  # fmt: skip
+        elif entry.not_before is not None and today >= entry.not_before:
+            results.append(VersionWatch(
+                service, pinned, "expired",
+                f"{service} API version {pinned} ({entry.status}) reached its Not Before date "
+                f"{entry.not_before.isoformat()}: SCP no longer guarantees it. An administrator must pin a current "
+                f"version with {variable}.",
+            ))  # fmt: skip
+        elif entry.not_before is not None and (entry.not_before - today).days <= WARN_DAYS:
+            days = (entry.not_before - today).days
+            results.append(VersionWatch(
+                service, pinned, "warning",
+                f"{service} API version {pinned} ({entry.status}) reaches its Not Before date "
+                f"{entry.not_before.isoformat()} in {days} day{'s' if days != 1 else ''}; after that the portal "
+                f"refuses to send requests with it. Pin a current version with {variable} before then.",
+            ))  # fmt: skip
+        else:
+            results.append(VersionWatch(service, pinned, "ok"))
+    return results
+
+
+def version_problems(*, today: dt.date | None = None) -> list[VersionWatch]:
+    return [w for w in version_watch(today=today) if w.level != "ok"]
+
+
+def version_refusal(*, today: dt.date | None = None) -> str | None:
+    """The reason execution must not send anything with the pinned versions, or None."""
+    expired = [w.message for w in version_watch(today=today) if w.level == "expired"]
+    return " ".join(expired) or None
+
+
+def version_watch_notify(*, today: dt.date | None = None) -> int:
+    """Audit and mail each new warning to administrators once (per service, version, date and level)."""
+    sent = 0
+    for watch in version_problems(today=today):
+        entry = ScpApiVersion.objects.filter(service=watch.service, version=watch.version).first()
+        key = f"{watch.level}:{entry.not_before if entry else 'unlisted'}"
+        if entry is not None and entry.notified == key:
+            continue
+        record_event(action="scp.version_warning", outcome=Outcome.FAILURE if watch.level == "expired" else
+                     Outcome.PENDING, payload={"service": watch.service, "version": watch.version,
+                                               "level": watch.level, "message": watch.message})  # fmt: skip
+        if entry is not None:
+            ScpApiVersion.objects.filter(pk=entry.pk).update(notified=key)
+        admins = list(get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
+                      .values_list("email", flat=True))  # fmt: skip
+        if admins and settings.CONFIG.email_enabled:
+            try:
+                send_mail(f"SCP API version {watch.service} {watch.version}: action needed", watch.message + "\n",
+                          None, admins)  # fmt: skip
+            except Exception:  # mail trouble never stops the watch; the audit event above stands
+                logger.exception("could not mail the SCP version warning")
+        sent += 1
+    return sent
+
+
+def version_problems_safe() -> list[VersionWatch]:
+    """For checks and page banners: nothing to report while the table is not there yet (before migrate)."""
+    try:
+        return version_problems()
+    except DatabaseError:
+        return []

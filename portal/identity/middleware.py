@@ -1,0 +1,37 @@
+from django.contrib import auth, messages
+from django.contrib.auth.views import redirect_to_login
+from django.utils import timezone
+
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
+
+from .sessions import session_expiry, session_touch
+
+MESSAGES = {
+    "idle": "You were signed out after a period without activity. Sign in again to continue.",
+    "lifetime": "Your session reached its maximum length. Sign in again to continue.",
+}
+
+
+class SessionLifetimeMiddleware:
+    """End a signed-in session that has been idle too long or has lived past its absolute lifetime."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = timezone.now()
+            reason = session_expiry(request.session, now=now)
+            if reason is not None:
+                record_event(action="auth.session_expired", outcome=Outcome.SUCCESS, payload={"reason": reason},
+                             actor=user)  # fmt: skip
+                auth.logout(request)
+                messages.info(request, MESSAGES[reason])
+                response = redirect_to_login(request.get_full_path())
+                if request.headers.get("HX-Request"):
+                    response["HX-Redirect"] = response["Location"]
+                return response
+            session_touch(request.session, now=now)
+        return self.get_response(request)

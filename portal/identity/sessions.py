@@ -1,0 +1,77 @@
+"""Session lifetime: an idle timeout and an absolute lifetime, and signing out every session of a user."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import import_module
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
+from portal.core.context import current
+
+from .models import UserSession
+
+STARTED = "_portal_started"  # epoch seconds, in the session
+SEEN = "_portal_seen"
+SEEN_RESOLUTION = 60  # seconds: the last-seen time is written at most this often
+
+
+def _store(session_key: str):
+    return import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+
+
+def session_started(*, request, user) -> None:
+    """Note a new signed-in session (called on sign-in, after the session key has been cycled)."""
+    now = timezone.now()
+    request.session[STARTED] = request.session[SEEN] = now.timestamp()
+    request.session.save()
+    context = current()
+    UserSession.objects.update_or_create(
+        session_key=request.session.session_key,
+        defaults={"user": user, "started_at": now, "last_seen_at": now, "source_ip": context.source_ip,
+                  "user_agent": context.user_agent},
+    )  # fmt: skip
+
+
+def session_expiry(session, *, now: dt.datetime) -> str | None:
+    """Why this session has ended ("idle" or "lifetime"), or None while it is still good."""
+    started, seen = session.get(STARTED), session.get(SEEN)
+    if started is None or seen is None:
+        return None  # a session from before this rule: its next sign-in starts the clocks
+    stamp = now.timestamp()
+    if stamp - started > settings.CONFIG.session_max_age:
+        return "lifetime"
+    if stamp - seen > settings.CONFIG.session_idle_timeout:
+        return "idle"
+    return None
+
+
+def session_touch(session, *, now: dt.datetime) -> None:
+    if now.timestamp() - session.get(SEEN, 0) >= SEEN_RESOLUTION:
+        session[SEEN] = now.timestamp()
+        UserSession.objects.filter(session_key=session.session_key).update(last_seen_at=now)
+
+
+def session_forget(session_key: str | None) -> None:
+    if session_key:
+        UserSession.objects.filter(session_key=session_key).delete()
+
+
+def sessions_of(user) -> list[UserSession]:
+    return list(UserSession.objects.filter(user=user))
+
+
+@transaction.atomic
+def user_sign_out_everywhere(*, user) -> int:
+    """End every session of `user`, on every browser and machine; return how many were ended."""
+    keys = list(UserSession.objects.select_for_update().filter(user=user).values_list("session_key", flat=True))
+    for key in keys:
+        _store(key).delete()
+    UserSession.objects.filter(session_key__in=keys).delete()
+    record_event(action="auth.signed_out_everywhere", outcome=Outcome.SUCCESS, payload={"sessions": len(keys)},
+                 actor=user)  # fmt: skip
+    return len(keys)

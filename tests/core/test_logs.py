@@ -1,0 +1,67 @@
+"""Log lines: JSON with the correlation id (the audit log's), the request id and the user; never a secret."""
+
+import io
+import json
+import logging
+
+import pytest
+import structlog
+
+from portal.audit.models import AuditEvent
+from portal.core.logs import SecretMasker, logging_config
+
+
+@pytest.fixture
+def json_lines(settings):
+    """Every log line written while the test runs, rendered by the production (JSON) formatter."""
+    config = settings.CONFIG.model_copy(update={"log_format": "json"})
+    formatter_spec = logging_config(config)["formatters"]["portal"]
+    factory = formatter_spec.pop("()")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(factory(**formatter_spec))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    loggers = [logging.getLogger(n) for n in ("django", "django_structlog")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    root.removeHandler(handler)
+    for logger in loggers:
+        logger.removeHandler(handler)
+    logging_config(settings.CONFIG)  # structlog back to the session's configuration
+
+
+def test_every_line_of_a_request_carries_its_correlation_id_request_id_and_user(client, requester, json_lines):
+    client.force_login(requester)
+    response = client.get("/requests/999999/")  # a refusal: audited, and logged
+    assert response.status_code == 404
+    correlation = response["X-Correlation-Id"]
+    lines = [line for line in json_lines() if line.get("correlation_id") == correlation]
+    assert lines, json_lines()
+    events = {line["event"] for line in lines}
+    assert {"request_started", "request_finished"} <= events
+    for line in lines:
+        assert line["request_id"] and line["user"] == "requester" and line["level"] and line["timestamp"]
+    audit = AuditEvent.objects.get(action="interface_request.access")
+    assert audit.correlation_id == correlation  # the same id joins the log lines to the audit event
+
+
+def test_lines_outside_a_request_still_have_the_keys(json_lines):
+    logging.getLogger("portal.test").warning("plain %s", "line")
+    [line] = [x for x in json_lines() if x["event"] == "plain line"]
+    assert line["correlation_id"] is None and line["request_id"] is None and line["user"] is None
+
+
+def test_a_secret_logged_by_mistake_is_masked(json_lines, settings):
+    secret = settings.CONFIG.scp_secret_key.get_secret_value()
+    logging.getLogger("portal.test").error("calling with %s", secret)
+    structlog.get_logger("portal.test").info("bound", key=f"x{secret}y")
+    text = json.dumps(json_lines())
+    assert secret not in text and "********" in text
+
+
+def test_the_masker_leaves_short_values_and_other_text_alone():
+    masker = SecretMasker(["0123456789abcdef"])
+    assert masker.mask("a 0123456789abcdef b") == "a ******** b"
+    assert masker.mask("nothing here") == "nothing here"

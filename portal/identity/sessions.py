@@ -6,7 +6,7 @@ import datetime as dt
 from importlib import import_module
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from portal.audit.models import Outcome
@@ -61,7 +61,15 @@ def session_forget(session_key: str | None) -> None:
         UserSession.objects.filter(session_key=session_key).delete()
 
 
-def sessions_of(user) -> list[UserSession]:
+def sessions_of(user, *, now: dt.datetime | None = None) -> list[UserSession]:
+    """The user's live sessions; the ones that have ended without a sign-out (idle, too old) are forgotten here."""
+    now = now or timezone.now()
+    config = settings.CONFIG
+    idle_since = now - dt.timedelta(seconds=config.session_idle_timeout + SEEN_RESOLUTION)
+    started_since = now - dt.timedelta(seconds=config.session_max_age)
+    UserSession.objects.filter(user=user).filter(
+        models.Q(last_seen_at__lt=idle_since) | models.Q(started_at__lt=started_since)
+    ).delete()
     return list(UserSession.objects.filter(user=user))
 
 

@@ -98,3 +98,17 @@ def test_signing_out_forgets_the_session(requester):
 @pytest.mark.parametrize("path", ["/accounts/profile/"])
 def test_the_profile_needs_sign_in(client, db, path):
     assert client.get(path).status_code == 302
+
+
+def test_sessions_that_ended_without_a_sign_out_drop_off_the_list(requester, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    laptop = signed_in("requester", "198.51.100.20")
+    signed_in("requester", "198.51.100.21")
+    stale = timezone.now() - dt.timedelta(seconds=settings.CONFIG.session_idle_timeout + 3600)
+    UserSession.objects.filter(source_ip="198.51.100.21").update(last_seen_at=stale)
+    page = laptop.get("/accounts/profile/")
+    assert "198.51.100.20" in page.text and "198.51.100.21" not in page.text
+    assert UserSession.objects.filter(user=requester).count() == 1

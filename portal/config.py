@@ -217,6 +217,8 @@ def load_config() -> PortalConfig:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"][:1]).upper() or "configuration"
-            lines.append(f"  {name}: {error['msg']}")
+            name = "_".join(str(part) for part in error["loc"][:1]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            # A rule across variables has no single field; its message starts with the variable(s) it is about.
+            lines.append(f"  {name}: {message}" if name else f"  {message}")
         raise ConfigurationError("Invalid configuration:\n" + "\n".join(lines)) from None

@@ -63,6 +63,16 @@ def _wait_for_port(port: int, timeout: float = 15) -> None:
     raise RuntimeError(f"the simulator did not start on port {port}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Test users' passwords hashed with MD5, as Django's docs advise for tests: PBKDF2's million rounds cost
+    about 0.7 s a user here, which the fixtures that make a whole organisation paid on every test. Processes the
+    tests start (the production-mode test, make run's supervisor) keep the real hasher."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def simulator_process():
     process = subprocess.Popen(

@@ -1,39 +1,16 @@
 """Emails about requests. A failure to send is logged and never undoes or blocks a decision."""
 
-import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.urls import reverse
 
-from portal.audit.models import Outcome
-from portal.audit.services import record_event
+from portal.core.mail import send_notification
 from portal.interfaces.models import InterfaceRequest
-
-logger = logging.getLogger(__name__)
 
 
 def _link(request_id: int) -> str:
     return settings.CONFIG.portal_base_url.rstrip("/") + reverse("request_detail", args=[request_id])
-
-
-def _send(subject: str, body: str, recipients: list[str], *, request_id: int | None = None) -> None:
-    recipients = [r for r in recipients if r]
-    if not recipients or not settings.CONFIG.email_enabled:
-        return
-    # Server names come from SCP: a line break in one must not end up in (and break) a mail header.
-    subject = " ".join("".join(c if c.isprintable() else " " for c in subject).split())[:200]
-    try:
-        send_mail(subject, body, None, recipients)
-    except Exception as exc:  # any mail failure is logged and audited, never raised into a decision
-        logger.exception("could not send %r to %d recipient(s)", subject, len(recipients))
-        record_event(
-            action="notification.failed",
-            outcome=Outcome.FAILURE,
-            payload={"subject": subject, "recipients": len(recipients), "error": type(exc).__name__},
-            interface_request_id=request_id,
-        )
 
 
 def notify_approvers(*, request_id: int) -> None:
@@ -46,7 +23,7 @@ def notify_approvers(*, request_id: int) -> None:
         if len(request.approval_steps) > 1
         else ""
     )
-    _send(
+    send_notification(
         f"Approval needed{step}: interface for {request.server_name} (request {request.pk})",
         f"{request.requester.get_username()} asks to attach an interface to {request.server_name}.\n"
         f"Justification: {request.justification}\n\nReview it: {_link(request.pk)}\n",
@@ -59,7 +36,7 @@ def _tell_requester(request_id: int, compose: Callable[[InterfaceRequest], tuple
     """Mail the requester; `compose` gives the subject after "Request N" and what follows "Your request to …"."""
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
     subject, text = compose(request)
-    _send(
+    send_notification(
         f"Request {request.pk}{subject}",
         f"Your request to attach an interface to {request.server_name} {text}\n\n{_link(request.pk)}\n",
         [request.requester.email],

@@ -70,14 +70,13 @@ def _scp() -> Check:
     with _probe_lock:
         if _probe is not None and time.monotonic() - _probe[0] < SCP_PROBE_TTL:
             return _probe[1]
-        from portal.scp.client import ScpClient
         from portal.scp.errors import ScpError
 
-        from .config_access import scp_settings
+        from .scp import scp_client
 
-        options = {**scp_settings(), "connect_timeout": SCP_PROBE_TIMEOUT, "read_timeout": SCP_PROBE_TIMEOUT}
         try:
-            ScpClient(**options).list_versions("virtualserver")
+            probe = scp_client(audited=False, connect_timeout=SCP_PROBE_TIMEOUT, read_timeout=SCP_PROBE_TIMEOUT)
+            probe.list_versions("virtualserver")
             result = Check(True, "answers")
         except ScpError as exc:
             result = Check(False, f"{type(exc).__name__}: {exc}"[:200])

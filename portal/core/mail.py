@@ -1,8 +1,36 @@
-"""EMAIL_BACKEND=none: a deployment that chose to run without email (notifications are skipped, not queued)."""
+"""Sending the portal's notifications, and EMAIL_BACKEND=none (a deployment that chose to run without email)."""
 
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
 from django.core.mail.backends.base import BaseEmailBackend
+
+logger = logging.getLogger(__name__)
 
 
 class DisabledEmailBackend(BaseEmailBackend):
     def send_messages(self, email_messages):
         return 0
+
+
+def send_notification(subject: str, body: str, recipients: list[str], *, request_id: int | None = None) -> None:
+    """Mail `recipients`; a failure is logged and audited, never raised into what sent it (a decision, a task)."""
+    from portal.audit.models import Outcome
+    from portal.audit.services import record_event
+
+    recipients = [r for r in recipients if r]
+    if not recipients or not settings.CONFIG.email_enabled:
+        return
+    # Server names come from SCP: a line break in one must not end up in (and break) a mail header.
+    subject = " ".join("".join(c if c.isprintable() else " " for c in subject).split())[:200]
+    try:
+        send_mail(subject, body, None, recipients)
+    except Exception as exc:  # any mail failure is logged and audited
+        logger.exception("could not send %r to %d recipient(s)", subject, len(recipients))
+        record_event(
+            action="notification.failed",
+            outcome=Outcome.FAILURE,
+            payload={"subject": subject, "recipients": len(recipients), "error": type(exc).__name__},
+            interface_request_id=request_id,
+        )

@@ -13,8 +13,9 @@ def _audit_observer(record: CallRecord) -> None:
     audit_scp_call(record=record)
 
 
-def scp_client(*, audited: bool = True) -> ScpClient:
-    return ScpClient(**scp_settings(), observer=_audit_observer if audited else None)
+def scp_client(*, audited: bool = True, **overrides) -> ScpClient:
+    """The configured client; `overrides` replace settings for one purpose (e.g. a probe's short timeouts)."""
+    return ScpClient(**{**scp_settings(), **overrides}, observer=_audit_observer if audited else None)
 
 
 def flush_records(observer, records: list[CallRecord]) -> None:

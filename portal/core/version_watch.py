@@ -8,25 +8,23 @@ version within WARN_DAYS of its Not Before date shows a banner to administrators
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 
+from .mail import send_notification
 from .models import ScpApiVersion
 
 WARN_DAYS = 90
 SERVICES = {"virtualserver": "SCP_VIRTUALSERVER_API_VERSION", "vpc": "SCP_VPC_API_VERSION"}
 _VERSION = re.compile(r"^v?(\d{1,3}\.\d{1,3})$")
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -139,12 +137,8 @@ def version_watch_notify(*, today: dt.date | None = None) -> int:
             ScpApiVersion.objects.filter(pk=entry.pk).update(notified=key)
         admins = list(get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
                       .values_list("email", flat=True))  # fmt: skip
-        if admins and settings.CONFIG.email_enabled:
-            try:
-                send_mail(f"SCP API version {watch.service} {watch.version}: action needed", watch.message + "\n",
-                          None, admins)  # fmt: skip
-            except Exception:  # mail trouble never stops the watch; the audit event above stands
-                logger.exception("could not mail the SCP version warning")
+        send_notification(f"SCP API version {watch.service} {watch.version}: action needed", watch.message + "\n",
+                          admins)  # fmt: skip
         sent += 1
     return sent
 

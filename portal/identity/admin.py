@@ -53,17 +53,7 @@ class AuditedAccessAttemptAdmin(AuditedAdmin, AccessAttemptAdmin):
 
     @admin.action(description="Unlock: forget these failed sign-ins", permissions=["delete"])
     def unlock(self, request, queryset):
-        from portal.audit.models import Outcome
-        from portal.audit.services import record_event
+        from .services import access_attempts_unlock
 
-        count = 0
-        for attempt in queryset:
-            record_event(
-                action="auth.unlocked",
-                outcome=Outcome.SUCCESS,
-                payload={"username": attempt.username or "", "address": attempt.ip_address or "",
-                         "failures": attempt.failures_since_start},
-            )  # fmt: skip
-            attempt.delete()
-            count += 1
+        count = access_attempts_unlock(attempts=queryset)
         self.message_user(request, f"Unlocked {count} sign-in record(s).", messages.SUCCESS)

@@ -1,11 +1,8 @@
-from django.contrib import auth, messages
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.utils import timezone
 
-from portal.audit.models import Outcome
-from portal.audit.services import record_event
-
-from .sessions import session_expiry, session_touch
+from .sessions import session_end_expired, session_expiry, session_touch
 
 MESSAGES = {
     "idle": "You were signed out after a period without activity. Sign in again to continue.",
@@ -25,9 +22,7 @@ class SessionLifetimeMiddleware:
             now = timezone.now()
             reason = session_expiry(request.session, now=now)
             if reason is not None:
-                record_event(action="auth.session_expired", outcome=Outcome.SUCCESS, payload={"reason": reason},
-                             actor=user)  # fmt: skip
-                auth.logout(request)
+                session_end_expired(request=request, reason=reason)
                 messages.info(request, MESSAGES[reason])
                 response = redirect_to_login(request.get_full_path())
                 if request.headers.get("HX-Request"):

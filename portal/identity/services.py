@@ -113,3 +113,19 @@ def _new_user(claims: dict, subject: str):
     user.set_unusable_password()  # signs in through the IdP only
     user.save()
     return user
+
+
+@transaction.atomic
+def access_attempts_unlock(*, attempts) -> int:
+    """Forget failed sign-ins (django-axes' records), lifting their lock-out; each unlock is audited."""
+    count = 0
+    for attempt in attempts:
+        record_event(
+            action="auth.unlocked",
+            outcome=Outcome.SUCCESS,
+            payload={"username": attempt.username or "", "address": attempt.ip_address or "",
+                     "failures": attempt.failures_since_start},
+        )  # fmt: skip
+        attempt.delete()
+        count += 1
+    return count

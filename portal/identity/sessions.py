@@ -50,6 +50,15 @@ def session_expiry(session, *, now: dt.datetime) -> str | None:
     return None
 
 
+def session_end_expired(*, request, reason: str) -> None:
+    """Sign out a session that `session_expiry` found ended, and audit why."""
+    from django.contrib import auth
+
+    record_event(action="auth.session_expired", outcome=Outcome.SUCCESS, payload={"reason": reason},
+                 actor=request.user)  # fmt: skip
+    auth.logout(request)
+
+
 def session_touch(session, *, now: dt.datetime) -> None:
     if now.timestamp() - session.get(SEEN, 0) >= SEEN_RESOLUTION:
         session[SEEN] = now.timestamp()

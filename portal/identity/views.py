@@ -8,7 +8,6 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import SuspiciousOperation, ValidationError
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -148,37 +147,17 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 @login_required
 def profile(request):
     """Who I am here, where I am signed in, and a way to end every one of those sessions."""
-    from portal.teams.selectors import access_for
+    from portal.teams.selectors import access_for, team_roles_for
 
     from .sessions import sessions_of
 
-    access = access_for(request.user)
     return render(request, "registration/profile.html", {
         "sessions": sessions_of(request.user),
         "current_key": request.session.session_key,
-        "global_auditor": access.global_auditor,
-        "teams": _team_roles(request.user),
+        "global_auditor": access_for(request.user).global_auditor,
+        "teams": team_roles_for(request.user),
         "password_change": request.user.has_usable_password() and settings.CONFIG.password_login != "off",
     })  # fmt: skip
-
-
-def _team_roles(user) -> list[tuple[str, list[str]]]:
-    from portal.teams.models import Team
-
-    groups = set(user.groups.values_list("pk", flat=True))
-    rows = []
-    mine = Team.objects.filter(Q(members=user) | Q(approver_groups__in=groups) | Q(auditors=user)).distinct()
-    for team in mine.prefetch_related("members", "approver_groups", "auditors").order_by("name"):
-        roles = []
-        if any(m.pk == user.pk for m in team.members.all()):
-            roles.append("member")
-        if any(g.pk in groups for g in team.approver_groups.all()):
-            roles.append("approver")
-        if any(a.pk == user.pk for a in team.auditors.all()):
-            roles.append("auditor")
-        if roles:
-            rows.append((team.name, roles))
-    return rows
 
 
 @login_required

@@ -95,3 +95,16 @@ def audit_request_scope(user):
     if access.global_auditor:
         return None
     return InterfaceRequest.objects.filter(team_id__in=access.auditor_team_ids).values("pk")
+
+
+def team_roles_for(user) -> list[tuple[str, list[str]]]:
+    """The user's teams by name, each with the roles the user holds in it (member, approver, auditor)."""
+    access = access_for(user)
+    names = dict(Team.objects.filter(pk__in=access.visible_team_ids).values_list("pk", "name"))
+    roles = {
+        "member": access.member_team_ids, "approver": access.approver_team_ids, "auditor": access.auditor_team_ids,
+    }  # fmt: skip
+    return [
+        (name, [role for role, ids in roles.items() if pk in ids])
+        for pk, name in sorted(names.items(), key=lambda item: item[1])
+    ]

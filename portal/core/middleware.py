@@ -73,6 +73,9 @@ class OperationsMiddleware:
                     failing = {name: check["detail"] for name, check in checks.items() if not check["ok"]}
                     logger.warning("not ready: %s", failing)
                     response._has_been_logged = True
+                if not metrics_allowed(request):  # details (addresses, errors) only for operators
+                    response.content = JsonResponse({"status": "ready" if ready else "not ready", "checks": {
+                        name: {"ok": check["ok"]} for name, check in checks.items()}}).content  # fmt: skip
                 return response
             case "/metrics":
                 return self._metrics(request)

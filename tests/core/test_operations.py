@@ -182,3 +182,12 @@ def test_a_large_backlog_is_folded_over_several_scrapes(client, sim, world, subm
         if metrics.metrics_fold() == 0 and seen[-1] == 1:
             break
     assert seen[0] == 0 and seen[-1] == 1  # caught up, three events a scrape, without counting twice
+
+
+def test_readyz_gives_details_to_operators_only(client, db, sim, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"scp_virtualserver_url": "http://127.0.0.1:9/virtualserver"})
+    outside = client.get("/readyz", REMOTE_ADDR="203.0.113.5")
+    assert outside.status_code == 503
+    assert outside.json()["checks"]["scp"] == {"ok": False} and "127.0.0.1:9" not in outside.text
+    inside = client.get("/readyz", REMOTE_ADDR="127.0.0.1")
+    assert "ScpNotSent" in inside.json()["checks"]["scp"]["detail"]

@@ -49,8 +49,10 @@ def stack(*, sim_args: list[str], env: dict[str, str], with_portal: bool = True)
     processes = []
 
     def start(*args: str) -> None:
-        log = open(workdir / f"{len(processes)}-{args[1].replace('/', '_')}.log", "w")  # noqa: SIM115
-        processes.append(subprocess.Popen([PYTHON, *args], cwd=ROOT, env=environment, stdout=log, stderr=log))  # noqa: S603
+        with open(
+            workdir / f"{len(processes)}-{args[1].replace('/', '_')}.log", "w"
+        ) as log:  # the child keeps its copy
+            processes.append(subprocess.Popen([PYTHON, *args], cwd=ROOT, env=environment, stdout=log, stderr=log))  # noqa: S603
 
     try:
         start("manage.py", "scp_simulator", "--port", str(sim_port), "--control", *sim_args)
@@ -71,3 +73,18 @@ def stack(*, sim_args: list[str], env: dict[str, str], with_portal: bool = True)
             process.terminate()
         for process in processes:
             process.wait(timeout=15)
+
+
+def attach_targets(environment: dict[str, str]):
+    """Django set up against the stack, a direct ScpClient, and the (server, subnet) pairs the benches attach to
+    (alternated, so that no server collects hundreds of interfaces)."""
+    os.environ.update(environment)
+    import django
+
+    django.setup()
+    from portal.core.scp import scp_client
+
+    client = scp_client(audited=False)
+    servers = {s.name: s for s in client.iter_servers()}
+    subnets = {s.name: s for s in client.iter_subnets()}
+    return client, [(servers[n].id, subnets[sn].id) for n, sn in (("web-01", "prod-db"), ("app-02", "prod-app"))]

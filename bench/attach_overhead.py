@@ -9,7 +9,6 @@ The last line is ratio=<portal median / direct median>.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._harness import stack  # noqa: E402
+from bench._harness import attach_targets, stack  # noqa: E402
 
 
 def direct_attach(client, server_id: str, subnet_id: str, poll: float) -> float:
@@ -86,17 +85,7 @@ def main() -> None:
     env = {"SCP_POLL_INTERVAL": str(args.poll), "DEMO_PASSWORD": password, "APPROVAL_DEFAULT": "auto"}
     sim_args = ["--latency-ms", str(args.latency_ms), "--settle-seconds", str(args.settle)]
     with stack(sim_args=sim_args, env=env) as (environment, base):
-        os.environ.update(environment)
-        import django
-
-        django.setup()
-        from portal.core.scp import scp_client
-
-        client = scp_client(audited=False)
-        servers = {s.name: s for s in client.iter_servers()}
-        subnets = {s.name: s for s in client.iter_subnets()}
-        # Alternate servers so that no server collects hundreds of interfaces.
-        targets = [(servers[n].id, subnets[sn].id) for n, sn in (("web-01", "prod-db"), ("app-02", "prod-app"))]
+        client, targets = attach_targets(environment)
         user = PortalUser(base, "requester", password)
         direct, portal = [], []
         for run in range(args.runs):  # interleaved, so drift on the machine hits both sides alike

@@ -87,6 +87,10 @@ class PortalConfig(BaseSettings):
     login_failure_limit: int = Field(5, ge=1, le=1000)
     login_cooloff_minutes: float = Field(15.0, gt=0)
 
+    # The JSON API's personal access tokens: the longest expiry a user may choose, and each token's calls a minute.
+    api_token_max_days: int = Field(90, ge=1, le=3650)
+    api_rate_limit: int = Field(120, ge=1, le=1_000_000)
+
     # Operations: log format (json unless DEBUG), who may read /metrics (a bearer token, or these networks),
     # and how old the worker's and scheduler's heartbeats may be before /readyz says not ready.
     log_format: Literal["json", "console", ""] = ""

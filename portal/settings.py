@@ -27,10 +27,12 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "axes",
     "django_structlog",
+    "ninja",
     "portal.core",
     "portal.teams",
     "portal.identity",
     "portal.audit",
+    "portal.api",
     "portal.interfaces",
     "portal.approvals",
 ]

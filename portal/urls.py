@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from portal.api import views as api_views
+from portal.api.api import api
 from portal.core import views as core_views
 from portal.identity import views as identity_views
 from portal.identity.views import reset_gate
@@ -11,6 +13,8 @@ urlpatterns = [
     path("accounts/login/", identity_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", identity_views.logout, name="logout"),
     path("accounts/profile/", identity_views.profile, name="profile"),
+    path("accounts/tokens/", api_views.token_new, name="api_token_new"),
+    path("accounts/tokens/<int:pk>/revoke/", api_views.token_revoke_view, name="api_token_revoke"),
     path("accounts/sign-out-everywhere/", identity_views.sign_out_everywhere, name="sign_out_everywhere"),
     path("oidc/authenticate/", identity_views.SsoStartView.as_view(), name="oidc_authentication_init"),
     path("oidc/callback/", identity_views.SsoCallbackView.as_view(), name="oidc_authentication_callback"),
@@ -33,6 +37,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),  # fmt: skip
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("", include("portal.interfaces.urls")),
     path("", include("portal.approvals.urls")),
     path("audit/", include("portal.audit.urls")),

@@ -112,7 +112,7 @@ def record_event(
         correlation_id=ctx.correlation_id,
         interface_request_id=interface_request_id,
         target=target,
-        payload=payload,
+        payload={**(payload or {}), "api_token": ctx.api_token} if ctx.api_token else payload,
     )
     event = AuditEvent(**fields)
     event.save(force_insert=True)
@@ -247,3 +247,11 @@ def audit_export_begin(*, user, kind: str, filters: dict[str, str]) -> int:
         actor=user,
     )
     return up_to_seq
+
+
+def audit_verification_start(*, user) -> None:
+    """Queue a verification of the whole chain (the badge, and the API's verification, show its result)."""
+    from .tasks import verify_audit_chain
+
+    record_event(action="audit.verify_started", outcome=Outcome.SUCCESS, payload={}, actor=user)
+    verify_audit_chain.enqueue()

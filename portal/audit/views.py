@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,11 +15,8 @@ from portal.core.roles import is_auditor
 from portal.teams.selectors import audit_request_scope
 
 from . import selectors, services
-from .chain import HASHED_FIELDS, format_time
+from .export import export_response
 from .forms import EventFilterForm
-
-CSV_COLUMNS = (*HASHED_FIELDS, "hash")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _require_auditor(request) -> None:
@@ -71,16 +65,6 @@ def event_detail(request, seq: int):
     return render(request, "audit/event_detail.html", {"event": event})
 
 
-def _defuse(value) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    text = (
-        ""
-        if value is None
-        else (json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, dict | list) else str(value))
-    )
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def _export(request, kind: str):
     _require_auditor(request)
     form, filters = _filters(request)
@@ -91,43 +75,7 @@ def _export(request, kind: str):
         user=request.user, kind=kind, filters={k: v for k, v in request.GET.items() if v}
     )
     records = selectors.export_records(filters=filters, up_to_seq=up_to_seq)
-
-    if kind == "csv":
-
-        def lines():
-            buffer = io.StringIO()
-            # Every cell quoted: a spreadsheet that splits on ";" or tabs must not find a formula inside one.
-            writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
-            writer.writerow(CSV_COLUMNS)
-            for row, payload_json in records:
-                row["created_at"] = format_time(row["created_at"])
-                row["payload"] = payload_json
-                writer.writerow([_defuse(row[c]) for c in CSV_COLUMNS])
-                if buffer.tell() > 64 * 1024:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue()
-
-        content_type, suffix = "text/csv; charset=utf-8", "csv"
-    else:
-
-        def lines():
-            chunk = []
-            for row, payload_json in records:
-                row["created_at"] = format_time(row["created_at"])
-                # The stored payload JSON goes in as it is; see selectors.export_records.
-                chunk.append(json.dumps(row, ensure_ascii=False)[:-1] + ', "payload": ' + payload_json + "}")
-                if len(chunk) >= 1000:
-                    yield "\n".join(chunk) + "\n"
-                    chunk = []
-            if chunk:
-                yield "\n".join(chunk) + "\n"
-
-        content_type, suffix = "application/x-ndjson", "jsonl"
-    response = StreamingHttpResponse(lines(), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="audit-up-to-{up_to_seq}.{suffix}"'
-    return response
+    return export_response(kind, records, up_to_seq=up_to_seq)
 
 
 @login_required
@@ -146,8 +94,6 @@ def export_jsonl(request):
 @require_POST
 def verify_now(request):
     _require_auditor(request)
-    from .tasks import verify_audit_chain
-
-    verify_audit_chain.enqueue()
+    services.audit_verification_start(user=request.user)
     messages.success(request, "Verification started; the badge shows the result when it finishes.")
     return redirect("audit_events")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.forms.models import model_to_dict
 
-SECRET_FIELDS = frozenset({"password"})
+SECRET_FIELDS = frozenset({"password", "secret_hash"})
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -16,6 +16,7 @@ class RequestContext:
     actor_name: str = ""
     source_ip: str | None = None
     user_agent: str = ""
+    api_token: str = ""  # the public prefix of the personal access token the call came with, if any
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("portal_request_context", default=None)
@@ -46,3 +47,13 @@ def bound(context: RequestContext) -> Iterator[RequestContext]:
 def with_actor(user) -> RequestContext:
     """The current context, with `user` as the actor (used where the user changes mid-request, e.g. sign-in)."""
     return replace(current(), actor_id=user.pk, actor_name=user.get_username())
+
+
+def rebind(**changes) -> None:
+    """Change the current context for the rest of this request (the API's token authentication names the actor
+    only inside the view); the middleware's `bound` restores what was there before when the request ends."""
+    from .logs import bind_context
+
+    context = replace(current(), **changes)
+    _current.set(context)
+    bind_context(correlation_id=context.correlation_id, user=context.actor_name)

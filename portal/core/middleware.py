@@ -151,6 +151,10 @@ class RejectControlCharactersMiddleware:
             "The address contains a character the portal does not accept (a control character such as NUL). "
             "Nothing was done; correct the address and try again."
         )
+        if request.path.startswith("/api/"):
+            from portal.api.problems import problem
+
+            return problem(400, message)
         return render(request, "core/problem.html", {"message": message, "title": "Bad request"}, status=400)
 
     @staticmethod

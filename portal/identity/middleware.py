@@ -23,6 +23,10 @@ class SessionLifetimeMiddleware:
             reason = session_expiry(request.session, now=now)
             if reason is not None:
                 session_end_expired(request=request, reason=reason)
+                if request.path.startswith("/api/"):
+                    from portal.api.problems import problem
+
+                    return problem(401, MESSAGES[reason], headers={"WWW-Authenticate": 'Bearer realm="api"'})
                 messages.info(request, MESSAGES[reason])
                 response = redirect_to_login(request.get_full_path())
                 if request.headers.get("HX-Request"):

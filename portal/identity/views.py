@@ -145,19 +145,27 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 
 @login_required
-def profile(request):
-    """Who I am here, where I am signed in, and a way to end every one of those sessions."""
+def profile(request, *, token_form=None, new_token=None, status=200):
+    """Who I am here, where I am signed in, a way to end every one of those sessions, and my API tokens."""
+    from django.utils import timezone
+
+    from portal.api.forms import TokenForm
+    from portal.api.tokens import scopes_allowed, tokens_of
     from portal.teams.selectors import access_for, team_roles_for
 
     from .sessions import sessions_of
 
+    now = timezone.now()
     return render(request, "registration/profile.html", {
         "sessions": sessions_of(request.user),
         "current_key": request.session.session_key,
         "global_auditor": access_for(request.user).global_auditor,
         "teams": team_roles_for(request.user),
         "password_change": request.user.has_usable_password() and settings.CONFIG.password_login != "off",
-    })  # fmt: skip
+        "tokens": [(t, t.state(now)) for t in tokens_of(request.user)],
+        "token_form": token_form or TokenForm(allowed=scopes_allowed(request.user)),
+        "new_token": new_token,
+    }, status=status)  # fmt: skip
 
 
 @login_required

@@ -102,6 +102,10 @@ def requests_of(*, user):
     return InterfaceRequest.objects.filter(requester=user).order_by("-created_at", "-id")
 
 
+def request_by_idempotency_key(*, user, key) -> InterfaceRequest | None:
+    return InterfaceRequest.objects.filter(requester=user, idempotency_key=key).first()
+
+
 def resubmission_initial(*, user, request_id: str) -> dict:
     """A new form's starting values copied from one of the user's own earlier requests (\"submit again\")."""
     if not request_id:

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from portal.interfaces.models import InterfaceRequest, Status
 from tests.e2e.conftest import sign_in
+from tests.e2e.test_attach import settled
 
 pytestmark = pytest.mark.e2e
 
@@ -100,13 +101,14 @@ def test_every_page_keeps_the_policy_for_every_role(new_page, requests_of_each_k
     common = ["/servers/", f"/servers/{server}/", "/accounts/profile/", "/accounts/password_change/"]
     pages = {
         "requester": [*common, f"/servers/{server}/attach/", "/requests/", f"/requests/{done.pk}/",
-                      f"/requests/{waiting.pk}/", "/requests/999999/"],
+                      f"/requests/{waiting.pk}/", "/requests/999999/", "/api/v1/docs"],
         "approver": [*common, "/approvals/", f"/requests/{waiting.pk}/"],
         "auditor": [*common, "/audit/", f"/audit/events/{event}/", f"/requests/{done.pk}/", "/audit/?q=web"],
         "admin": ["/admin/", "/admin/interfaces/interfacerequest/",
                   f"/admin/interfaces/interfacerequest/{done.pk}/change/", "/admin/auth/user/",
                   "/admin/auth/user/add/", "/admin/teams/team/", "/admin/teams/team/add/",
-                  "/admin/approvals/approvalpolicy/add/", "/admin/axes/accessattempt/", "/admin/audit/auditevent/"],
+                  "/admin/approvals/approvalpolicy/add/", "/admin/axes/accessattempt/", "/admin/audit/auditevent/",
+                  "/admin/api/apitoken/"],
     }  # fmt: skip
     for role, urls in pages.items():
         page = watched_page(new_page)
@@ -133,6 +135,7 @@ def test_htmx_swaps_keep_the_policy(new_page, requester, sim, world):
     page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
     page.get_by_role("button", name="Add a fixed IP").click()
     page.wait_for_load_state("networkidle")
+    settled(page)  # htmx listens on the new row only once it has processed the swapped-in content
     page.locator("#fixed_ip_0").fill("192.168.20.77")
     page.locator("#fixed_ip_0").blur()
     page.wait_for_load_state("networkidle")

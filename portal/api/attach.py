@@ -1,0 +1,156 @@
+"""Attach requests: preview the exact call, submit (idempotent per key and user), read, list, cancel."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+
+from django.http import HttpResponse, QueryDict
+from ninja import Header, Query, Router
+from ninja import Status as Answer
+from ninja.errors import HttpError
+
+from portal.interfaces import selectors, services
+from portal.interfaces.access import Purpose, interface_request_for
+from portal.interfaces.errors import AttachRejected, NotAllowed
+from portal.interfaces.forms import AttachForm
+from portal.interfaces.models import InterfaceRequest, Status
+
+from . import presenters
+from .auth import require_scope
+from .models import Scope
+from .schemas import AttachIn, PreviewOut, Problem, RequestOut, RequestPageOut
+
+router = Router(tags=["attach requests"])
+PAGE_SIZE = 50
+FIXED_IPS_MARKED = "Correct the fixed IPs marked below."
+
+
+def _validated(request, server_id: str, payload: AttachIn, *, stage: str, key: uuid.UUID) -> AttachForm:
+    """The attach form's own checks, with its wording; a refusal is audited as the form's is."""
+    data = QueryDict(mutable=True)
+    for name in ("mode", "subnet_id", "port_id", "justification"):
+        data[name] = str(getattr(payload, name))
+    if stage == "preview" and not payload.justification.strip():
+        data["justification"] = "(preview)"  # a preview needs no justification; submitting does
+    data["idempotency_key"] = str(key)
+    data.setlist("fixed_ip", list(payload.fixed_ips))
+    form = AttachForm(data)
+    if not form.is_valid():
+        errors, submitted = form.rejection_detail()
+        services.attach_input_rejected(user=request.user, server_id=server_id, stage=stage, errors=errors,
+                                       submitted=submitted)  # fmt: skip
+        if any(k.startswith("fixed_ip_") for k in errors):
+            errors["__all__"] = [m for m in errors.get("__all__", []) if m != FIXED_IPS_MARKED]
+        raise AttachRejected({k: v for k, v in errors.items() if v})
+    return form
+
+
+@router.post("/servers/{server_id}/attach-preview", response=PreviewOut, summary="Preview an attach")
+def attach_preview(request, server_id: str, payload: AttachIn):
+    """Check an attach as the form's Preview does, and show the exact call. Nothing is recorded but the check.
+    Scope: `request`."""
+    require_scope(request, Scope.REQUEST)
+    form = _validated(request, server_id, payload, stage="preview", key=uuid.uuid4())
+    plan = services.attach_validate(user=request.user, stage="preview", server_id=server_id, **form.attach_params())
+    return {
+        "server": presenters.server_out(plan.server),
+        "call": presenters.call_out(services.request_preview(plan=plan)),
+    }
+
+
+def _same_parameters(existing: InterfaceRequest, server_id: str, params: dict) -> bool:
+    def canonical(addresses):
+        out = []
+        for address in addresses:
+            try:
+                out.append(str(ipaddress.ip_address(address)))
+            except ValueError:
+                out.append(address)
+        return sorted(out)
+
+    return (existing.server_id, existing.mode, existing.subnet_id, existing.port_id) == (
+        server_id, params["mode"], params["subnet_id"], params["port_id"]
+    ) and canonical(existing.fixed_ips or []) == canonical(params["fixed_ips"])  # fmt: skip
+
+
+@router.post(
+    "/servers/{server_id}/attach-requests",
+    response={200: RequestOut, 201: RequestOut, 409: Problem},
+    summary="Submit an attach request",
+)
+def attach_submit(
+    request,
+    response: HttpResponse,
+    server_id: str,
+    payload: AttachIn,
+    idempotency_key: uuid.UUID | None = Header(
+        None,
+        alias="Idempotency-Key",
+        description="A UUID: the same key from the same user always yields the same request (201 first, then 200).",
+    ),  # fmt: skip
+):
+    """Submit as the form's Confirm does: policies decide whether approvers must agree. Scope: `request`."""
+    require_scope(request, Scope.REQUEST)
+    key = idempotency_key or uuid.uuid4()
+    form = _validated(request, server_id, payload, stage="submit", key=key)
+    params = form.attach_params()
+    existing = selectors.request_by_idempotency_key(user=request.user, key=key)
+    if existing is not None:
+        if not _same_parameters(existing, server_id, params):
+            raise HttpError(409, f"This Idempotency-Key was used for request {existing.pk}, with other parameters; "
+                                 "use a new key for a new request.")  # fmt: skip
+        created = existing
+    else:
+        created = services.interface_request_submit(
+            requester=request.user, idempotency_key=key, server_id=server_id,
+            justification=form.cleaned_data["justification"], **params,
+        )  # fmt: skip
+    response["Location"] = f"/api/v1/attach-requests/{created.pk}"
+    return Answer(200 if existing is not None else 201, presenters.request_out(created, request))
+
+
+@router.get("/attach-requests", response=RequestPageOut, summary="My requests")
+def my_requests(
+    request,
+    status: Status | None = Query(None),
+    before: int | None = Query(None, ge=1, le=2**62, description="The `next_before` of the page before."),
+    limit: int = Query(PAGE_SIZE, ge=1, le=200),
+):
+    """Your own requests, newest first. Scope: `read`."""
+    require_scope(request, Scope.READ)
+    rows = selectors.requests_of(user=request.user).select_related("requester", "team", "decided_by").order_by("-id")
+    if status:
+        rows = rows.filter(status=status)
+    if before:
+        rows = rows.filter(pk__lt=before)
+    page = list(rows[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {"items": [presenters.request_out(r, request) for r in page],
+            "next_before": page[-1].pk if more and page else None}  # fmt: skip
+
+
+@router.get("/attach-requests/{request_id}", response=RequestOut, summary="One request and what to poll")
+def request_detail(request, response: HttpResponse, request_id: int):
+    """A request you may see (yours, or your teams' as approver or auditor). While it can still change, the answer
+    says when to ask again, in `poll.retry_after` and the Retry-After header. Scope: `read`."""
+    require_scope(request, Scope.READ)
+    interface_request = interface_request_for(user=request.user, pk=request_id, purpose=Purpose.VIEW)
+    body = presenters.request_out(interface_request, request)
+    if body["poll"]["retry_after"]:
+        response["Retry-After"] = str(body["poll"]["retry_after"])
+    return body
+
+
+@router.post("/attach-requests/{request_id}/cancel", response={200: RequestOut, 409: Problem}, summary="Cancel")
+def request_cancel(request, request_id: int):
+    """Withdraw your request while it is pending, or approved but not yet started. Scope: `request`."""
+    require_scope(request, Scope.REQUEST)
+    interface_request = interface_request_for(user=request.user, pk=request_id, purpose=Purpose.CANCEL)
+    try:
+        services.interface_request_cancel(request=interface_request, user=request.user)
+    except NotAllowed as exc:  # the requester's own request, in a state that cannot be cancelled any more
+        raise HttpError(409, str(exc)) from None
+    interface_request.refresh_from_db()
+    return presenters.request_out(interface_request, request)

@@ -1,0 +1,59 @@
+import datetime as dt
+import uuid
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Scope
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        label="Name", max_length=100, help_text="What the token is for, e.g. “nightly CI attach”.",
+        error_messages={"required": "Give the token a name, so you know it again in this list."},
+    )  # fmt: skip
+    scopes = forms.MultipleChoiceField(
+        label="Scopes", widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one scope."},
+    )  # fmt: skip
+    expires_on = forms.DateField(
+        label="Expires on", widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": "Choose when the token expires.", "invalid": "Enter a date as YYYY-MM-DD."},
+    )  # fmt: skip
+
+    creation_key = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": "Reload the page."})
+
+    def __init__(self, *args, allowed: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_days = settings.CONFIG.api_token_max_days
+        self.fields["scopes"].choices = [(value, label) for value, label in Scope.choices if value in allowed]
+        today = timezone.localdate()
+        self.fields["expires_on"].widget.attrs.update(
+            min=(today + dt.timedelta(days=1)).isoformat(), max=(today + dt.timedelta(days=self.max_days)).isoformat()
+        )
+        self.fields["expires_on"].help_text = f"At most {self.max_days} days from today."
+        self.initial.setdefault("expires_on", today + dt.timedelta(days=min(30, self.max_days)))
+        self.initial.setdefault("scopes", [Scope.READ.value])
+        self.initial.setdefault("creation_key", uuid.uuid4())
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if any(ord(c) < 32 for c in name):
+            raise forms.ValidationError("Use plain text for the name.")
+        return name
+
+    def clean_expires_on(self):
+        day = self.cleaned_data["expires_on"]
+        today = timezone.localdate()
+        if day <= today:
+            raise forms.ValidationError("Choose a day after today.")
+        if day > today + dt.timedelta(days=self.max_days):
+            raise forms.ValidationError(f"Choose a day at most {self.max_days} days from today.")
+        return day
+
+    def expires_at(self) -> dt.datetime:
+        """The end of the chosen day, in the portal's time zone."""
+        day = self.cleaned_data["expires_on"]
+        end = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=timezone.get_current_timezone())
+        return min(end, timezone.now() + dt.timedelta(days=self.max_days))

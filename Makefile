@@ -7,7 +7,7 @@ IDP_STAMP := tests/idp/node_modules/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint format pytest pytest-postgres chromium clean
+.PHONY: run token test lint format pytest pytest-postgres chromium clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	@test -x $(PYTHON) || python3.13 -m venv $(VENV) || python -m venv $(VENV)
@@ -26,6 +26,12 @@ run: $(STAMP)
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py seed_demo
 	$(PYTHON) manage.py run_portal
+
+# A personal access token for the JSON API, printed once: make -s token FOR=web-requester SCOPES=read,request
+token: export DEBUG ?= true
+token: $(STAMP)
+	@test -n "$(FOR)" || { echo "Say whose token: make -s token FOR=<user name> SCOPES=read,request" >&2; exit 2; }
+	@$(PYTHON) manage.py api_token create "$(FOR)" --scopes "$(or $(SCOPES),read)" --name "$(or $(NAME),make token)"
 
 chromium:
 	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \

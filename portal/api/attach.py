@@ -13,13 +13,13 @@ from ninja.errors import HttpError
 from portal.interfaces import selectors, services
 from portal.interfaces.access import Purpose, interface_request_for
 from portal.interfaces.errors import AttachRejected, NotAllowed
-from portal.interfaces.forms import AttachForm
+from portal.interfaces.forms import AttachForm, DetachForm
 from portal.interfaces.models import InterfaceRequest, Status
 
 from . import presenters
 from .auth import require_scope
 from .models import Scope
-from .schemas import AttachIn, PreviewOut, Problem, RequestOut, RequestPageOut
+from .schemas import AttachIn, DetachIn, DetachPreviewOut, PreviewOut, Problem, RequestOut, RequestPageOut
 
 router = Router(tags=["attach requests"])
 PAGE_SIZE = 50
@@ -106,6 +106,58 @@ def attach_submit(
             requester=request.user, idempotency_key=key, server_id=server_id,
             justification=form.cleaned_data["justification"], **params,
         )  # fmt: skip
+    response["Location"] = f"/api/v1/attach-requests/{created.pk}"
+    return Answer(200 if existing is not None else 201, presenters.request_out(created, request))
+
+
+def _justified(request, server_id: str, text: str) -> str:
+    """The form's justification rules, with its wording."""
+    form = DetachForm({"justification": text, "idempotency_key": str(uuid.uuid4())})
+    if not form.is_valid():
+        errors = {k: [str(m) for m in v] for k, v in form.errors.items()}
+        services.attach_input_rejected(user=request.user, server_id=server_id, stage="submit", errors=errors,
+                                       submitted={"action": "detach"})  # fmt: skip
+        raise AttachRejected(errors)
+    return form.cleaned_data["justification"]
+
+
+@router.post("/servers/{server_id}/detach-preview", response=DetachPreviewOut, summary="Preview a detach")
+def detach_preview(request, server_id: str, payload: DetachIn):
+    """Check a detach as the detach page does, and show the exact DELETE and what happens to the port.
+    Scope: `request`."""
+    require_scope(request, Scope.REQUEST)
+    plan = services.detach_validate(user=request.user, server_id=server_id, port_id=payload.port_id)
+    return {"server": presenters.server_out(plan.server),
+            "call": presenters.call_out(services.request_preview(plan=plan)),
+            "effect": services.detach_effect(server_id=server_id, port_id=payload.port_id)}  # fmt: skip
+
+
+@router.post(
+    "/servers/{server_id}/detach-requests",
+    response={200: RequestOut, 201: RequestOut, 409: Problem},
+    summary="Submit a detach request",
+)
+def detach_submit(
+    request,
+    response: HttpResponse,
+    server_id: str,
+    payload: DetachIn,
+    idempotency_key: uuid.UUID | None = Header(None, alias="Idempotency-Key", description="As for an attach."),
+):
+    """Submit a detach under the same policies, approvals and lifecycle as an attach. Scope: `request`."""
+    require_scope(request, Scope.REQUEST)
+    justification = _justified(request, server_id, payload.justification)
+    key = idempotency_key or uuid.uuid4()
+    existing = selectors.request_by_idempotency_key(user=request.user, key=key)
+    if existing is not None and (existing.action, existing.server_id, existing.port_id) != (
+        "detach", server_id, payload.port_id
+    ):  # fmt: skip
+        raise HttpError(409, f"This Idempotency-Key was used for request {existing.pk}, with other parameters; "
+                             "use a new key for a new request.")  # fmt: skip
+    created = existing or services.detach_request_submit(
+        requester=request.user, idempotency_key=key, server_id=server_id, port_id=payload.port_id,
+        justification=justification,
+    )  # fmt: skip
     response["Location"] = f"/api/v1/attach-requests/{created.pk}"
     return Answer(200 if existing is not None else 201, presenters.request_out(created, request))
 

@@ -76,6 +76,7 @@ def _result(request: InterfaceRequest) -> dict | None:
 def request_out(request: InterfaceRequest, http_request) -> dict:
     return {
         "id": request.pk,
+        "action": request.action,
         "status": request.status,
         "status_label": request.get_status_display(),
         "status_reason": request.status_reason,

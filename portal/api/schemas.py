@@ -108,7 +108,7 @@ class CallOut(Schema):
     path: str
     url: str
     api_version: str
-    body: dict
+    body: dict | None = Field(description="The POST's JSON body; null for a detach's DELETE.")
 
 
 class PreviewOut(Schema):
@@ -136,8 +136,24 @@ class PollOut(Schema):
     waiting_for: str = Field(description="What the request is waiting for, in words.")
 
 
+class DetachIn(Schema):
+    port_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The interface (its port id) to detach; never the server's default interface."
+    )
+    justification: Annotated[str, StringConstraints(max_length=1000)] = Field(
+        "", description="Why the interface should go; plain text, up to 1,000 characters. Required."
+    )
+
+
+class DetachPreviewOut(Schema):
+    server: ServerOut
+    call: CallOut
+    effect: str = Field(description="What SCP does with the port: deleted, or kept unattached for reuse.")
+
+
 class RequestOut(Schema):
     id: int
+    action: Literal["attach", "detach"]
     status: Status
     status_label: str
     status_reason: str

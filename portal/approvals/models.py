@@ -15,6 +15,12 @@ class ModeMatch(models.TextChoices):
     PORT = "port", "Existing port"
 
 
+class ActionMatch(models.TextChoices):
+    ANY = "any", "Attach and detach"
+    ATTACH = "attach", "Attach only"
+    DETACH = "detach", "Detach only"
+
+
 class FixedIpMatch(models.TextChoices):
     ANY = "any", "Either"
     WITH = "with", "Fixed IPs given"
@@ -31,6 +37,7 @@ class ApprovalPolicy(models.Model):
         max_length=200, default="*", help_text="Shell-style pattern, e.g. prod-* (case-insensitive)."
     )
     vpc_id = models.CharField(max_length=64, blank=True, help_text="Empty matches every VPC.")
+    action = models.CharField(max_length=8, choices=ActionMatch.choices, default=ActionMatch.ANY)
     mode = models.CharField(max_length=8, choices=ModeMatch.choices, default=ModeMatch.ANY)
     fixed_ips = models.CharField(max_length=8, choices=FixedIpMatch.choices, default=FixedIpMatch.ANY)
     outcome = models.CharField(max_length=20, choices=PolicyOutcome.choices)
@@ -42,7 +49,17 @@ class ApprovalPolicy(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def matches(self, *, server_name: str, vpc_id: str, mode: str, has_fixed_ips: bool) -> bool:
+    def matches(self, *, server_name: str, vpc_id: str, mode: str, has_fixed_ips: bool, action: str = "attach") -> bool:
+        """Whether this policy applies. A detach matches on server, VPC and action only (it has no mode or IPs)."""
+        if self.action != ActionMatch.ANY and self.action != action:
+            return False
+        if action == "detach":
+            return (
+                fnmatch.fnmatchcase(server_name.lower(), (self.server_name_pattern or "*").lower())
+                and (not self.vpc_id or self.vpc_id == vpc_id)
+                and self.mode == ModeMatch.ANY
+                and self.fixed_ips == FixedIpMatch.ANY
+            )
         if not fnmatch.fnmatchcase(server_name.lower(), (self.server_name_pattern or "*").lower()):
             return False
         if self.vpc_id and self.vpc_id != vpc_id:

@@ -25,11 +25,19 @@ def notify_approvers(*, request_id: int) -> None:
     )
     send_notification(
         f"Approval needed{step}: interface for {request.server_name} (request {request.pk})",
-        f"{request.requester.get_username()} asks to attach an interface to {request.server_name}.\n"
+        f"{request.requester.get_username()} asks to {_what(request)}.\n"
         f"Justification: {request.justification}\n\nReview it: {_link(request.pk)}\n",
         [user.email for user in deciders_for(request)],
         request_id=request.pk,
     )
+
+
+def _what(request: InterfaceRequest) -> str:
+    if request.is_detach:
+        return (
+            f"detach the interface {request.port_id} ({request.port_name or 'no address'}) from {request.server_name}"
+        )
+    return f"attach an interface to {request.server_name}"
 
 
 def _tell_requester(request_id: int, compose: Callable[[InterfaceRequest], tuple[str, str]]) -> None:
@@ -38,7 +46,7 @@ def _tell_requester(request_id: int, compose: Callable[[InterfaceRequest], tuple
     subject, text = compose(request)
     send_notification(
         f"Request {request.pk}{subject}",
-        f"Your request to attach an interface to {request.server_name} {text}\n\n{_link(request.pk)}\n",
+        f"Your request to {_what(request)} {text}\n\n{_link(request.pk)}\n",
         [request.requester.email],
         request_id=request.pk,
     )

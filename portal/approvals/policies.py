@@ -1,4 +1,4 @@
-"""Which approval steps a proposed attach needs. Reads policies; changes nothing."""
+"""Which approval steps a proposed attach or detach needs. Reads policies; changes nothing."""
 
 from __future__ import annotations
 
@@ -32,12 +32,12 @@ def policy_decide(*, plan, team) -> PolicyDecision:
     APPROVAL_DEFAULT is `auto`, `team` (any one of the owning team's approver groups) or a group's name.
     """
     expires_after = dt.timedelta(hours=settings.CONFIG.approval_expiry_hours)
-    has_fixed_ips = bool(plan.fixed_ips)
+    has_fixed_ips = bool(getattr(plan, "fixed_ips", ()))
+    action = getattr(plan, "action", "attach")
     name, steps = None, []
     for policy in ApprovalPolicy.objects.filter(enabled=True).prefetch_related("steps__groups"):
-        if policy.matches(
-            server_name=plan.server.name, vpc_id=plan.server.vpc_id or "", mode=plan.mode, has_fixed_ips=has_fixed_ips
-        ):
+        if policy.matches(server_name=plan.server.name, vpc_id=plan.server.vpc_id or "", mode=plan.mode,
+                          has_fixed_ips=has_fixed_ips, action=action):  # fmt: skip
             if policy.outcome == PolicyOutcome.AUTO_APPROVE:
                 return PolicyDecision(True, policy.name, [], expires_after)
             name, steps = policy.name, policy.step_specs()

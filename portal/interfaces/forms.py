@@ -151,3 +151,16 @@ class AttachForm(forms.Form):
             else:
                 for message in messages:
                     self.add_error(None, message)
+
+
+class DetachForm(forms.Form):
+    """A detach: which interface is in the URL; the requester gives the reason. The same justification rules."""
+
+    justification = AttachForm.base_fields["justification"]
+    idempotency_key = AttachForm.base_fields["idempotency_key"]
+    clean_justification = AttachForm.clean_justification
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", uuid.uuid4())

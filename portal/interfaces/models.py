@@ -20,6 +20,11 @@ class Status(models.TextChoices):
 FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED})
 
 
+class Action(models.TextChoices):
+    ATTACH = "attach", "Attach"
+    DETACH = "detach", "Detach"
+
+
 class Mode(models.TextChoices):
     SUBNET = "subnet", "New port on a subnet"
     PORT = "port", "Existing port"
@@ -27,7 +32,7 @@ class Mode(models.TextChoices):
 
 # What the requester asked for: fixed at submission, bound by the approval, never changed afterwards.
 PARAMETER_FIELDS = frozenset(
-    {"requester", "idempotency_key", "server_id", "server_name", "vpc_id", "mode", "subnet_id", "subnet_name",
+    {"requester", "idempotency_key", "action", "server_id", "server_name", "vpc_id", "mode", "subnet_id", "subnet_name",
      "subnet_cidr", "port_id", "port_name", "fixed_ips", "justification", "api_version", "created_at", "team",
      "team_id", "approval_steps"}
 )  # fmt: skip
@@ -41,6 +46,8 @@ class InterfaceRequest(models.Model):
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     idempotency_key = models.UUIDField()
     created_at = models.DateTimeField()
+    # Attach a new or existing port, or detach the interface `port_id` (mode is then "port").
+    action = models.CharField(max_length=8, choices=Action.choices, default=Action.ATTACH)
     server_id = models.CharField(max_length=64)
     server_name = models.CharField(max_length=255)
     vpc_id = models.CharField(max_length=64)
@@ -107,7 +114,23 @@ class InterfaceRequest(models.Model):
         return steps[self.current_step] if self.current_step < len(steps) else None
 
     @property
-    def attach_body(self) -> dict:
+    def is_detach(self) -> bool:
+        return self.action == Action.DETACH
+
+    @property
+    def call_method(self) -> str:
+        return "DELETE" if self.is_detach else "POST"
+
+    @property
+    def call_path(self) -> str:
+        base = f"/v1/servers/{self.server_id}/interfaces"
+        return f"{base}/{self.port_id}" if self.is_detach else base
+
+    @property
+    def attach_body(self) -> dict | None:
+        """The POST's JSON body (None for a detach, whose DELETE has none)."""
+        if self.is_detach:
+            return None
         if self.mode == Mode.PORT:
             return {"port_id": self.port_id}
         body: dict = {"subnet_id": self.subnet_id}
@@ -119,4 +142,7 @@ class InterfaceRequest(models.Model):
     def parameters_digest(self) -> str:
         """A digest of exactly what will be sent; an approval binds to it."""
         data = {"server_id": self.server_id, "api_version": self.api_version, "body": self.attach_body}
+        if self.is_detach:  # (an attach's digest keeps its original form, so decisions already made still bind)
+            data = {"action": "detach", "server_id": self.server_id, "api_version": self.api_version,
+                    "port_id": self.port_id}  # fmt: skip
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

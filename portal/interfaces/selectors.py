@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from django.db import models
 
 from portal.core.scp import scp_client
 from portal.scp import schemas
@@ -12,9 +14,9 @@ from portal.teams.selectors import server_scope_for
 
 from .access import Purpose, ensure_owned, interface_request_for, server_for
 from .listing import scoped_server_page
-from .models import InterfaceRequest
+from .models import Action, InterfaceRequest, Mode, Status
 from .rules import address_problem, server_unavailable_reason
-from .validation import gather
+from .validation import detach_problem, gather
 
 SERVER_STATES = ("ACTIVE", "SHUTOFF", "ERROR", "BUILD", "REBOOT", "DELETED")
 SERVER_PAGE_SIZE = 20
@@ -36,6 +38,7 @@ class ServerDetail:
     interfaces: list[schemas.InterfaceResponse]
     subnet_names: dict[str, str]
     unavailable_reason: str | None
+    detach_blocked: dict[str, str | None] = field(default_factory=dict)  # port id → why it cannot be detached
 
 
 def server_detail(*, user, server_id: str, client: ScpClient | None = None) -> ServerDetail:
@@ -57,11 +60,16 @@ def server_detail(*, user, server_id: str, client: ScpClient | None = None) -> S
     subnet_names = (
         {s.id: f"{s.name} ({s.cidr})" for s in client.iter_subnets(vpc_id=server.vpc_id)} if server.vpc_id else {}
     )
+    unavailable = server_unavailable_reason(state=server.state, locked=server.locked)
     return ServerDetail(
         server=server,
         interfaces=results["interfaces"],
         subnet_names=subnet_names,
-        unavailable_reason=server_unavailable_reason(state=server.state, locked=server.locked),
+        unavailable_reason=unavailable,
+        detach_blocked={
+            i.port_id: detach_problem(i, busy_with=interface_busy_with(server_id=server.id, port_id=i.port_id))
+            for i in results["interfaces"]
+        },
     )
 
 
@@ -145,3 +153,16 @@ def fixed_ip_check(
     if not answer.available:
         return f"{address} is already in use in {subnet.cidr}.", False
     return f"{address} is free.", True
+
+
+OPEN = (Status.PENDING_APPROVAL, Status.APPROVED, Status.EXECUTING, Status.UNKNOWN)
+
+
+def interface_busy_with(*, server_id: str, port_id: str, exclude_pk: int | None = None) -> int | None:
+    """The open request already changing this interface (detaching it, or attaching it), if any."""
+    changing = models.Q(action=Action.DETACH, port_id=port_id) | models.Q(result_port_id=port_id)
+    changing |= models.Q(action=Action.ATTACH, mode=Mode.PORT, port_id=port_id)
+    busy = InterfaceRequest.objects.filter(server_id=server_id, status__in=OPEN).filter(changing)
+    if exclude_pk is not None:
+        busy = busy.exclude(pk=exclude_pk)
+    return busy.order_by("pk").values_list("pk", flat=True).first()

@@ -38,8 +38,9 @@ from portal.teams.selectors import requesting_team
 from .access import deny, ensure_owned
 from .errors import AttachRejected, InvalidState, ScpUnavailable
 from .lifecycle import transition
-from .models import InterfaceRequest, Mode, Status
-from .validation import AttachPlan, validate_attach
+from .models import Action, InterfaceRequest, Mode, Status
+from .selectors import interface_busy_with
+from .validation import AttachPlan, DetachPlan, validate_attach, validate_detach
 
 MAX_JUSTIFICATION = 1000
 # An approved request that cannot reach SCP before sending anything waits and tries again: 30 s, 1, 2, 4, 8,
@@ -67,14 +68,18 @@ def request_preview(*, request: InterfaceRequest | None = None, plan: AttachPlan
     client = client or scp_client(audited=False)
     if request is not None:
         server_id, body, version = request.server_id, request.attach_body, request.api_version
+        method, path = request.call_method, request.call_path
     else:
         assert plan is not None
-        server_id, body = plan.server.id, plan.body().to_body()
-        version = settings.CONFIG.scp_virtualserver_api_version
+        server_id, version = plan.server.id, settings.CONFIG.scp_virtualserver_api_version
+        if isinstance(plan, DetachPlan):
+            method, path, body = "DELETE", f"/v1/servers/{server_id}/interfaces/{plan.interface.port_id}", None
+        else:
+            method, path, body = "POST", f"/v1/servers/{server_id}/interfaces", plan.body().to_body()
     return {
-        "method": "POST",
-        "path": f"/v1/servers/{server_id}/interfaces",
-        "url": client.url_for("virtualserver", f"/v1/servers/{server_id}/interfaces"),
+        "method": method,
+        "path": path,
+        "url": client.url_for("virtualserver", path),
         "api_version": f"virtualserver {version}",
         "body": body,
     }
@@ -146,6 +151,21 @@ def interface_request_submit(
         stage="submit",
         client=client,
     )
+    fields = {
+        "mode": mode,
+        "subnet_id": plan.subnet.id if plan.subnet else "",
+        "subnet_name": plan.subnet.name[:255] if plan.subnet else "",
+        "subnet_cidr": plan.subnet.cidr if plan.subnet else "",
+        "port_id": plan.port.id if plan.port else "",
+        "port_name": plan.port.name[:255] if plan.port else "",
+        "fixed_ips": list(plan.fixed_ips),
+    }
+    return _record_request(requester=requester, idempotency_key=idempotency_key, plan=plan, fields=fields,
+                           justification=justification)  # fmt: skip
+
+
+def _record_request(*, requester, idempotency_key, plan, fields: dict, justification: str) -> InterfaceRequest:
+    """Decide by policy and record a validated attach or detach; start it at once when no approval is needed."""
     team = requesting_team(requester, plan.server)
     if team is None:
         raise deny(user=requester, action="interface_request.submit", target=plan.server.id,
@@ -165,13 +185,7 @@ def interface_request_submit(
                 server_id=plan.server.id,
                 server_name=plan.server.name[:255],
                 vpc_id=plan.server.vpc_id or "",
-                mode=mode,
-                subnet_id=plan.subnet.id if plan.subnet else "",
-                subnet_name=plan.subnet.name[:255] if plan.subnet else "",
-                subnet_cidr=plan.subnet.cidr if plan.subnet else "",
-                port_id=plan.port.id if plan.port else "",
-                port_name=plan.port.name[:255] if plan.port else "",
-                fixed_ips=list(plan.fixed_ips),
+                **fields,
                 justification=justification[:MAX_JUSTIFICATION],
                 api_version=settings.CONFIG.scp_virtualserver_api_version,
                 team=team,
@@ -185,6 +199,7 @@ def interface_request_submit(
                 action="interface_request.submitted",
                 outcome=Outcome.SUCCESS,
                 payload={
+                    "action": request.action,
                     "parameters": request_preview(request=request),
                     "justification": request.justification,
                     "team": team.name,
@@ -299,6 +314,8 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
         reason = f"Not sent: {refusal} You can submit again once it is."
         return _fail_execution(request, reason=reason, payload={"stage": "api_version", "sent": False})
     client = client or scp_client()
+    if request.is_detach:
+        return _execute_detach(request, client)
     with _scp_calls_for(request):
         try:
             plan = validate_attach(
@@ -479,6 +496,8 @@ def interface_request_reconcile(*, request_id: int, client: ScpClient | None = N
             interfaces = []
         except ScpError:
             return request  # still unknown; the periodic reconciliation will try again
+        if request.is_detach:
+            return _reconcile_detach(request, interfaces, client)
         if request.ports_before is None and request.mode == Mode.SUBNET:
             verdict = _Verdict()  # the call was never made: the claim died before its write-ahead
         else:
@@ -561,3 +580,167 @@ def requests_reconcile_due(*, client: ScpClient | None = None) -> int:
         with contextlib.suppress(InvalidState):  # settled meanwhile by someone else
             settled += interface_request_reconcile(request_id=request.pk, client=client).is_final
     return settled
+
+
+# --- detach ------------------------------------------------------------------------------------------------------
+
+
+def detach_validate(*, user, server_id: str, port_id: str, stage: str = "preview", client: ScpClient | None = None):
+    """Validate a proposed detach on a server the user may request on; a refusal is audited with its reasons."""
+    refusal = version_refusal()
+    if refusal is not None:
+        raise ScpUnavailable(f"Nothing can be sent to SCP right now. {refusal}")
+    client = client or scp_client()
+
+    def owned(server):
+        ensure_owned(user=user, server_id=server_id, server=server, to_request=True)
+
+    try:
+        return validate_detach(
+            client=client, server_id=server_id, port_id=port_id, owner_check=owned,
+            busy_with=lambda p: interface_busy_with(server_id=server_id, port_id=p),
+        )  # fmt: skip
+    except AttachRejected as exc:
+        attach_input_rejected(user=user, server_id=server_id, stage=stage, errors=exc.errors,
+                              submitted={"action": "detach", "port_id": port_id[:200]})  # fmt: skip
+        raise
+
+
+def detach_effect(*, server_id: str, port_id: str) -> str:
+    """What SCP does with the port when it is detached, as far as the portal's own records tell."""
+    attach = (
+        InterfaceRequest.objects.filter(
+            server_id=server_id, action=Action.ATTACH, result_port_id=port_id, status=Status.SUCCEEDED
+        )
+        .order_by("-pk")
+        .first()  # fmt: skip
+    )
+    if attach is not None and attach.mode == Mode.SUBNET:
+        return (f"SCP deletes this port and frees its addresses: request {attach.pk} created it on subnet "
+                f"{attach.subnet_name or attach.subnet_id}.")  # fmt: skip
+    if attach is not None:
+        return f"SCP keeps this port, unattached, for reuse: it existed before request {attach.pk} attached it."
+    return ("SCP deletes a port it created when the interface was attached by subnet, and keeps, unattached, a port "
+            "that existed before. The portal did not attach this interface, so which it is depends on how it was "
+            "made.")  # fmt: skip
+
+
+def detach_request_submit(
+    *, requester, idempotency_key: uuid.UUID, server_id: str, port_id: str, justification: str,
+    client: ScpClient | None = None,
+) -> InterfaceRequest:  # fmt: skip
+    """Validate and record a detach under the same policies, approvals and lifecycle as an attach."""
+    existing = InterfaceRequest.objects.filter(requester=requester, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    if not can_request(requester):
+        raise deny(user=requester, action="interface_request.submit", reason="You may not submit requests.")
+    plan = detach_validate(user=requester, server_id=server_id, port_id=port_id, stage="submit", client=client)
+    interface = plan.interface
+    fields = {
+        "action": Action.DETACH,
+        "mode": Mode.PORT,
+        "port_id": interface.port_id,
+        "port_name": ", ".join(interface.addresses)[:255],
+        "subnet_id": interface.subnet_id or "",
+        "fixed_ips": [],
+    }
+    return _record_request(requester=requester, idempotency_key=idempotency_key, plan=plan, fields=fields,
+                           justification=justification)  # fmt: skip
+
+
+def _execute_detach(request: InterfaceRequest, client: ScpClient) -> InterfaceRequest:
+    """Re-validate, write ahead, DELETE once, then poll until the interface is gone."""
+    with _scp_calls_for(request):
+        try:
+            plan = validate_detach(
+                client=client, server_id=request.server_id, port_id=request.port_id,
+                busy_with=lambda p: interface_busy_with(server_id=request.server_id, port_id=p, exclude_pk=request.pk),
+            )  # fmt: skip
+        except AttachRejected as exc:
+            return _fail_execution(request, reason=f"No longer possible: {exc.summary}",
+                                   payload={"stage": "revalidation", "sent": False})  # fmt: skip
+        except ScpUnavailable as exc:
+            return _defer_execution(request, reason=str(exc), payload={"stage": "revalidation", "sent": False})
+        ports_before = sorted(i.port_id for i in plan.interfaces)
+        InterfaceRequest.objects.filter(pk=request.pk).update(ports_before=ports_before)
+        record_event(
+            action="scp.detach.intent",
+            outcome=Outcome.PENDING,
+            payload={**request_preview(request=request, client=client), "interface": _interface_dump(plan.interface)},
+            interface_request_id=request.pk,
+            target=request.server_id,
+        )
+        try:
+            client.detach_interface(request.server_id, request.port_id)
+        except ScpNotSent:
+            return _defer_execution(request, reason="SCP could not be reached.",
+                                    payload={"stage": "detach", "sent": False})  # fmt: skip
+        except (ScpOutcomeUnknown, ScpResponseInvalid, ScpServerError) as exc:
+            reason = f"SCP's answer was lost or unusable ({type(exc).__name__}); checking the server."
+            transition(request, "lose_answer", reason=reason)
+            return interface_request_reconcile(request_id=request.pk, client=client)
+        except ScpHttpError as exc:
+            payload = {"status": exc.status, "code": exc.code, "detail": exc.detail}
+            if isinstance(exc, ScpNotFound):
+                reason = "The interface was no longer attached when the portal asked; nothing was detached."
+            else:
+                reason = _failure_reason(request, exc)
+            return _fail_execution(request, reason=reason, payload=payload)
+        gone = _wait_until_gone(client, request)
+    return _settle_detach(request, client, gone=gone, via="response")
+
+
+def _interface_dump(interface: schemas.InterfaceResponse) -> dict:
+    return interface.model_dump(mode="json", exclude_none=True)
+
+
+def _wait_until_gone(client: ScpClient, request: InterfaceRequest) -> bool:
+    """Poll the interface until SCP no longer lists it (404), up to the configured timeout."""
+    config = settings.CONFIG
+    deadline = time.monotonic() + config.scp_settle_timeout
+    while True:
+        try:
+            client.get_server_interface(request.server_id, request.port_id)
+        except ScpNotFound:
+            return True
+        except ScpError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(config.scp_poll_interval)
+
+
+def _settle_detach(request: InterfaceRequest, client: ScpClient, *, gone: bool, via: str) -> InterfaceRequest:
+    kept = None
+    if gone:
+        try:
+            port = client.get_port(request.port_id)
+            kept = not port.is_attached
+        except ScpNotFound:
+            kept = False
+        except ScpError:
+            kept = None
+    result = {"detached_port_id": request.port_id, "gone": gone, "port_kept": kept}
+    reason = (
+        ""
+        if gone
+        else "SCP accepted the detach; the interface was still being removed when the portal stopped waiting."
+    )
+    transition(request, "succeed", reason=reason, payload={"detach": result, "via": via}, result=result)
+    return request
+
+
+def _reconcile_detach(request: InterfaceRequest, interfaces, client: ScpClient) -> InterfaceRequest:
+    """Still listed (and not DELETING) → not applied; gone or DELETING → done. The DELETE is never sent again."""
+    listed = next((i for i in interfaces if i.port_id == request.port_id), None)
+    never_sent = request.ports_before is None
+    if never_sent or (listed is not None and (listed.port_state or "").upper() != "DELETING"):
+        reason = "Not applied: the interface is still attached, so nothing was detached. You can submit again."
+        transition(request, "not_applied", reason=reason, payload={"found": True})
+        return request
+    record_event(action="interface_request.reconciled", outcome=Outcome.SUCCESS,
+                 payload={"found": listed is not None, "port_id": request.port_id, "detach": True},
+                 interface_request_id=request.pk, target=request.server_id)  # fmt: skip
+    gone = listed is None or _wait_until_gone(client, request)
+    return _settle_detach(request, client, gone=gone, via="reconciliation")

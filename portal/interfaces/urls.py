@@ -9,6 +9,7 @@ urlpatterns = [
     path(f"{SERVER}/", views.server_detail, name="server_detail"),
     path(f"{SERVER}/attach/", views.attach, name="attach"),
     path(f"{SERVER}/attach/check-ip/", views.check_ip, name="check_ip"),
+    path(f"{SERVER}/detach/<str:port_id>/", views.detach, name="detach"),
     path("requests/", views.my_requests, name="my_requests"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request_cancel"),

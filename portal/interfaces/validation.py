@@ -169,3 +169,62 @@ def _check_addresses(client: ScpClient, subnet: schemas.Subnet, fixed_ips: list[
         if not answer.available:
             address = fixed_ips[int(key.rsplit("_", 1)[1])]
             errors.setdefault(key, []).append(f"{address} is already in use in {subnet.cidr}.")
+
+
+@dataclass
+class DetachPlan:
+    """A detach that can be made now: the server, the interface, and its subnet (for the record)."""
+
+    server: schemas.Server
+    interface: schemas.InterfaceResponse
+    interfaces: list[schemas.InterfaceResponse]
+    action: str = "detach"
+    mode: str = Mode.PORT  # what policies see: a detach has no subnet mode and no fixed IPs
+    fixed_ips: list[str] = field(default_factory=list)
+
+
+def detach_problem(interface: schemas.InterfaceResponse, *, busy_with: int | None) -> str | None:
+    """Why this interface cannot be detached now, in words a requester can act on; None when it can."""
+    if interface.is_default:
+        return "This is the server's default interface; it cannot be detached."
+    if (interface.port_state or "").upper() == "DELETING":
+        return "This interface is already being detached."
+    if busy_with is not None:
+        return f"Request {busy_with} is already changing this interface; wait until it has ended."
+    return None
+
+
+def validate_detach(
+    *,
+    client: ScpClient,
+    server_id: str,
+    port_id: str,
+    busy_with: Callable[[str], int | None],
+    owner_check: Callable[[schemas.Server | None], None] | None = None,
+) -> DetachPlan:
+    """Check that `port_id` is a detachable interface of the server now; AttachRejected with reasons if not."""
+    results = gather(client, {"server": lambda: client.get_server(server_id),
+                              "interfaces": lambda: client.list_server_interfaces(server_id)})  # fmt: skip
+    server = results["server"]
+    if owner_check is not None and not (isinstance(server, ScpError) and not isinstance(server, ScpNotFound)):
+        owner_check(None if isinstance(server, ScpNotFound) else server)
+    if isinstance(server, ScpNotFound):
+        raise AttachRejected({"__all__": [f"The server {server_id} no longer exists."]})
+    for value in (server, results["interfaces"]):
+        if isinstance(value, ScpError):
+            _raise_unavailable(value)
+    interfaces = results["interfaces"]
+    errors: dict[str, list[str]] = {}
+    reason = server_unavailable_reason(state=server.state, locked=server.locked)
+    if reason:
+        errors["__all__"] = [reason.replace("attached", "detached")]
+    interface = next((i for i in interfaces if i.port_id == port_id), None)
+    if interface is None:
+        errors["port_id"] = ["That interface is not attached to this server (any more)."]
+    else:
+        problem = detach_problem(interface, busy_with=busy_with(port_id))
+        if problem:
+            errors["port_id"] = [problem]
+    if errors:
+        raise AttachRejected(errors)
+    return DetachPlan(server=server, interface=interface, interfaces=interfaces)

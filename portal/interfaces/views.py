@@ -23,7 +23,7 @@ from portal.teams.selectors import server_scope_for
 from . import selectors, services
 from .access import Purpose, audience_allows, interface_request_for
 from .errors import AttachRejected, NotAllowed, ScpUnavailable
-from .forms import AttachForm
+from .forms import AttachForm, DetachForm
 
 SCP_DOWN = "SCP is not answering right now, so this page cannot be shown. Try again in a moment."
 # SCP's marker (an id), or the listing's position in each of several sources (ids joined by "~"; "_", ".").
@@ -204,6 +204,36 @@ def _attach_submit(request, server_id: str, action: str):
         return _show_attach_form(request, server_id, form)
     preview = services.request_preview(plan=plan)
     return _render_attach(request, server=plan.server, form=form, preview=preview, plan=plan)
+
+
+@login_required
+def detach(request, server_id: str, port_id: str):
+    """Detach one interface: GET shows the exact DELETE and what happens to the port; POST submits it."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    try:
+        _require_requester(request, target=server_id)
+    except NotAllowed as exc:
+        return _scp_error_page(request, str(exc), status=403)
+    form = DetachForm(request.POST if request.method == "POST" else None)
+    context = {"form": form, "port_id": port_id, "server_id": server_id}
+    try:
+        if request.method == "POST" and form.is_valid():
+            interface_request = services.detach_request_submit(
+                requester=request.user, idempotency_key=form.cleaned_data["idempotency_key"], server_id=server_id,
+                port_id=port_id, justification=form.cleaned_data["justification"],
+            )  # fmt: skip
+            return redirect("request_detail", pk=interface_request.pk)
+        plan = services.detach_validate(user=request.user, server_id=server_id, port_id=port_id, stage="preview")
+        context.update(plan=plan, server=plan.server, preview=services.request_preview(plan=plan),
+                       effect=services.detach_effect(server_id=server_id, port_id=port_id))  # fmt: skip
+    except AttachRejected as exc:
+        context["refused"] = exc.summary
+    except (ScpUnavailable, NotAllowed) as exc:
+        context["refused"] = str(exc)
+    except ScpError:
+        return _scp_error_page(request, SCP_DOWN)
+    return render(request, "interfaces/detach.html", context, status=200 if "refused" not in context else 409)
 
 
 @login_required

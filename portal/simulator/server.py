@@ -270,9 +270,14 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(injected, "ContactAdminForAssistance", "the service is temporarily unavailable")
             query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
             with_default = version >= "1.2"
-            if name == "attach":
+            if name in ("attach", "detach"):  # the same faults for both writes
                 fault = sim.faults.attach_fault()
-                result = sim.state.attach(params["server_id"], body, with_default=with_default, conflict=fault.conflict)
+                if name == "attach":
+                    result = sim.state.attach(params["server_id"], body, with_default=with_default,
+                                              conflict=fault.conflict)  # fmt: skip
+                else:
+                    sim.state.detach(params["server_id"], params["port_id"], conflict=fault.conflict)
+                    result = {}
                 if fault.drop:
                     sim.log_update(entry, fault="drop after apply", status=0)
                     self.close_connection = True
@@ -338,9 +343,6 @@ class Handler(BaseHTTPRequestHandler):
             case "get_interface":
                 interface = state.get_interface(params["server_id"], params["port_id"], with_default=with_default)
                 return {"interfaces": [interface]}
-            case "detach":
-                state.detach(params["server_id"], params["port_id"])
-                return {}
             case "list_subnets":
                 page = int(query.get("page", 0))
                 if page < 0:

@@ -75,9 +75,15 @@ class Port:
     is_default: bool = False
     static_nat: dict[str, Any] | None = None
     private_static_nat: dict[str, Any] | None = None
+    detaching: bool = False  # DELETE accepted: listed as DELETING until the settle time has passed
 
     def settled(self, now: float) -> bool:
         return now >= self.ready_at
+
+    def interface_state(self, now: float) -> str:
+        if self.detaching:
+            return "DELETING"
+        return "ACTIVE" if self.settled(now) else "BUILD"
 
     def as_dict(self, now: float) -> dict[str, Any]:
         return {
@@ -89,7 +95,7 @@ class Port:
             "mac_address": self.mac_address,
             "attached_resource_id": self.attached_resource_id,
             "attached_resource_type": "VIRTUAL_SERVER" if self.attached_resource_id else None,
-            "state": "ACTIVE" if self.settled(now) else "CREATING",
+            "state": "DELETING" if self.detaching else ("ACTIVE" if self.settled(now) else "CREATING"),
         }
 
     def as_interface(self, now: float, *, with_default: bool) -> dict[str, Any]:
@@ -97,7 +103,7 @@ class Port:
             "fixed_ips": [{"ip_address": ip} for ip in self.fixed_ips],
             "mac_addr": self.mac_address,
             "port_id": self.id,
-            "port_state": "ACTIVE" if self.settled(now) else "BUILD",
+            "port_state": self.interface_state(now),
             "subnet_id": self.subnet_id,
         }
         if self.static_nat:
@@ -251,6 +257,7 @@ class SimulatorState:
         return self._clock()
 
     def _used_addresses(self, subnet_id: str) -> set[str]:
+        self._reap()
         return {ip for p in self.world.ports.values() if p.subnet_id == subnet_id for ip in p.fixed_ips}
 
     def _free_address(self, subnet: Subnet) -> str:
@@ -288,7 +295,19 @@ class SimulatorState:
         return server
 
     def _ports_of(self, server_id: str) -> list[Port]:
+        self._reap()
         return [p for p in self.world.ports.values() if p.attached_resource_id == server_id]
+
+    def _reap(self) -> None:
+        """Finish the detaches whose time has come: a port the attach created is deleted, another is left
+        unattached for reuse (as SCP, like Nova, treats ports it made and ports it was given)."""
+        now = self.now()
+        for port in [p for p in self.world.ports.values() if p.detaching and now >= p.ready_at]:
+            port.detaching = False
+            if port.created_by_attach:
+                del self.world.ports[port.id]
+            else:
+                port.attached_resource_id = None
 
     # --- reads ------------------------------------------------------------------------------------------
 
@@ -365,6 +384,7 @@ class SimulatorState:
 
     def get_interface(self, server_id: str, port_id: str, *, with_default: bool) -> dict[str, Any]:
         with self._lock:
+            self._reap()
             self._server(server_id)
             port = self.world.ports.get(port_id)
             if port is None or port.attached_resource_id != server_id:
@@ -400,6 +420,7 @@ class SimulatorState:
         marker=None,
     ):
         with self._lock:
+            self._reap()
             now = self.now()
             ports = sorted(self.world.ports.values(), key=lambda p: p.id)
             if subnet_id:
@@ -426,6 +447,7 @@ class SimulatorState:
 
     def get_port(self, port_id: str) -> dict[str, Any]:
         with self._lock:
+            self._reap()
             port = self.world.ports.get(port_id)
             if port is None:
                 raise ApiError(404, "Vpc.Port.NotFound", f"port {port_id} not found")
@@ -536,18 +558,24 @@ class SimulatorState:
         port.ready_at = self.now() + self.settle_seconds
         return port.as_interface(self.now(), with_default=with_default)
 
-    def detach(self, server_id: str, port_id: str) -> None:
+    def detach(self, server_id: str, port_id: str, *, conflict: bool = False) -> None:
+        """Accept a detach: the interface is DELETING for the settle time, then gone (see `_reap`)."""
         with self._lock:
-            self._server(server_id)
+            server = self._server(server_id)
+            self._reap()
             port = self.world.ports.get(port_id)
             if port is None or port.attached_resource_id != server_id:
                 raise ApiError(404, "VirtualServer.Interface.NotFound", f"interface {port_id} not found")
             if port.is_default:
                 raise ApiError(409, "VirtualServer.Interface.Default", "the default interface cannot be detached")
-            if port.created_by_attach:
-                del self.world.ports[port_id]
-            else:
-                port.attached_resource_id = None
+            if port.detaching:
+                raise ApiError(409, "VirtualServer.Interface.Deleting", f"interface {port_id} is being detached")
+            if server.locked:
+                raise ApiError(409, "VirtualServer.Server.Locked", f"server {server.name} is locked")
+            if conflict:
+                raise ApiError(409, "VirtualServer.DeleteInterface.Conflict", "server is busy; try again")
+            port.detaching = True
+            port.ready_at = self.now() + self.settle_seconds
 
     def set_server(
         self, server_id: str, *, state: str | None = None, locked: bool | None = None, name: str | None = None

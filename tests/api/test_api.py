@@ -178,3 +178,25 @@ def test_me_names_the_token_and_its_effective_scopes(requester, token_for):
     secret, token = token_for(requester, "read", "request")
     me = ApiClient(secret).get("/me").json()
     assert me["username"] == "requester" and me["scopes"] == ["read", "request"] and me["token"] == token.prefix
+
+
+def test_detach_through_the_api(sim, world, requester, api_as, scp):
+    from portal.scp import schemas
+
+    web01 = world.servers["web-01"]
+    made = scp.attach_interface(web01.id, schemas.ServerInterfaceCreateRequest(subnet_id=world.subnets["prod-db"].id))
+    api = api_as(requester, "read", "request")
+    preview = api.post(f"/servers/{web01.id}/detach-preview", {"port_id": made.port_id}).json()
+    assert preview["call"]["method"] == "DELETE" and preview["call"]["body"] is None and "SCP" in preview["effect"]
+    default = world.ports["web-01-eth0"].id
+    body = {"port_id": default, "justification": "x"}
+    refused = problem(api.post(f"/servers/{web01.id}/detach-requests", body), 422)
+    message = "This is the server's default interface; it cannot be detached."
+    assert refused["errors"] == [{"field": "port_id", "message": message}]
+    assert problem(api.post(f"/servers/{web01.id}/detach-requests", {"port_id": made.port_id}), 422)["errors"] == [
+        {"field": "justification", "message": "Say why this interface is needed."}]  # fmt: skip
+    created = api.post(f"/servers/{web01.id}/detach-requests", {"port_id": made.port_id, "justification": "gone"})
+    assert created.status_code == 201, created.content
+    done = api.get(f"/attach-requests/{created.json()['id']}").json()
+    assert done["action"] == "detach" and done["status"] == "succeeded" and done["result"] is None
+    assert done["call"]["path"].endswith(f"/interfaces/{made.port_id}")

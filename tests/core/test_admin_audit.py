@@ -22,7 +22,7 @@ def events(action):
 def test_adding_a_policy_that_approves_everything_is_audited(admin_client):
     response = admin_client.post("/admin/approvals/approvalpolicy/add/", {
         "name": "let everything through", "order": 1, "enabled": "on", "server_name_pattern": "*", "vpc_id": "",
-        "mode": "any", "fixed_ips": "any", "outcome": "auto_approve",
+        "action": "any", "mode": "any", "fixed_ips": "any", "outcome": "auto_approve",
         "steps-TOTAL_FORMS": "0", "steps-INITIAL_FORMS": "0", "steps-MIN_NUM_FORMS": "0", "steps-MAX_NUM_FORMS": "1000",
     })  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:3000]

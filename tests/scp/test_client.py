@@ -2,6 +2,7 @@
 
 import random
 import socket
+import time
 
 import pytest
 
@@ -18,6 +19,7 @@ from portal.scp.errors import (
     ScpServerError,
     ScpUnauthorized,
 )
+from tests.conftest import TEST_SETTLE_SECONDS
 
 
 def make_client(**overrides) -> ScpClient:
@@ -94,6 +96,8 @@ def test_attach_poll_and_detach(scp, world):
     assert interface.port_state == "BUILD" and interface.mac_addr.startswith("fa:16:3e:")
     assert interface.addresses == ["192.168.20.77"]
     scp.detach_interface(server.id, interface.port_id)
+    assert scp.get_server_interface(server.id, interface.port_id).port_state == "DELETING"  # as SCP: asynchronous
+    time.sleep(TEST_SETTLE_SECONDS + 0.05)
     with pytest.raises(ScpNotFound):
         scp.get_server_interface(server.id, interface.port_id)
 

@@ -1,11 +1,12 @@
 """The simulator's attach rules, as a table, and its behaviour under concurrency and faults."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from portal.scp import schemas
-from portal.scp.errors import ScpBadRequest, ScpConflict, ScpHttpError, ScpNotFound
+from portal.scp.errors import ScpBadRequest, ScpConflict, ScpHttpError, ScpNotFound, ScpOutcomeUnknown
 
 
 def raw_attach(scp, server_id, body):
@@ -130,13 +131,41 @@ def test_transient_conflict_fault(sim, scp, world):
     assert raised.value.code == "VirtualServer.CreateInterface.Conflict"
 
 
-def test_detach_returns_a_port_to_unattached(sim, scp, world):
+def test_detach_is_asynchronous_and_keeps_a_port_that_existed_before(sim, scp, world):
+    sim.reset(settle_seconds=0.3)
     server, port = world.servers["web-01"], world.spare_port()
     raw_attach(scp, server.id, {"port_id": port.id})
+    time.sleep(0.35)
     scp.detach_interface(server.id, port.id)
-    assert not scp.get_port(port.id).is_attached
+    assert scp.get_server_interface(server.id, port.id).port_state == "DELETING"
+    with pytest.raises(ScpConflict, match="is being detached"):
+        scp.detach_interface(server.id, port.id)
+    time.sleep(0.35)
+    with pytest.raises(ScpNotFound):
+        scp.get_server_interface(server.id, port.id)
+    assert not scp.get_port(port.id).is_attached  # left for reuse
     with pytest.raises(ScpConflict):
         scp.detach_interface(server.id, world.ports["web-01-eth0"].id)  # the default interface stays
+
+
+def test_detach_deletes_a_port_the_attach_created(sim, scp, world):
+    server = world.servers["web-01"]
+    made = raw_attach(scp, server.id, {"subnet_id": world.subnets["prod-db"].id})
+    time.sleep(0.25)
+    scp.detach_interface(server.id, made.port_id)
+    time.sleep(0.25)
+    assert made.port_id not in {i.port_id for i in scp.list_server_interfaces(server.id)}
+    with pytest.raises(ScpNotFound):
+        scp.get_port(made.port_id)
+
+
+def test_detach_faults_are_the_attach_ones(sim, scp, world):
+    server = world.servers["web-01"]
+    made = raw_attach(scp, server.id, {"subnet_id": world.subnets["prod-db"].id})
+    sim.faults(drop_after_apply_rate=1.0)
+    with pytest.raises(ScpOutcomeUnknown):
+        scp.detach_interface(server.id, made.port_id)
+    assert scp.get_server_interface(server.id, made.port_id).port_state == "DELETING"  # applied nonetheless
 
 
 def test_control_endpoints_do_not_exist_without_the_flag(tmp_path):

@@ -73,6 +73,7 @@ def approval_overview(request: InterfaceRequest) -> dict:
 def decision_context(item, user, **extra) -> dict:
     """What an approver sees of one request: its parameters, the exact call, its age, its steps, and whether
     they may decide."""
+    from portal.interfaces.selectors import ip_conflicts
     from portal.interfaces.services import request_preview
 
     from .services import may_decide
@@ -83,6 +84,8 @@ def decision_context(item, user, **extra) -> dict:
         "preview": request_preview(request=item),
         "age": timezone.now() - item.created_at,
         "blocked": refusal.reason if refusal else None,
+        "conflicts": ip_conflicts(item),
+        "holds": [h.address for h in item.holds.all()] if item.fixed_ips else [],
         **approval_overview(item),
         **extra,
     }

@@ -20,7 +20,7 @@ from portal.approvals import notifications
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 
-from .models import InterfaceRequest, Status
+from .models import FINAL_STATUSES, FixedIpHold, InterfaceRequest, Status
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,8 @@ def transition(
         )
         if not changed:
             return False
+        if step.target in FINAL_STATUSES:  # its fixed IPs are SCP's to guard from now on (or free again)
+            FixedIpHold.objects.filter(request_id=request.pk).delete()
         record_event(
             action=step.action,
             outcome=step.outcome,

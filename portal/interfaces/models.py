@@ -146,3 +146,21 @@ class InterfaceRequest(models.Model):
             data = {"action": "detach", "server_id": self.server_id, "api_version": self.api_version,
                     "port_id": self.port_id}  # fmt: skip
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+class FixedIpHold(models.Model):
+    """A fixed IP an open request will ask SCP for: nobody else may ask for it until that request ends.
+
+    One row per (subnet, address), unique, written in the submitting transaction: of two requests racing for one
+    address, exactly one commits. The lifecycle deletes the rows when the request reaches a final state.
+    """
+
+    request = models.ForeignKey(InterfaceRequest, on_delete=models.CASCADE, related_name="holds")
+    subnet_id = models.CharField(max_length=64)
+    address = models.CharField(max_length=45)  # canonical form (ipaddress), so 2001:DB8::5 and 2001:db8::5 clash
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subnet_id", "address"], name="one_hold_per_address")]
+
+    def __str__(self) -> str:
+        return f"{self.address} on {self.subnet_id} for request {self.request_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -14,7 +15,7 @@ from portal.teams.selectors import server_scope_for
 
 from .access import Purpose, ensure_owned, interface_request_for, server_for
 from .listing import scoped_server_page
-from .models import Action, InterfaceRequest, Mode, Status
+from .models import Action, FixedIpHold, InterfaceRequest, Mode, Status
 from .rules import address_problem, server_unavailable_reason
 from .validation import detach_problem, gather
 
@@ -147,6 +148,7 @@ def fixed_ip_check(
     if isinstance(subnet, Exception):
         raise subnet
     problem = address_problem(address, cidr=subnet.cidr, gateway=subnet.gateway_ip_address)
+    problem = problem or hold_problem(subnet_id=subnet.id, address=address)
     if problem:
         return problem, False
     answer = client.check_ip_availability(subnet_id=subnet.id, ip_address=address)
@@ -166,3 +168,73 @@ def interface_busy_with(*, server_id: str, port_id: str, exclude_pk: int | None 
     if exclude_pk is not None:
         busy = busy.exclude(pk=exclude_pk)
     return busy.order_by("pk").values_list("pk", flat=True).first()
+
+
+def canonical_address(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        return address.strip()
+
+
+def hold_problem(*, subnet_id: str, address: str, exclude_pk: int | None = None) -> str | None:
+    """Why `address` cannot be asked for on the subnet: another open request holds it (named, with its state)."""
+    holds = FixedIpHold.objects.filter(subnet_id=subnet_id, address=canonical_address(address)).select_related(
+        "request"
+    )
+    if exclude_pk is not None:
+        holds = holds.exclude(request_id=exclude_pk)
+    hold = holds.first()
+    if hold is None:
+        return None
+    state = hold.request.get_status_display().lower()
+    return f"{hold.address} is held by request {hold.request_id} ({state}) until that request ends."
+
+
+def ip_conflicts(request: InterfaceRequest) -> list[str]:
+    """Other open requests asking for one of this request's fixed IPs on its subnet, in words (for approvers).
+
+    Holds make this empty for requests submitted since they exist; it shows what a reviewer must know otherwise.
+    """
+    mine = {canonical_address(a) for a in request.fixed_ips or []}
+    if not mine:
+        return []
+    others = InterfaceRequest.objects.filter(subnet_id=request.subnet_id, status__in=OPEN, action=Action.ATTACH)
+    found = []
+    for other in others.exclude(pk=request.pk).order_by("pk"):
+        for address in sorted(mine & {canonical_address(a) for a in other.fixed_ips or []}):
+            found.append(f"{address} is also asked for by request {other.pk} ({other.get_status_display().lower()}).")
+    return found
+
+
+def guest_setup(request: InterfaceRequest, client: ScpClient | None = None):
+    """The guest-side snippets for a succeeded attach (from SCP's answer and the subnet), or for the detach
+    of an interface the portal attached; None when there is nothing to configure."""
+    from .guest import guest_config
+
+    if request.status != Status.SUCCEEDED:
+        return None
+    source = request
+    if request.is_detach:
+        source = (InterfaceRequest.objects.filter(server_id=request.server_id, action=Action.ATTACH,
+                                                  result_port_id=request.port_id, status=Status.SUCCEEDED)
+                  .order_by("-pk").first())  # fmt: skip
+        if source is None:
+            return None
+    result = source.result or {}
+    try:
+        interface = schemas.InterfaceResponse.model_validate(result)
+    except ValueError:
+        return None
+    subnet_id = interface.subnet_id or source.subnet_id
+    if not interface.mac_addr or not interface.addresses or not subnet_id:
+        return None
+    try:
+        subnet = (client or scp_client()).get_subnet(subnet_id)
+    except ScpError:
+        return None
+    try:
+        return guest_config(port_id=interface.port_id, mac=interface.mac_addr, addresses=interface.addresses,
+                            cidr=subnet.cidr, gateway=subnet.gateway_ip_address)  # fmt: skip
+    except ValueError:  # SCP's CIDR or an address is not what it should be: no snippet rather than a wrong one
+        return None

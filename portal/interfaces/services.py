@@ -38,8 +38,8 @@ from portal.teams.selectors import requesting_team
 from .access import deny, ensure_owned
 from .errors import AttachRejected, InvalidState, ScpUnavailable
 from .lifecycle import transition
-from .models import Action, InterfaceRequest, Mode, Status
-from .selectors import interface_busy_with
+from .models import Action, FixedIpHold, InterfaceRequest, Mode, Status
+from .selectors import canonical_address, hold_problem, interface_busy_with
 from .validation import AttachPlan, DetachPlan, validate_attach, validate_detach
 
 MAX_JUSTIFICATION = 1000
@@ -111,7 +111,7 @@ def attach_validate(
     try:
         return validate_attach(
             client=client, server_id=server_id, mode=mode, subnet_id=subnet_id, port_id=port_id, fixed_ips=fixed_ips,
-            owner_check=owned,
+            owner_check=owned, held=lambda subnet, address: hold_problem(subnet_id=subnet, address=address),
         )  # fmt: skip
     except AttachRejected as exc:
         submitted = {"mode": mode, "subnet_id": subnet_id, "port_id": port_id, "fixed_ips": fixed_ips or []}
@@ -195,6 +195,11 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
                 expires_at=None if decision.auto_approve else now + decision.expires_after,
             )
             request.save(force_insert=True)
+            # Unique per (subnet, address): of two requests racing for one address, one commits.
+            FixedIpHold.objects.bulk_create(
+                FixedIpHold(request=request, subnet_id=request.subnet_id, address=canonical_address(address))
+                for address in request.fixed_ips or []
+            )
             record_event(
                 action="interface_request.submitted",
                 outcome=Outcome.SUCCESS,
@@ -227,9 +232,17 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
     except IntegrityError:
         # The same key raced in from a second click: the first one won; answer with its request.
         existing = InterfaceRequest.objects.filter(requester=requester, idempotency_key=idempotency_key).first()
-        if existing is None:
+        if existing is not None:
+            return existing
+        # Or another request took one of the fixed IPs between validation and this commit.
+        held = {f"fixed_ip_{i}": [problem] for i, address in enumerate(fields.get("fixed_ips") or [])
+                if (problem := hold_problem(subnet_id=fields["subnet_id"], address=address))}  # fmt: skip
+        if not held:
             raise
-        return existing
+        submitted = {"fixed_ips": list(fields["fixed_ips"]), "subnet_id": fields["subnet_id"]}
+        attach_input_rejected(user=requester, server_id=plan.server.id, stage="submit", errors=held,
+                              submitted=submitted)  # fmt: skip
+        raise AttachRejected(held) from None
     return request
 
 
@@ -326,6 +339,7 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
                 port_id=request.port_id,
                 fixed_ips=request.fixed_ips,
                 with_interfaces=True,
+                held=lambda subnet, address: hold_problem(subnet_id=subnet, address=address, exclude_pk=request.pk),
             )
         except AttachRejected as exc:
             reason = f"No longer possible: {exc.summary}"

@@ -79,6 +79,7 @@ def validate_attach(
     fixed_ips: list[str] | None = None,
     with_interfaces: bool = False,
     owner_check: Callable[[schemas.Server | None], None] | None = None,
+    held: Callable[[str, str], str | None] | None = None,
 ) -> AttachPlan:
     """Check everything SCP would check, and that the addresses are free. Raise AttachRejected with reasons.
 
@@ -123,7 +124,7 @@ def validate_attach(
             errors["subnet_id"] = [f"The subnet {subnet.name} is not in this server's VPC."]
         else:
             plan.subnet = subnet
-            _check_addresses(client, subnet, fixed_ips, errors)
+            _check_addresses(client, subnet, fixed_ips, errors, held)
     elif mode == Mode.PORT:
         port = results.get("port")
         if fixed_ips:
@@ -147,13 +148,15 @@ def validate_attach(
     return plan
 
 
-def _check_addresses(client: ScpClient, subnet: schemas.Subnet, fixed_ips: list[str], errors: dict) -> None:
+def _check_addresses(client: ScpClient, subnet: schemas.Subnet, fixed_ips: list[str], errors: dict, held=None) -> None:
     seen: set[str] = set()
     to_ask: dict[str, Callable[[], Any]] = {}
     for index, address in enumerate(fixed_ips):
         problem = address_problem(address, cidr=subnet.cidr, gateway=subnet.gateway_ip_address)
         if problem is None and address in seen:
             problem = f"{address} is given more than once."
+        if problem is None and held is not None:
+            problem = held(subnet.id, address)
         seen.add(address)
         if problem:
             errors.setdefault(f"fixed_ip_{index}", []).append(problem)

@@ -270,6 +270,11 @@ def request_detail(request, pk: int):
         "preview": services.request_preview(request=interface_request),
         "decision": _decision_panel(request, interface_request),
     }
+    if not (request.htmx and request.GET.get("fragment") == "status") or interface_request.is_final:
+        try:
+            context["guest"] = selectors.guest_setup(interface_request)
+        except ScpError:
+            context["guest"] = None
     if not context["decision"]:  # the decision panel shows the steps itself
         context.update(approval_overview(interface_request))
     if request.htmx and request.GET.get("fragment") == "status":

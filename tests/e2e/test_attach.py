@@ -129,3 +129,28 @@ def test_a_locked_server_says_why_it_cannot_take_an_interface(signed_in, sim, wo
     page.goto(f"/servers/{world.servers['web-04'].id}/")
     expect(page.get_by_text("The server is locked")).to_be_visible()
     expect(page.get_by_role("link", name="Attach interface")).to_have_count(0)
+
+
+def test_a_held_ip_is_refused_as_you_type_naming_the_holder(signed_in, sim, world, other_requester, settings):
+    from portal.interfaces.services import interface_request_submit
+
+    settings.CONFIG = settings.CONFIG.model_copy(update={"approval_default": "approver"})
+    holder = interface_request_submit(
+        requester=other_requester, idempotency_key=__import__("uuid").uuid4(), justification="first",
+        server_id=world.servers["web-01"].id, mode="subnet", subnet_id=world.subnets["prod-db"].id,
+        fixed_ips=["192.168.20.88"],
+    )  # fmt: skip
+    page = signed_in
+    open_attach_form(page, "web-01")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_role("button", name="Add a fixed IP").click()
+    settled(page)
+    page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.88")
+    page.get_by_label("Justification").focus()
+    expect(page.locator("#fixed_ip_0_check")).to_have_text(
+        f"192.168.20.88 is held by request {holder.pk} (pending approval) until that request ends."
+    )
+    page.get_by_label("Justification").fill("Wants the same address")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_text(f"192.168.20.88 is held by request {holder.pk}").first).to_be_visible()
+    expect(page.get_by_role("button", name="Confirm and submit")).to_have_count(0)

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "portal.identity",
     "portal.audit",
     "portal.api",
+    "portal.drift",
     "portal.interfaces",
     "portal.approvals",
 ]

@@ -41,6 +41,7 @@ urlpatterns = [
     path("", include("portal.interfaces.urls")),
     path("", include("portal.approvals.urls")),
     path("audit/", include("portal.audit.urls")),
+    path("drift/", include("portal.drift.urls")),
 ]
 
 handler404 = "portal.core.views.handler404"

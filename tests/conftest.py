@@ -49,6 +49,12 @@ class SimulatorHandle:
         response.raise_for_status()
         return response.json()
 
+    def out_of_band(self, op: str, **fields) -> str:
+        """Add, remove or break an interface behind the portal's back; returns the port id."""
+        response = self.http.post(f"{self.url}/_sim/interfaces", json={"op": op, **fields}, timeout=5)
+        response.raise_for_status()
+        return response.json()["port_id"]
+
     def set_server(self, server_id: str, **changes) -> None:
         self.http.post(f"{self.url}/_sim/servers", json={"server_id": server_id, **changes}, timeout=5)
 

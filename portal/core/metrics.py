@@ -111,6 +111,22 @@ class PortalCollector:
         yield from self._counters()
         yield from self._tasks()
         yield from self._operations()
+        yield from self._drift()
+
+    def _drift(self):
+        from django.db.models import Count
+
+        from portal.drift.models import DriftFinding, DriftKind, DriftRun
+
+        run = DriftRun.objects.filter(finished_at__isnull=False).first()
+        findings = GaugeMetricFamily("portal_drift_findings", "Findings of the latest drift scan", labels=["kind"])
+        counts = dict(DriftFinding.objects.filter(run=run).values_list("kind").annotate(n=Count("pk")).order_by())
+        for kind in DriftKind.values:
+            findings.add_metric([kind], counts.get(kind, 0) if run else 0)
+        yield findings
+        finished = GaugeMetricFamily("portal_drift_last_scan_timestamp_seconds", "When the latest drift scan ended")
+        finished.add_metric([], run.finished_at.timestamp() if run else 0)
+        yield finished
 
     def _requests(self):
         from django.db.models import Count

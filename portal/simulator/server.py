@@ -416,6 +416,8 @@ class Handler(BaseHTTPRequestHandler):
                     if "settle_seconds" in body:
                         sim.state.settle_seconds = float(body["settle_seconds"])
                     self._send_json(200, sim.state.summary())
+                case ("POST", "/_sim/interfaces"):
+                    self._send_json(200, sim.state.out_of_band(**body))
                 case ("POST", "/_sim/servers"):
                     sim.state.set_server(
                         body["server_id"], state=body.get("state"), locked=body.get("locked"), name=body.get("name")

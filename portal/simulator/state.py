@@ -76,6 +76,7 @@ class Port:
     static_nat: dict[str, Any] | None = None
     private_static_nat: dict[str, Any] | None = None
     detaching: bool = False  # DELETE accepted: listed as DELETING until the settle time has passed
+    error: bool = False  # set out of band (control endpoint): the port went to ERROR
 
     def settled(self, now: float) -> bool:
         return now >= self.ready_at
@@ -83,6 +84,8 @@ class Port:
     def interface_state(self, now: float) -> str:
         if self.detaching:
             return "DELETING"
+        if self.error:
+            return "ERROR"
         return "ACTIVE" if self.settled(now) else "BUILD"
 
     def as_dict(self, now: float) -> dict[str, Any]:
@@ -576,6 +579,29 @@ class SimulatorState:
                 raise ApiError(409, "VirtualServer.DeleteInterface.Conflict", "server is busy; try again")
             port.detaching = True
             port.ready_at = self.now() + self.settle_seconds
+
+    def out_of_band(self, op: str, *, server_id: str = "", subnet_id: str = "", port_id: str = "") -> dict[str, Any]:
+        """Change interfaces behind the API's back, as someone with console access would (control endpoint only)."""
+        with self._lock:
+            self._reap()
+            if op == "add":
+                server, subnet = self._server(server_id), self.world.subnets[subnet_id]
+                port = Port(self._uuid(), f"{server.name}-manual-{len(self._ports_of(server.id))}", subnet.id,
+                            subnet.vpc_id, [self._free_address(subnet)], self._mac(), attached_resource_id=server.id,
+                            created_by_attach=True)  # fmt: skip
+                self.world.ports[port.id] = port
+                return {"port_id": port.id}
+            port = self.world.ports[port_id]
+            if op == "remove":
+                if port.created_by_attach:
+                    del self.world.ports[port.id]
+                else:
+                    port.attached_resource_id = None
+            elif op == "error":
+                port.error = True
+            else:
+                raise ValueError(f"unknown operation {op!r}")
+            return {"port_id": port.id}
 
     def set_server(
         self, server_id: str, *, state: str | None = None, locked: bool | None = None, name: str | None = None

@@ -101,9 +101,11 @@ def test_every_page_keeps_the_policy_for_every_role(new_page, requests_of_each_k
     common = ["/servers/", f"/servers/{server}/", "/accounts/profile/", "/accounts/password_change/"]
     pages = {
         "requester": [*common, f"/servers/{server}/attach/", "/requests/", f"/requests/{done.pk}/",
-                      f"/requests/{waiting.pk}/", "/requests/999999/", "/api/v1/docs"],
+                      f"/requests/{waiting.pk}/", "/requests/999999/", "/api/v1/docs",
+                      f"/servers/{server}/detach/{done.result_port_id}/"],
         "approver": [*common, "/approvals/", f"/requests/{waiting.pk}/"],
-        "auditor": [*common, "/audit/", f"/audit/events/{event}/", f"/requests/{done.pk}/", "/audit/?q=web"],
+        "auditor": [*common, "/audit/", f"/audit/events/{event}/", f"/requests/{done.pk}/", "/audit/?q=web",
+                    "/drift/"],
         "admin": ["/admin/", "/admin/interfaces/interfacerequest/",
                   f"/admin/interfaces/interfacerequest/{done.pk}/change/", "/admin/auth/user/",
                   "/admin/auth/user/add/", "/admin/teams/team/", "/admin/teams/team/add/",

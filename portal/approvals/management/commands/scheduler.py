@@ -12,6 +12,7 @@ import time
 from django.core.management.base import BaseCommand
 
 VERSIONS_INTERVAL = 24 * 3600.0
+DRIFT_INTERVAL = 6 * 3600.0
 logger = logging.getLogger("portal.scheduler")
 
 
@@ -22,11 +23,14 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=60.0)
         parser.add_argument("--versions-interval", type=float, default=VERSIONS_INTERVAL,
                             help="seconds between reads of SCP's API version lists (default: a day)")  # fmt: skip
+        parser.add_argument("--drift-interval", type=float, default=DRIFT_INTERVAL,
+                            help="seconds between drift scans (default: six hours)")  # fmt: skip
 
-    def handle(self, *args, interval: float, versions_interval: float, **options):
+    def handle(self, *args, interval: float, versions_interval: float, drift_interval: float, **options):
         from portal.approvals.tasks import expire_requests, reconcile_requests, resume_requests
         from portal.core.health import heartbeat
         from portal.core.tasks import scp_versions_refresh, worker_heartbeat
+        from portal.drift.tasks import drift_scan_task
 
         running = True
 
@@ -38,12 +42,16 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         logger.info("scheduler started: expiry, reconciliation and due retries every %g s", interval)
         versions_due = time.monotonic()
+        drift_due = time.monotonic() + min(drift_interval, 300.0)  # the first scan a few minutes after start
         while running:
             heartbeat("scheduler")
             worker_heartbeat.enqueue()
             if time.monotonic() >= versions_due:
                 scp_versions_refresh.enqueue()
                 versions_due = time.monotonic() + versions_interval
+            if time.monotonic() >= drift_due:
+                drift_scan_task.enqueue()
+                drift_due = time.monotonic() + drift_interval
             expire_requests.enqueue()
             reconcile_requests.enqueue()
             resume_requests.enqueue()

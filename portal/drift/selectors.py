@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections import Counter
+
+from portal.core.roles import is_auditor
+from portal.teams.selectors import access_for, server_scope_for
+
+from .models import DriftFinding, DriftKind, DriftRun
+
+
+def may_review(user) -> bool:
+    return bool(user.is_authenticated and (user.is_staff or is_auditor(user)))
+
+
+def latest_run() -> DriftRun | None:
+    return DriftRun.objects.filter(finished_at__isnull=False).first()
+
+
+def recent_runs(limit: int = 10) -> list[DriftRun]:
+    return list(DriftRun.objects.all()[:limit])
+
+
+def findings(*, user, run: DriftRun, kind: str = "", server: str = "") -> list[DriftFinding]:
+    """The run's findings the user may see: everything for administrators and global auditors, their teams'
+    servers for a team auditor."""
+    rows = DriftFinding.objects.filter(run=run)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if server:
+        rows = rows.filter(server_name__icontains=server)
+    rows = list(rows)
+    if user.is_staff or access_for(user).global_auditor:
+        return rows
+    scope = server_scope_for(user)  # the servers of the teams they belong to, approve for or audit
+    return [f for f in rows if scope.combined.owns(server_id=f.server_id, name=f.server_name, vpc_id=f.vpc_id)]
+
+
+def counts(rows) -> dict[str, int]:
+    by_kind = Counter(f.kind for f in rows)
+    return {label: by_kind.get(value, 0) for value, label in DriftKind.choices}

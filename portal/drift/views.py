@@ -1,0 +1,76 @@
+"""The drift report for auditors and admins: the latest run's findings, filters, CSV export, and "scan now"."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.audit.export import _defuse
+from portal.audit.services import audit_access_denied
+
+from . import selectors, services
+from .models import DriftKind
+
+
+def _require_reviewer(request):
+    if not selectors.may_review(request.user):
+        audit_access_denied(user=request.user, path=request.path)
+        raise Http404("Only auditors and administrators can read the drift report.")
+
+
+def _filters(request) -> tuple[str, str]:
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in DriftKind.values else ""
+    return kind, request.GET.get("server", "").strip()[:100]
+
+
+@login_required
+@require_GET
+def report(request):
+    _require_reviewer(request)
+    kind, server = _filters(request)
+    run = selectors.latest_run()
+    findings = selectors.findings(user=request.user, run=run, kind=kind, server=server) if run else []
+    return render(request, "drift/report.html", {
+        "run": run, "findings": findings, "kind": kind, "server": server, "kinds": DriftKind.choices,
+        "runs": selectors.recent_runs(), "counts": selectors.counts(findings),
+    })  # fmt: skip
+
+
+@login_required
+@require_POST
+def scan_now(request):
+    _require_reviewer(request)
+    services.drift_scan_start(user=request.user)
+    messages.success(request, "Drift scan started; reload this page in a moment for its findings.")
+    return redirect("drift_report")
+
+
+@login_required
+@require_GET
+def export_csv(request):
+    _require_reviewer(request)
+    kind, server = _filters(request)
+    run = selectors.latest_run()
+    rows = selectors.findings(user=request.user, run=run, kind=kind, server=server) if run else []
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
+        writer.writerow(["run", "run_started_at", "kind", "server_id", "server_name", "port_id", "addresses",
+                         "request_id", "detail"])  # fmt: skip
+        for f in rows:
+            values = (run.pk, run.started_at.isoformat(), f.kind, f.server_id, f.server_name, f.port_id,
+                      " ".join(f.addresses), f.request_id or "", f.detail)  # fmt: skip
+            writer.writerow([_defuse(v) for v in values])
+        yield buffer.getvalue()
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="drift-run-{run.pk if run else 0}.csv"'
+    return response

@@ -372,10 +372,75 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
         except ScpHttpError as exc:
             payload = {"status": exc.status, "code": exc.code, "detail": exc.detail}
             return _fail_execution(request, reason=_failure_reason(request, exc), payload=payload)
-        # Claimed at once, so that reconciling another request never takes this port for its own.
-        InterfaceRequest.objects.filter(pk=request.pk).update(result_port_id=interface.port_id)
+        # Claimed at once, so that reconciling another request never takes this port for its own; SCP's first
+        # answer is kept until the port settles.
+        InterfaceRequest.objects.filter(pk=request.pk).update(
+            result_port_id=interface.port_id, result=interface.model_dump(mode="json", exclude_none=True)
+        )
+        if interface.port_state not in SETTLED and _follow_up_later(request.pk):
+            return request  # a follow-up task polls the port; this worker is free for the next request
         interface = _wait_until_settled(client, request, interface)
     return _settle_success(request, interface, via="response")
+
+
+SETTLED = ("ACTIVE", "ERROR")
+FOLLOW_UP_FIRST_SECONDS = 0.25
+
+
+def _follow_up_later(request_id: int, attempt: int = 1) -> bool:
+    """Schedule the next look at an executing request's interface, with backoff capped at SCP_POLL_INTERVAL.
+
+    False when the task backend cannot run a task later (the immediate backend of the tests): the caller waits.
+    """
+    from django.tasks import default_task_backend
+
+    from .tasks import follow_up_interface_request
+
+    if not default_task_backend.supports_defer:
+        return False
+    delay = min(FOLLOW_UP_FIRST_SECONDS * 2 ** (attempt - 1), settings.CONFIG.scp_poll_interval)
+    run_after = _now() + dt.timedelta(seconds=delay)
+    transaction.on_commit(
+        lambda: follow_up_interface_request.using(run_after=run_after).enqueue(request_id, attempt), robust=True
+    )
+    return True
+
+
+def interface_request_follow_up(*, request_id: int, attempt: int, client: ScpClient | None = None):
+    """Look once at an executing request's interface: settle it when SCP says it has settled (or is gone, for a
+    detach), or when the settle time is over; otherwise look again later. Safe to run twice: settling is a
+    conditional transition, and a request that has moved on is left alone."""
+    request = InterfaceRequest.objects.filter(pk=request_id).first()
+    if request is None or request.status != Status.EXECUTING or not (request.result_port_id or request.is_detach):
+        return request
+    client = client or scp_client()
+    over = request.claimed_at is None or _now() >= request.claimed_at + dt.timedelta(
+        seconds=settings.CONFIG.scp_settle_timeout
+    )
+    with _scp_calls_for(request):
+        if request.is_detach:
+            try:
+                client.get_server_interface(request.server_id, request.port_id)
+                gone = False
+            except ScpNotFound:
+                gone = True
+            except ScpError:
+                gone = False
+            if gone or over:
+                return _settle_detach(request, client, gone=gone, via="response")
+        else:
+            try:
+                interface = client.get_server_interface(request.server_id, request.result_port_id)
+            except ScpError:
+                interface = None
+            if interface is not None and (interface.port_state in SETTLED or over):
+                return _settle_success(request, interface, via="response")
+            if over:  # SCP cannot be read now: settle with its last answer, as waiting in place would have
+                return _settle_success(
+                    request, schemas.InterfaceResponse.model_validate(request.result), via="response"
+                )
+    _follow_up_later(request.pk, attempt + 1)
+    return request
 
 
 def _wait_until_settled(
@@ -701,6 +766,8 @@ def _execute_detach(request: InterfaceRequest, client: ScpClient) -> InterfaceRe
             else:
                 reason = _failure_reason(request, exc)
             return _fail_execution(request, reason=reason, payload=payload)
+        if _follow_up_later(request.pk):
+            return request
         gone = _wait_until_gone(client, request)
     return _settle_detach(request, client, gone=gone, via="response")
 

@@ -14,3 +14,13 @@ def execute_interface_request(request_id: int) -> str:
     with bound(_worker_context()):
         request = interface_request_execute(request_id=request_id)
     return request.status if request else "missing"
+
+
+@task()
+def follow_up_interface_request(request_id: int, attempt: int = 1) -> str:
+    """One look at an executing request's new (or departing) interface; schedules the next while it settles."""
+    from .services import interface_request_follow_up
+
+    with bound(_worker_context()):
+        request = interface_request_follow_up(request_id=request_id, attempt=attempt)
+    return request.status if request else "missing"

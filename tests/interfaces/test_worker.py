@@ -28,6 +28,21 @@ def production_like(*args: str, stdin: str | None = None) -> subprocess.Complete
     )  # fmt: skip
 
 
+def work_until_final(request, timeout: float = 60) -> None:
+    """What a worker does, one batch at a time (each batch runs the tasks that are due), until `request` ends:
+    the execution task, then the follow-ups that look at the port while it settles."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        worker = production_like("db_worker", "--batch", "--queue-name", "*", "--no-startup-delay", "--no-reload")
+        assert worker.returncode == 0, worker.stderr[-2000:]
+        request.refresh_from_db()
+        if request.is_final or time.monotonic() > deadline:
+            return
+        time.sleep(0.3)
+
+
 SUBMIT = """
 import uuid
 from django.contrib.auth import get_user_model
@@ -50,10 +65,8 @@ def test_a_submission_is_executed_by_db_worker_as_make_run_starts_it(sim, world,
     request = InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
     assert request.status == Status.APPROVED  # enqueued, not yet run
     assert sim.attach_posts() == []
-    # The same worker command `manage.py run_portal` starts, less the polling: process what is queued, then exit.
-    worker = production_like("db_worker", "--batch", "--queue-name", "*", "--no-startup-delay", "--no-reload")
-    assert worker.returncode == 0, worker.stderr[-2000:]
-    request.refresh_from_db()
+    # The same worker command `manage.py run_portal` starts, less the polling: process what is due, then exit.
+    work_until_final(request)
     assert request.status == Status.SUCCEEDED, request.status_reason
     assert request.result["fixed_ips"] == [{"ip_address": "192.168.10.61"}]
     assert len(sim.attach_posts()) == 1
@@ -106,3 +119,25 @@ def test_a_worker_killed_mid_task_leaves_nothing_running_forever(sim, world, req
     request.refresh_from_db()
     assert request.status in (Status.SUCCEEDED, Status.FAILED), (request.status, request.status_reason)
     assert len(sim.attach_posts()) <= 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_polling_does_not_hold_the_worker(sim, world, requester):
+    """The execution task ends right after the POST; follow-up tasks, run later, settle the request."""
+    from django_tasks_db.models import DBTaskResult
+
+    sim.reset(settle_seconds=1.0)  # the port stays BUILD for a second after the POST
+    script = SUBMIT.format(server=world.servers["web-01"].id, subnet=world.subnets["prod-app"].id)
+    submitted = production_like("shell", stdin=script)
+    assert submitted.returncode == 0, submitted.stderr[-2000:]
+    request = InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
+    work_until_final(request)
+    assert request.status == Status.SUCCEEDED, request.status_reason
+    assert request.result["port_state"] == "ACTIVE" and len(sim.attach_posts()) == 1
+    results = {r.task_path.rsplit(".", 1)[-1]: r for r in DBTaskResult.objects.order_by("enqueued_at")}
+    execution = DBTaskResult.objects.get(task_path__endswith="execute_interface_request")
+    assert execution.return_value == "executing"  # it returned while the port was still settling
+    follow_ups = DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request")
+    assert follow_ups.count() >= 1 and "follow_up_interface_request" in results
+    assert list(follow_ups.order_by("-finished_at").values_list("return_value", flat=True))[0] == "succeeded"

@@ -32,7 +32,7 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def stack(*, sim_args: list[str], env: dict[str, str], with_portal: bool = True):
+def stack(*, sim_args: list[str], env: dict[str, str], with_portal: bool = True, workers: int = 1):
     """Yield (environment, portal URL); everything stops on exit."""
     sim_port, web_port = free_port(), free_port()
     workdir = Path(tempfile.mkdtemp(prefix="scp-bench-"))
@@ -62,8 +62,9 @@ def stack(*, sim_args: list[str], env: dict[str, str], with_portal: bool = True)
                            stdout=subprocess.DEVNULL)  # fmt: skip
             start("-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{web_port}", "--workers", "2",
                   "--threads", "4")  # fmt: skip
-            start("manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05", "--no-reload",
-                  "--no-startup-delay")  # fmt: skip
+            for _ in range(workers):
+                start("manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05", "--no-reload",
+                      "--no-startup-delay")  # fmt: skip
             wait_for_port(web_port)
         wait_for_port(sim_port)
         print(f"logs in {workdir}", file=sys.stderr)

@@ -44,8 +44,21 @@ def _with_context(logger, method, event_dict):
     return event_dict
 
 
+# Every key the portal and django-structlog bind per request. structlog creates a key's ContextVar on first use,
+# unguarded: two threads of a fresh gunicorn worker binding the same new key at once each create one, and the
+# loser's reset then fails ("created by a different ContextVar") with a 500. Creating them here, while settings
+# load in one thread, leaves nothing to race for.
+CONTEXT_KEYS = ("correlation_id", "user", "request_id", "user_id", "ip", "request", "user_agent", "code")
+
+
+def _create_context_vars() -> None:
+    tokens = structlog.contextvars.bind_contextvars(**dict.fromkeys(CONTEXT_KEYS))
+    structlog.contextvars.reset_contextvars(**tokens)
+
+
 def logging_config(config) -> dict:
     """Django's LOGGING, and structlog configured to render through the same handler."""
+    _create_context_vars()
     fmt = config.log_format or ("console" if config.debug else "json")
     masker = SecretMasker(_secrets(config))
     shared = [

@@ -11,6 +11,7 @@ ratio=<portal throughput with the most workers / direct throughput> (the target:
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import threading
@@ -22,13 +23,20 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._harness import PYTHON, ROOT, attach_targets, stack  # noqa: E402
+from bench._harness import PYTHON, ROOT, stack  # noqa: E402
 
 
 def targets_round_robin(environment):
-    client, _ = attach_targets(environment)
+    os.environ.update(environment)
+    import django
+
+    django.setup()
+    from portal.core.scp import scp_client
     from portal.scp import schemas
 
+    # This stack's simulator: the settings were read for the first stack this process saw.
+    client = scp_client(audited=False, virtualserver_url=environment["SCP_VIRTUALSERVER_URL"],
+                        vpc_url=environment["SCP_VPC_URL"])  # fmt: skip
     # The demo requester's teams own web-*, app-* and dev-*; attaches spread over every server that can take one.
     servers = [s for s in client.iter_servers() if s.state in ("ACTIVE", "SHUTOFF") and not s.locked
                and s.name.startswith(("web-", "app-", "dev-"))]  # fmt: skip

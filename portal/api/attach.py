@@ -95,17 +95,24 @@ def attach_submit(
     key = idempotency_key or uuid.uuid4()
     form = _validated(request, server_id, payload, stage="submit", key=key)
     params = form.attach_params()
-    existing = selectors.request_by_idempotency_key(user=request.user, key=key)
-    if existing is not None:
-        if not _same_parameters(existing, server_id, params):
-            raise HttpError(409, f"This Idempotency-Key was used for request {existing.pk}, with other parameters; "
-                                 "use a new key for a new request.")  # fmt: skip
-        created = existing
-    else:
-        created = services.interface_request_submit(
+    return _idempotent(
+        request, response, key,
+        same=lambda existing: _same_parameters(existing, server_id, params),
+        create=lambda: services.interface_request_submit(
             requester=request.user, idempotency_key=key, server_id=server_id,
             justification=form.cleaned_data["justification"], **params,
-        )  # fmt: skip
+        ),
+    )  # fmt: skip
+
+
+def _idempotent(request, response, key: uuid.UUID, *, same, create):
+    """One request per key and user: 201 and the new request, 200 and the same one again, 409 for a key reused
+    with other parameters."""
+    existing = selectors.request_by_idempotency_key(user=request.user, key=key)
+    if existing is not None and not same(existing):
+        raise HttpError(409, f"This Idempotency-Key was used for request {existing.pk}, with other parameters; "
+                             "use a new key for a new request.")  # fmt: skip
+    created = existing or create()
     response["Location"] = f"/api/v1/attach-requests/{created.pk}"
     return Answer(200 if existing is not None else 201, presenters.request_out(created, request))
 
@@ -148,18 +155,15 @@ def detach_submit(
     require_scope(request, Scope.REQUEST)
     justification = _justified(request, server_id, payload.justification)
     key = idempotency_key or uuid.uuid4()
-    existing = selectors.request_by_idempotency_key(user=request.user, key=key)
-    if existing is not None and (existing.action, existing.server_id, existing.port_id) != (
-        "detach", server_id, payload.port_id
-    ):  # fmt: skip
-        raise HttpError(409, f"This Idempotency-Key was used for request {existing.pk}, with other parameters; "
-                             "use a new key for a new request.")  # fmt: skip
-    created = existing or services.detach_request_submit(
-        requester=request.user, idempotency_key=key, server_id=server_id, port_id=payload.port_id,
-        justification=justification,
+    return _idempotent(
+        request, response, key,
+        same=lambda existing: (existing.action, existing.server_id, existing.port_id) == (
+            "detach", server_id, payload.port_id),
+        create=lambda: services.detach_request_submit(
+            requester=request.user, idempotency_key=key, server_id=server_id, port_id=payload.port_id,
+            justification=justification,
+        ),
     )  # fmt: skip
-    response["Location"] = f"/api/v1/attach-requests/{created.pk}"
-    return Answer(200 if existing is not None else 201, presenters.request_out(created, request))
 
 
 @router.get("/attach-requests", response=RequestPageOut, summary="My requests")

@@ -100,21 +100,30 @@ def attach_validate(
 
     A server that none of the user's teams owns is NotFound (audited), before anything about it is told.
     """
+
+    def check(client, owned):
+        return validate_attach(
+            client=client, server_id=server_id, mode=mode, subnet_id=subnet_id, port_id=port_id, fixed_ips=fixed_ips,
+            owner_check=owned, held=lambda subnet, address: hold_problem(subnet_id=subnet, address=address),
+        )  # fmt: skip
+
+    submitted = {"mode": mode, "subnet_id": subnet_id, "port_id": port_id, "fixed_ips": fixed_ips or []}
+    return _live_check(user=user, server_id=server_id, stage=stage, submitted=submitted, client=client, check=check)
+
+
+def _live_check(*, user, server_id: str, stage: str, submitted: dict, client: ScpClient | None, check):
+    """Run an attach's or a detach's live validation: nothing while SCP's API version refuses calls, the server's
+    ownership checked before anything about it is told, and a refusal audited with its reasons."""
     refusal = version_refusal()
     if refusal is not None:
         raise ScpUnavailable(f"Nothing can be sent to SCP right now. {refusal}")
-    client = client or scp_client()
 
     def owned(server):
         ensure_owned(user=user, server_id=server_id, server=server, to_request=True)
 
     try:
-        return validate_attach(
-            client=client, server_id=server_id, mode=mode, subnet_id=subnet_id, port_id=port_id, fixed_ips=fixed_ips,
-            owner_check=owned, held=lambda subnet, address: hold_problem(subnet_id=subnet, address=address),
-        )  # fmt: skip
+        return check(client or scp_client(), owned)
     except AttachRejected as exc:
-        submitted = {"mode": mode, "subnet_id": subnet_id, "port_id": port_id, "fixed_ips": fixed_ips or []}
         attach_input_rejected(user=user, server_id=server_id, stage=stage, errors=exc.errors, submitted=submitted)
         raise
 
@@ -666,23 +675,15 @@ def requests_reconcile_due(*, client: ScpClient | None = None) -> int:
 
 def detach_validate(*, user, server_id: str, port_id: str, stage: str = "preview", client: ScpClient | None = None):
     """Validate a proposed detach on a server the user may request on; a refusal is audited with its reasons."""
-    refusal = version_refusal()
-    if refusal is not None:
-        raise ScpUnavailable(f"Nothing can be sent to SCP right now. {refusal}")
-    client = client or scp_client()
 
-    def owned(server):
-        ensure_owned(user=user, server_id=server_id, server=server, to_request=True)
-
-    try:
+    def check(client, owned):
         return validate_detach(
             client=client, server_id=server_id, port_id=port_id, owner_check=owned,
             busy_with=lambda p: interface_busy_with(server_id=server_id, port_id=p),
         )  # fmt: skip
-    except AttachRejected as exc:
-        attach_input_rejected(user=user, server_id=server_id, stage=stage, errors=exc.errors,
-                              submitted={"action": "detach", "port_id": port_id[:200]})  # fmt: skip
-        raise
+
+    return _live_check(user=user, server_id=server_id, stage=stage, client=client, check=check,
+                       submitted={"action": "detach", "port_id": port_id[:200]})  # fmt: skip
 
 
 def detach_effect(*, server_id: str, port_id: str) -> str:

@@ -89,3 +89,23 @@ def test_an_approver_gets_no_approve_button_for_their_own_request(new_page, appr
     assert AuditEvent.objects.filter(action="approval.approve", outcome="denied", actor_name="approver").exists()
     page.goto(url)
     expect(page.locator("#status")).to_have_text("Pending approval")
+
+
+def test_polling_never_wipes_an_approvers_half_typed_comment(new_page, requester, approver, sim, world,
+                                                             needs_approval):  # fmt: skip
+    mine = new_page()
+    sign_in(mine, "requester")
+    url = submit_by_port(mine, world, "Needs a careful look")
+    theirs = new_page()
+    sign_in(theirs, "approver")
+    theirs.goto(url)
+    comment = theirs.get_by_label("Comment (required to reject)")
+    comment.fill("Checking with the network team first")
+    assert theirs.locator("#request-status textarea").count() == 0  # the form is outside the polled region
+    expect(theirs.locator("#request-status")).to_have_attribute("hx-trigger", "every 15s")  # pending: slow polling
+    with theirs.expect_response(lambda r: "fragment=status" in r.url):
+        theirs.evaluate(
+            "htmx.ajax('GET', location.pathname + '?fragment=status', {target: '#request-status', swap: 'outerHTML'})"
+        )  # a poll, now
+    expect(theirs.locator("#status")).to_have_text("Pending approval")
+    expect(comment).to_have_value("Checking with the network team first")

@@ -168,6 +168,9 @@ def _show_attach_form(request, server_id: str, form: AttachForm):
     except ScpError:
         return _scp_error_page(request, SCP_DOWN)
     form.set_options(subnets=options.subnets, ports=options.ports)
+    if request.htmx and options.unavailable_reason:
+        # The server cannot take an interface any more: the whole page says why (not a page inside the panel).
+        return HttpResponseClientRedirect(request.path)
     if request.method == "GET" or options.unavailable_reason:
         return render(request, "interfaces/attach.html", {"server": options.server, "options": options, "form": form})
     return _render_attach(request, server=options.server, form=form, options=options)

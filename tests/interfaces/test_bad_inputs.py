@@ -147,3 +147,15 @@ def test_server_list_pages_forward_and_back(requester_client, sim, world, monkey
     tampered = f"/servers/?marker={pages[1][0]}&back=%3Cscript%3E"
     links = names_and_links(tampered)[1]
     assert links["Previous"] == links["First"]  # a tampered trail leads to the first page, not to an error
+
+
+def test_an_htmx_preview_on_a_server_that_became_unavailable_reloads_the_page(requester_client, sim, world,
+                                                                              attach_data):  # fmt: skip
+    server = world.servers["web-01"]
+    sim.set_server(server.id, locked=True)
+    response = requester_client.post(f"/servers/{server.id}/attach/", attach_data(action="preview"),
+                                     headers={"HX-Request": "true"})  # fmt: skip
+    assert response.status_code == 200 and response["HX-Redirect"] == f"/servers/{server.id}/attach/"
+    assert b"<html" not in response.content  # no page inside the form's panel
+    page = requester_client.get(response["HX-Redirect"]).content.decode()
+    assert "The server is locked" in page

@@ -31,6 +31,7 @@ class EventQuery(Schema):
     server: str = Field("", max_length=128, description="The server id the event is about.")
     request: int | None = Field(None, ge=1, le=MAX_SEQ, description="The request id the event is about.")
     q: str = Field("", max_length=200, description="Text in the payload.")
+    correlation: str = Field("", max_length=64, description="Every event of one HTTP request or task.")
 
     @field_validator("since", "until", mode="before")
     @classmethod
@@ -52,6 +53,7 @@ def _filters(request, query: EventQuery) -> selectors.EventFilter:
         since=query.since, until=query.until, actor=query.actor.strip(), action=query.action.strip(),
         outcome=query.outcome or "", server_id=query.server.strip(), request_id=query.request,
         text=query.q.strip().replace("\x00", ""), request_scope=audit_request_scope(request.user),
+        correlation_id=query.correlation.strip(),
     )  # fmt: skip
 
 

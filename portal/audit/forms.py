@@ -17,6 +17,7 @@ class EventFilterForm(forms.Form):
     server = forms.CharField(label="Server id", required=False, max_length=128)
     request = forms.IntegerField(label="Request #", required=False, min_value=1, max_value=2**62)
     q = forms.CharField(label="Text in payload", required=False, max_length=200)
+    correlation = forms.CharField(label="Correlation id", required=False, max_length=64)
     before = forms.IntegerField(required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput)
 
     def clean(self):
@@ -36,4 +37,5 @@ class EventFilterForm(forms.Form):
             server_id=data.get("server", "").strip(),
             request_id=data.get("request"),
             text=data.get("q", "").strip(),
+            correlation_id=data.get("correlation", "").strip(),
         )

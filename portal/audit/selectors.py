@@ -27,6 +27,7 @@ class EventFilter:
     server_id: str = ""
     request_id: int | None = None
     text: str = ""
+    correlation_id: str = ""
     # None: every event. Otherwise only events about these requests (a team auditor's scope).
     request_scope: Any = None
 
@@ -47,6 +48,8 @@ class EventFilter:
             events = events.filter(target=self.server_id)
         if self.request_id is not None:
             events = events.filter(interface_request_id=self.request_id)
+        if self.correlation_id:
+            events = events.filter(correlation_id=self.correlation_id)
         if self.text:
             events = events.annotate(payload_text=Cast("payload", TextField())).filter(
                 payload_text__icontains=self.text

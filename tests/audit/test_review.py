@@ -145,3 +145,25 @@ def test_the_payload_text_filter_can_use_the_trigram_index(events):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "audit_payload_trgm" in plan, plan
+
+
+def test_the_correlation_link_lists_the_events_of_that_request(client, auditor, sim, world, requester):
+    """One HTTP request (a submission) writes several events under one correlation id; its link finds them all."""
+    import re
+    import uuid
+
+    from portal.core.context import RequestContext, bound
+    from portal.interfaces import services
+
+    with bound(RequestContext(correlation_id="c0ffee" * 5, actor_name="requester")):
+        services.interface_request_submit(requester=requester, idempotency_key=uuid.uuid4(), justification="x",
+                                          server_id=world.servers["web-01"].id, mode="subnet",
+                                          subnet_id=world.subnets["prod-db"].id)  # fmt: skip
+    mine = set(AuditEvent.objects.filter(correlation_id="c0ffee" * 5).values_list("seq", flat=True))
+    assert len(mine) >= 3  # SCP reads, the submission, the automatic approval
+    client.force_login(auditor)
+    detail = client.get(f"/audit/events/{min(mine)}/").content.decode()
+    link = re.search(r'href="(/audit/\?correlation=[^"]+)"', detail).group(1)
+    listed = client.get(link.replace("&amp;", "&")).content.decode()
+    shown = {int(s) for s in re.findall(r'href="/audit/events/(\d+)/"', listed)}
+    assert shown == mine

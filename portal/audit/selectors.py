@@ -11,7 +11,7 @@ from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
 from .chain import HASHED_FIELDS
-from .models import AuditChainHead, AuditEvent, VerificationRun
+from .models import AuditChainHead, AuditEvent, Outcome, VerificationRun
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 5000
@@ -136,10 +136,12 @@ def last_verification() -> VerificationRun | None:
 
 
 def timeline_for_request(*, request_id: int):
-    """What happened to the request. Refused attempts by others to open it stay in the audit log, off this page."""
+    """What happened to the request. Refusals (someone's attempt to open it, an approver's refused click) stay in
+    the audit log, off this page: they did not happen to the request."""
     return (
         AuditEvent.objects.filter(interface_request_id=request_id)
         .exclude(action="interface_request.access")
+        .exclude(outcome=Outcome.DENIED)
         .order_by("seq")
     )
 

@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
 
 from portal.approvals.selectors import approval_overview, decision_context
@@ -295,9 +295,13 @@ def _decision_panel(request, interface_request):
 
 
 @login_required
-@require_POST
 def request_cancel(request, pk: int):
+    """GET asks "cancel this request?"; only the confirming POST cancels."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
     interface_request = interface_request_for(user=request.user, pk=pk, purpose=Purpose.CANCEL)
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        return render(request, "interfaces/cancel_confirm.html", {"req": interface_request})
     try:
         services.interface_request_cancel(request=interface_request, user=request.user)
         messages.success(request, "The request was cancelled.")

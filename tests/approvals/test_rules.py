@@ -203,3 +203,19 @@ def test_a_mail_that_cannot_be_sent_is_audited(pending, approver, settings, djan
         request = pending()
     failed = AuditEvent.objects.get(action="notification.failed")
     assert failed.interface_request_id == request.pk and failed.payload["recipients"] == 1
+
+
+def test_a_rejection_reads_once_and_refused_clicks_stay_off_the_requesters_page(pending, approver, second_approver,
+                                                                               requester, client):  # fmt: skip
+    from portal.approvals.services import request_decide
+    from portal.interfaces.errors import NotAllowed
+
+    request = pending()
+    with pytest.raises(NotAllowed):  # an approver's first click with a stale digest is refused
+        request_decide(request=request, user=approver, approve=True, parameters_digest="0" * 64)
+    request_decide(request=request, user=second_approver, approve=False, comment="Use the storage subnet instead",
+                   parameters_digest=request.parameters_digest)  # fmt: skip
+    client.force_login(requester)
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert page.count("Use the storage subnet instead") == 1
+    assert "not the ones you were shown" not in page  # the refused click is in the audit log, not here

@@ -99,3 +99,27 @@ def test_submit_again_prefills_a_new_form_from_my_failed_request(client, sim, wo
     client.force_login(other_requester)
     page = client.get(f"/servers/{failed.server_id}/attach/?again={failed.pk}").content.decode()
     assert "try again please" not in page  # only one's own requests can be copied
+
+
+def test_cancel_asks_first_and_only_the_confirmation_cancels(sim, world, requester, client, settings):
+    import uuid
+
+    from portal.interfaces import services
+    from portal.interfaces.models import Status
+
+    settings.CONFIG = settings.CONFIG.model_copy(update={"approval_default": "approver"})
+    request = services.interface_request_submit(
+        requester=requester, idempotency_key=uuid.uuid4(), justification="x", server_id=world.servers["web-01"].id,
+        mode="subnet", subnet_id=world.subnets["prod-db"].id,
+    )  # fmt: skip
+    client.force_login(requester)
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert f'href="/requests/{request.pk}/cancel/"' in page  # a link to the question, not a button that acts
+    question = client.get(f"/requests/{request.pk}/cancel/")
+    assert question.status_code == 200 and "Yes, cancel the request" in question.content.decode()
+    client.post(f"/requests/{request.pk}/cancel/")  # no confirmation: nothing happens
+    request.refresh_from_db()
+    assert request.status == Status.PENDING_APPROVAL
+    client.post(f"/requests/{request.pk}/cancel/", {"confirm": "yes"})
+    request.refresh_from_db()
+    assert request.status == Status.CANCELLED

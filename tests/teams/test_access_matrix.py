@@ -20,7 +20,7 @@ def urls(world, request, event_seq):
     return {
         "request page": ("get", f"/requests/{request.pk}/", {}, {}),
         "request status fragment": ("get", f"/requests/{request.pk}/?fragment=status", {}, HX),
-        "cancel": ("post", f"/requests/{request.pk}/cancel/", {}, {}),
+        "cancel": ("post", f"/requests/{request.pk}/cancel/", {"confirm": "yes"}, {}),
         "decide (htmx)": ("post", f"/approvals/{request.pk}/decide/", {"decision": "maybe"}, HX),
         "decide (form)": ("post", f"/approvals/{request.pk}/decide/", {"decision": "maybe"}, {}),
         "server page": ("get", f"/servers/{server}/", {}, {}),

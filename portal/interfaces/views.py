@@ -23,7 +23,7 @@ from portal.teams.selectors import server_scope_for
 from . import selectors, services
 from .access import Purpose, audience_allows, interface_request_for
 from .errors import AttachRejected, NotAllowed, ScpUnavailable
-from .forms import AttachForm, DetachForm
+from .forms import MAX_FIXED_IPS, AttachForm, DetachForm
 
 SCP_DOWN = "SCP is not answering right now, so this page cannot be shown. Try again in a moment."
 # SCP's marker (an id), or the listing's position in each of several sources (ids joined by "~"; "_", ".").
@@ -244,9 +244,16 @@ def detach(request, server_id: str, port_id: str):
 def check_ip(request, server_id: str):
     """Instant feedback for one fixed-IP row: syntax, range and whether the address is free."""
     subnet_id = request.GET.get("subnet_id", "")[:64]
-    address = request.GET.get("fixed_ip", "").strip()[:100]
+    # htmx sends the row being checked first, then every row of the form in page order (without it again), and
+    # `row`: its position. An address given in an earlier row is "given more than once", as the form says.
+    values = [value.strip()[:100] for value in request.GET.getlist("fixed_ip")][: MAX_FIXED_IPS + 1]
+    address, others = (values[0], values[1:]) if values else ("", [])
+    row = request.GET.get("row", "")
+    earlier = {selectors.canonical_address(v) for v in others[: int(row) if row.isdigit() else 0] if v}
     message, ok = "", False
-    if address and subnet_id:
+    if address and selectors.canonical_address(address) in earlier:  # as the form says it, for the later row
+        message = f"{address} is given more than once."
+    elif address and subnet_id:
         try:
             message, ok = selectors.fixed_ip_check(
                 user=request.user, server_id=server_id, subnet_id=subnet_id, address=address

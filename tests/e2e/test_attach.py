@@ -154,3 +154,18 @@ def test_a_held_ip_is_refused_as_you_type_naming_the_holder(signed_in, sim, worl
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_text(f"192.168.20.88 is held by request {holder.pk}").first).to_be_visible()
     expect(page.get_by_role("button", name="Confirm and submit")).to_have_count(0)
+
+
+def test_a_repeated_fixed_ip_is_called_a_repeat_as_you_type(signed_in, sim, world):
+    page = signed_in
+    open_attach_form(page, "web-01")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    for _ in range(2):
+        page.get_by_role("button", name="Add a fixed IP").click()
+        settled(page)
+    page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.91")
+    page.get_by_label("Fixed IP 2", exact=True).focus()
+    expect(page.locator("#fixed_ip_0_check")).to_have_text("192.168.20.91 is free.")
+    page.get_by_label("Fixed IP 2", exact=True).fill("192.168.20.91")
+    page.get_by_label("Justification").focus()
+    expect(page.locator("#fixed_ip_1_check")).to_have_text("192.168.20.91 is given more than once.")

@@ -135,6 +135,18 @@ def last_verification() -> VerificationRun | None:
     return VerificationRun.objects.order_by("-ran_at").first()
 
 
+def verification_pending():
+    """When the newest verification asked for started, if it has not finished yet (else None)."""
+    asked = (
+        AuditEvent.objects.filter(action="audit.verify_started").order_by("-seq").values_list("created_at", flat=True)
+    )
+    started = asked.first()
+    if started is None:
+        return None
+    last = last_verification()
+    return started if last is None or last.ran_at < started else None
+
+
 def timeline_for_request(*, request_id: int):
     """What happened to the request. Refusals (someone's attempt to open it, an approver's refused click) stay in
     the audit log, off this page: they did not happen to the request."""

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.roles import is_auditor
@@ -39,11 +40,14 @@ def _filters(request) -> tuple[EventFilterForm, selectors.EventFilter | None]:
 def event_list(request):
     _require_auditor(request)
     form, filters = _filters(request)
-    context = {"form": form, "badge": selectors.last_verification(), "head": selectors.chain_head()}
+    context = {"form": form, "badge": selectors.last_verification(), "head": selectors.chain_head(),
+               "verifying": selectors.verification_pending()}  # fmt: skip
+    if request.htmx and request.GET.get("fragment") == "integrity":
+        return render(request, "audit/event_list.html#integrity", context)
     if filters is not None:
         before = form.cleaned_data.get("before") if form.is_bound else None
         page = selectors.event_page(filters=filters, before=before)
-        query = {k: v for k, v in request.GET.items() if k != "before" and v}
+        query = {k: v for k, v in request.GET.items() if k not in ("before", "fragment") and v}
         context.update(
             page=page,
             next_query=urlencode({**query, "before": page.next_before}) if page.next_before else "",
@@ -72,7 +76,7 @@ def _export(request, kind: str):
         messages.error(request, "Correct the filters before exporting.")
         return redirect("audit_events")
     up_to_seq = services.audit_export_begin(
-        user=request.user, kind=kind, filters={k: v for k, v in request.GET.items() if v}
+        user=request.user, kind=kind, filters={k: v for k, v in request.GET.items() if v and k != "fragment"}
     )
     records = selectors.export_records(filters=filters, up_to_seq=up_to_seq)
     return export_response(kind, records, up_to_seq=up_to_seq)
@@ -96,4 +100,5 @@ def verify_now(request):
     _require_auditor(request)
     services.audit_verification_start(user=request.user)
     messages.success(request, "Verification started; the badge shows the result when it finishes.")
-    return redirect("audit_events")
+    query = request.GET.urlencode()  # back to the same filters
+    return redirect(reverse("audit_events") + (f"?{query}" if query else ""))

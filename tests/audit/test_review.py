@@ -167,3 +167,34 @@ def test_the_correlation_link_lists_the_events_of_that_request(client, auditor, 
     listed = client.get(link.replace("&amp;", "&")).content.decode()
     shown = {int(s) for s in re.findall(r'href="/audit/events/(\d+)/"', listed)}
     assert shown == mine
+
+
+def test_verify_shows_running_until_the_new_result_and_keeps_the_filters(client, auditor):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from portal.audit.models import Outcome, VerificationRun
+    from portal.audit.services import record_event
+
+    VerificationRun.objects.create(ran_at=timezone.now() - dt.timedelta(hours=1), ok=True, events=1,
+                                   message="1 events verified")  # fmt: skip
+    client.force_login(auditor)
+    record_event(action="audit.verify_started", outcome=Outcome.SUCCESS, actor=auditor)  # queued, not yet run
+    page = client.get("/audit/?action=auth.login").content.decode()
+    assert "verification running" in page and "intact" not in page and 'hx-trigger="every 2s"' in page
+    assert 'action="/audit/verify/?action=auth.login"' in page
+    VerificationRun.objects.create(ran_at=timezone.now(), ok=True, events=2, message="2 events verified")
+    badge = client.get("/audit/?fragment=integrity", headers={"HX-Request": "true"}).content.decode()
+    assert "intact" in badge and "2 events verified" in badge and "every 2s" not in badge
+    answer = client.post("/audit/verify/?action=auth.login")
+    assert answer["Location"] == "/audit/?action=auth.login"
+
+
+def test_links_and_exports_carry_the_filters_but_not_the_fragment_marker(client, auditor, events):
+    events(5)
+    client.force_login(auditor)
+    results = client.get("/audit/?actor=alice&fragment=1", headers={"HX-Request": "true"}).content.decode()
+    assert "fragment" not in results  # the export and paging links
+    b"".join(client.get("/audit/export.csv?actor=alice&fragment=1").streaming_content)
+    assert AuditEvent.objects.filter(action="audit.exported").latest("seq").payload["filters"] == {"actor": "alice"}

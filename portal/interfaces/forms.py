@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 
@@ -104,13 +105,15 @@ class AttachForm(forms.Form):
             if not value:
                 continue  # an empty row is ignored, not an error
             problem = syntax_problem(value)
-            if problem is None and value in seen:
+            # One spelling per address, decided here at the edge: 2001:DB8::5 and 2001:db8::5 are one address.
+            canonical = value if problem else str(ipaddress.ip_address(value))
+            if problem is None and canonical in seen:
                 problem = f"{value} is given more than once."
-            seen.add(value)
+            seen.add(canonical)
             if problem:
                 self.fixed_ip_errors[index] = problem
             else:
-                addresses.append(value)
+                addresses.append(canonical)
         if self.fixed_ip_errors:
             self.add_error(None, "Correct the fixed IPs marked below.")
         data["fixed_ips"] = addresses

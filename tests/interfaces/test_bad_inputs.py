@@ -159,3 +159,20 @@ def test_an_htmx_preview_on_a_server_that_became_unavailable_reloads_the_page(re
     assert b"<html" not in response.content  # no page inside the form's panel
     page = requester_client.get(response["HX-Redirect"]).content.decode()
     assert "The server is locked" in page
+
+
+def test_ipv6_spellings_of_one_address_are_one_address_and_stored_canonical():
+    import uuid
+
+    from django.http import QueryDict
+
+    from portal.interfaces.forms import AttachForm
+
+    data = QueryDict(mutable=True)
+    data.update({"mode": "subnet", "subnet_id": "s", "justification": "x", "idempotency_key": str(uuid.uuid4())})
+    data.setlist("fixed_ip", ["2001:db8::5", "2001:DB8::5"])
+    form = AttachForm(data)
+    assert not form.is_valid() and form.fixed_ip_errors == {1: "2001:DB8::5 is given more than once."}
+    data.setlist("fixed_ip", ["2001:DB8:0::5"])
+    form = AttachForm(data)
+    assert form.is_valid() and form.attach_params()["fixed_ips"] == ["2001:db8::5"]

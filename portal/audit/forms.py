@@ -3,6 +3,24 @@ from django import forms
 from .models import Outcome
 from .selectors import EventFilter
 
+# What the Action filter suggests (it still takes any action: admin.<model>.<verb> ones, say).
+KNOWN_ACTIONS = tuple(
+    sorted(
+        """
+    api.access api_token.created api_token.rate_limited api_token.refused api_token.revoked approval.approve
+    approval.approved approval.auto_approved approval.decide approval.expired approval.queue approval.recorded
+    approval.reject approval.rejected approval.step_completed audit.access audit.exported audit.verify_started
+    auth.locked_out auth.login auth.login_failed auth.logout auth.password_changed auth.password_reset_requested
+    auth.session_expired auth.signed_out_everywhere auth.sso_login auth.sso_refused auth.unlocked drift.requested
+    drift.scanned interface_request.access interface_request.cancel interface_request.cancelled
+    interface_request.claimed interface_request.failed interface_request.invalid interface_request.reconcile_undecided
+    interface_request.reconciled interface_request.retry_scheduled interface_request.submit
+    interface_request.submitted interface_request.succeeded interface_request.unknown notification.failed
+    request.rejected scp.attach.intent scp.call scp.detach.intent scp.version_warning server.access task.abandoned
+""".split()
+    )
+)
+
 
 class EventFilterForm(forms.Form):
     since = forms.DateTimeField(
@@ -12,7 +30,10 @@ class EventFilterForm(forms.Form):
         label="Until (UTC)", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     actor = forms.CharField(label="Actor", required=False, max_length=150)
-    action = forms.CharField(label="Action", required=False, max_length=64)
+    action = forms.CharField(
+        label="Action", required=False, max_length=64,
+        widget=forms.TextInput(attrs={"list": "audit-actions", "autocomplete": "off"}),
+    )  # fmt: skip
     outcome = forms.ChoiceField(label="Outcome", required=False, choices=[("", "Any")] + Outcome.choices)
     server = forms.CharField(label="Server id", required=False, max_length=128)
     request = forms.IntegerField(label="Request #", required=False, min_value=1, max_value=2**62)

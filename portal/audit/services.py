@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import re
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from django.db import transaction
 from django.utils import timezone
@@ -157,8 +159,17 @@ def audit_scp_call(*, record: CallRecord, interface_request_id: int | None = Non
         outcome=outcome,
         payload=payload,
         interface_request_id=interface_request_id or bound[0],
-        target=target or bound[1],
+        target=target or bound[1] or _resource_of(record.url),
     )
+
+
+_RESOURCE = re.compile(r"/v1/(?:servers|subnets|ports)/([^/?]+)")
+
+
+def _resource_of(url: str) -> str:
+    """The server, subnet or port a call outside any request was about (a page's read), for the Server filter."""
+    match = _RESOURCE.search(urlsplit(url).path)
+    return unquote(match.group(1))[:128] if match and match.group(1) != "port-ip-availabilities" else ""
 
 
 PARALLEL_THRESHOLD = 200_000

@@ -17,7 +17,7 @@ from portal.teams.selectors import audit_request_scope
 
 from . import selectors, services
 from .export import export_response
-from .forms import EventFilterForm
+from .forms import KNOWN_ACTIONS, EventFilterForm
 
 
 def _require_auditor(request) -> None:
@@ -41,7 +41,7 @@ def event_list(request):
     _require_auditor(request)
     form, filters = _filters(request)
     context = {"form": form, "badge": selectors.last_verification(), "head": selectors.chain_head(),
-               "verifying": selectors.verification_pending()}  # fmt: skip
+               "verifying": selectors.verification_pending(), "known_actions": KNOWN_ACTIONS}  # fmt: skip
     if request.htmx and request.GET.get("fragment") == "integrity":
         return render(request, "audit/event_list.html#integrity", context)
     if filters is not None:

@@ -198,3 +198,15 @@ def test_links_and_exports_carry_the_filters_but_not_the_fragment_marker(client,
     assert "fragment" not in results  # the export and paging links
     b"".join(client.get("/audit/export.csv?actor=alice&fragment=1").streaming_content)
     assert AuditEvent.objects.filter(action="audit.exported").latest("seq").payload["filters"] == {"actor": "alice"}
+
+
+def test_page_reads_name_their_server_and_the_action_filter_suggests_actions(client, auditor, requester, sim, world):
+    server = world.servers["web-01"]
+    client.force_login(requester)
+    assert client.get(f"/servers/{server.id}/").status_code == 200
+    reads = AuditEvent.objects.filter(action="scp.call", actor_name="requester")
+    assert reads.exists() and {e.target for e in reads if "/servers/" in e.payload["url"]} == {server.id}
+    client.force_login(auditor)
+    page = client.get(f"/audit/?server={server.id}&action=scp.call").content.decode()
+    assert page.count('href="/audit/events/') >= reads.filter(target=server.id).count() > 0
+    assert '<datalist id="audit-actions">' in page and '<option value="interface_request.submitted">' in page

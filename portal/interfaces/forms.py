@@ -52,6 +52,7 @@ class AttachForm(forms.Form):
         raw = self.data.getlist("fixed_ip") if self.is_bound and hasattr(self.data, "getlist") else []
         self.fixed_ip_rows: list[str] = [str(v)[:100] for v in raw]
         self.fixed_ip_errors: dict[int, str] = {}
+        self.focus_row: int | None = None
 
     def set_options(self, *, subnets, ports) -> None:
         """What the selects offer: the server's VPC's subnets and unattached ports (needed only to show the form)."""
@@ -63,6 +64,7 @@ class AttachForm(forms.Form):
     def add_row(self) -> None:
         if len(self.fixed_ip_rows) < MAX_FIXED_IPS:
             self.fixed_ip_rows.append("")
+            self.focus_row = len(self.fixed_ip_rows) - 1  # the new row takes the focus (keyboard users type on)
 
     def remove_row(self, index: int) -> None:
         if 0 <= index < len(self.fixed_ip_rows):

@@ -169,3 +169,18 @@ def test_a_repeated_fixed_ip_is_called_a_repeat_as_you_type(signed_in, sim, worl
     page.get_by_label("Fixed IP 2", exact=True).fill("192.168.20.91")
     page.get_by_label("Justification").focus()
     expect(page.locator("#fixed_ip_1_check")).to_have_text("192.168.20.91 is given more than once.")
+
+
+def test_keyboard_focus_follows_the_work(signed_in, sim, world):
+    """After 'Add a fixed IP' the new row has the focus; after Preview, Confirm has it."""
+    page = signed_in
+    open_attach_form(page, "web-01")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_role("button", name="Add a fixed IP").click()
+    settled(page)
+    expect(page.get_by_label("Fixed IP 1", exact=True)).to_be_focused()
+    page.keyboard.type("192.168.20.92")
+    page.get_by_label("Justification").fill("Keyboard walk")
+    page.get_by_role("button", name="Preview").click()
+    settled(page)
+    expect(page.get_by_role("button", name="Confirm and submit")).to_be_focused()

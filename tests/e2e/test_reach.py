@@ -1,4 +1,4 @@
-"""At 390 px wide (a phone) no page spills past the screen."""
+"""The portal on a 390-px-wide screen (nothing spills past it) and with JavaScript turned off (attach still works)."""
 
 import uuid
 
@@ -40,3 +40,19 @@ def test_the_main_pages_fit_a_390px_screen(new_page, requester, auditor, sim, wo
     page.get_by_role("button", name="Preview").click()
     page.get_by_role("button", name="Confirm and submit").wait_for()
     assert spills(page) <= 0, f"the preview is {spills(page)} px wider than the screen"
+
+
+def test_attach_works_with_javascript_turned_off(new_page, requester, sim, world):
+    page = new_page(java_script_enabled=False)
+    sign_in(page, "requester")
+    page.goto(f"/servers/{world.servers['web-01'].id}/attach/")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_role("button", name="Add a fixed IP").click()  # a plain form post: the page comes back with a row
+    page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.93")
+    page.get_by_label("Justification").fill("No JavaScript here")
+    page.get_by_role("button", name="Preview").click()
+    assert '"ip_address": "192.168.20.93"' in page.locator("#preview-body").inner_text()
+    page.get_by_role("button", name="Confirm and submit").click()
+    page.wait_for_url("**/requests/*/")
+    assert page.locator("#status").inner_text() == "Succeeded"
+    assert len(sim.attach_posts()) == 1

@@ -110,6 +110,25 @@ class Server(_Response):
     server_type: Any = None
     created_at: str | None = None
 
+    def _address_entries(self) -> list[dict]:
+        raw = (self.model_extra or {}).get("addresses")
+        return [entry for entry in raw if isinstance(entry, dict)] if isinstance(raw, list) else []
+
+    @property
+    def ip_addresses(self) -> list[str]:
+        """The addresses SCP lists for the server, read defensively (the field is not ours to rely on)."""
+        found: list[str] = []
+        for entry in self._address_entries():
+            ips = entry.get("ip_addresses")
+            found += [ip[:45] for ip in ips if isinstance(ip, str)] if isinstance(ips, list) else []
+        return found[:16]
+
+    @property
+    def interface_count(self) -> int | None:
+        """How many interfaces SCP lists addresses for; None when SCP says nothing."""
+        entries = self._address_entries()
+        return len(entries) if entries else None
+
 
 class ServerList(_Response):
     servers: list[Server]

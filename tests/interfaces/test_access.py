@@ -123,3 +123,23 @@ def test_cancel_asks_first_and_only_the_confirmation_cancels(sim, world, request
     client.post(f"/requests/{request.pk}/cancel/", {"confirm": "yes"})
     request.refresh_from_db()
     assert request.status == Status.CANCELLED
+
+
+def test_the_server_list_shows_addresses_interfaces_and_vpc(sim, world, requester, client, scp):
+    import re
+
+    web01 = world.servers["web-01"]
+    server = scp.get_server(web01.id)
+    assert server.ip_addresses and server.interface_count == 1
+    client.force_login(requester)
+    page = client.get("/servers/", {"q": "web-01"}).content.decode()
+    row = re.search(r"<tr>\s*<td><a href=\"/servers/" + web01.id + r"/\">.*?</tr>", page, re.S).group(0)
+    assert server.ip_addresses[0] in row and '<td class="interfaces">1</td>' in row and web01.vpc_id[:13] in row
+
+
+def test_server_addresses_in_an_unexpected_shape_show_nothing_rather_than_failing():
+    from portal.scp.schemas import Server
+
+    odd = Server.model_validate({"id": "s", "addresses": [{"ip_addresses": "10.0.0.1"}, "x", {"ip_addresses": [1]}]})
+    assert odd.ip_addresses == [] and odd.interface_count == 2
+    assert Server.model_validate({"id": "s", "addresses": "none"}).interface_count is None

@@ -47,67 +47,60 @@ def targets_round_robin(environment):
     return client, pairs, schemas
 
 
-def direct_run(client, schemas, pairs, attaches: int, concurrency: int, poll: float):
-    lock, durations, counter = threading.Lock(), [], iter(range(attaches))
+def drive(pairs, attaches: int, concurrency: int, attach, session=lambda: None):
+    """`attaches` attaches spread over `pairs` by `concurrency` threads; `attach(state, server_id, subnet_id)` makes
+    one and returns None when it succeeded, else why not. Returns (wall seconds, durations, failures)."""
+    lock, durations, failures, counter = threading.Lock(), [], [], iter(range(attaches))
 
-    def one():
+    def worker():
+        state = session()
         while True:
             with lock:
                 n = next(counter, None)
             if n is None:
                 return
-            server_id, subnet_id = pairs[n % len(pairs)]
             started = time.perf_counter()
-            made = client.attach_interface(server_id, schemas.ServerInterfaceCreateRequest(subnet_id=subnet_id))
-            while made.port_state != "ACTIVE":
-                time.sleep(poll)
-                made = client.get_server_interface(server_id, made.port_id)
+            failure = attach(state, *pairs[n % len(pairs)])
             with lock:
-                durations.append(time.perf_counter() - started)
+                (failures.append(failure) if failure is not None else durations.append(time.perf_counter() - started))
 
     began = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         for _ in range(concurrency):
-            pool.submit(one)
-    return time.perf_counter() - began, durations
+            pool.submit(worker)
+    return time.perf_counter() - began, durations, failures
+
+
+def direct_run(client, schemas, pairs, attaches: int, concurrency: int, poll: float):
+    def attach(_, server_id, subnet_id):
+        made = client.attach_interface(server_id, schemas.ServerInterfaceCreateRequest(subnet_id=subnet_id))
+        while made.port_state != "ACTIVE":
+            time.sleep(poll)
+            made = client.get_server_interface(server_id, made.port_id)
+
+    wall, durations, _ = drive(pairs, attaches, concurrency, attach)
+    return wall, durations
 
 
 def portal_run(base, token, pairs, attaches: int, concurrency: int, poll: float):
-    lock, durations, counter, failures = threading.Lock(), [], iter(range(attaches)), []
-
-    def one():
+    def session():
         http = requests.Session()
         http.trust_env = False
         http.headers["Authorization"] = f"Bearer {token}"
-        while True:
-            with lock:
-                n = next(counter, None)
-            if n is None:
-                return
-            server_id, subnet_id = pairs[n % len(pairs)]
-            started = time.perf_counter()
-            created = http.post(f"{base}/api/v1/servers/{server_id}/attach-requests",
-                                json={"mode": "subnet", "subnet_id": subnet_id, "justification": "load"},
-                                headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
-            if created.status_code != 201:
-                failures.append(created.text[:300])
-                continue
-            url = f"{base}/api/v1/attach-requests/{created.json()['id']}"
-            while True:
-                answer = http.get(url).json()
-                if answer["poll"]["final"]:
-                    break
-                time.sleep(poll)
-            with lock:
-                (durations if answer["status"] == "succeeded" else failures).append(
-                    time.perf_counter() - started if answer["status"] == "succeeded" else answer["status_reason"]
-                )
+        return http
 
-    began = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for _ in range(concurrency):
-            pool.submit(one)
-    return time.perf_counter() - began, durations, failures
+    def attach(http, server_id, subnet_id):
+        created = http.post(f"{base}/api/v1/servers/{server_id}/attach-requests",
+                            json={"mode": "subnet", "subnet_id": subnet_id, "justification": "load"},
+                            headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+        if created.status_code != 201:
+            return created.text[:300]
+        url = f"{base}/api/v1/attach-requests/{created.json()['id']}"
+        while not (answer := http.get(url).json())["poll"]["final"]:
+            time.sleep(poll)
+        return None if answer["status"] == "succeeded" else answer["status_reason"]
+
+    return drive(pairs, attaches, concurrency, attach, session)
 
 
 def pct(values, q):

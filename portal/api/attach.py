@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 
 from django.http import HttpResponse, QueryDict
@@ -15,6 +14,7 @@ from portal.interfaces.access import Purpose, interface_request_for
 from portal.interfaces.errors import AttachRejected, NotAllowed
 from portal.interfaces.forms import AttachForm, DetachForm
 from portal.interfaces.models import InterfaceRequest, Status
+from portal.interfaces.rules import canonical_address
 
 from . import presenters
 from .auth import require_scope
@@ -61,13 +61,7 @@ def attach_preview(request, server_id: str, payload: AttachIn):
 
 def _same_parameters(existing: InterfaceRequest, server_id: str, params: dict) -> bool:
     def canonical(addresses):
-        out = []
-        for address in addresses:
-            try:
-                out.append(str(ipaddress.ip_address(address)))
-            except ValueError:
-                out.append(address)
-        return sorted(out)
+        return sorted(canonical_address(a) for a in addresses)
 
     return (existing.server_id, existing.mode, existing.subnet_id, existing.port_id) == (
         server_id, params["mode"], params["subnet_id"], params["port_id"]

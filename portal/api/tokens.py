@@ -206,3 +206,7 @@ def _count_call(token: ApiToken, *, now: dt.datetime, source_ip: str | None) -> 
 
 def tokens_of(user):
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def token_by_prefix(prefix: str) -> ApiToken | None:
+    return ApiToken.objects.filter(prefix=prefix).select_related("user").first()

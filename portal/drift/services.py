@@ -13,12 +13,11 @@ from portal.audit.models import Outcome
 from portal.audit.services import record_event
 from portal.core.scp import scp_client
 from portal.interfaces.models import Action, InterfaceRequest, Status
+from portal.interfaces.selectors import OPEN
 from portal.scp.client import ScpClient
 from portal.scp.errors import ScpError, ScpNotFound
 
 from .models import DriftFinding, DriftKind, DriftRun
-
-OPEN = (Status.PENDING_APPROVAL, Status.APPROVED, Status.EXECUTING, Status.UNKNOWN)
 
 
 def _explained() -> tuple[dict[tuple[str, str], int], set[tuple[str, str]], set[tuple[str, str]]]:

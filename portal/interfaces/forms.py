@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
 
@@ -11,7 +10,7 @@ from django import forms
 from portal.scp import schemas
 
 from .models import Mode
-from .rules import syntax_problem
+from .rules import canonical_address, repeated, syntax_problem
 
 MAX_FIXED_IPS = schemas.MAX_FIXED_IPS
 MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&#?\w+;|javascript:", re.IGNORECASE)
@@ -108,9 +107,9 @@ class AttachForm(forms.Form):
                 continue  # an empty row is ignored, not an error
             problem = syntax_problem(value)
             # One spelling per address, decided here at the edge: 2001:DB8::5 and 2001:db8::5 are one address.
-            canonical = value if problem else str(ipaddress.ip_address(value))
+            canonical = value if problem else canonical_address(value)
             if problem is None and canonical in seen:
-                problem = f"{value} is given more than once."
+                problem = repeated(value)
             seen.add(canonical)
             if problem:
                 self.fixed_ip_errors[index] = problem

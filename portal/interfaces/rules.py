@@ -51,3 +51,16 @@ def server_unavailable_reason(*, state: str, locked: bool) -> str | None:
         shown = state or "in an unknown state"
         return f"The server is {shown}; interfaces can be attached only when it is ACTIVE or SHUTOFF."
     return None
+
+
+def canonical_address(address: str) -> str:
+    """One spelling per address (2001:DB8::5 is 2001:db8::5); text that is no address is returned stripped."""
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        return address.strip()
+
+
+def repeated(address: str) -> str:
+    """What the form, the live check and the check as you type say of an address given twice."""
+    return f"{address} is given more than once."

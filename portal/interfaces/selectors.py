@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -16,7 +15,7 @@ from portal.teams.selectors import server_scope_for
 from .access import Purpose, ensure_owned, interface_request_for, server_for
 from .listing import scoped_server_page
 from .models import Action, FixedIpHold, InterfaceRequest, Mode, Status
-from .rules import address_problem, server_unavailable_reason
+from .rules import address_problem, canonical_address, server_unavailable_reason
 from .validation import detach_problem, gather
 
 SERVER_STATES = ("ACTIVE", "SHUTOFF", "ERROR", "BUILD", "REBOOT", "DELETED")
@@ -170,13 +169,6 @@ def interface_busy_with(*, server_id: str, port_id: str, exclude_pk: int | None 
     return busy.order_by("pk").values_list("pk", flat=True).first()
 
 
-def canonical_address(address: str) -> str:
-    try:
-        return str(ipaddress.ip_address(address.strip()))
-    except ValueError:
-        return address.strip()
-
-
 def hold_problem(*, subnet_id: str, address: str, exclude_pk: int | None = None) -> str | None:
     """Why `address` cannot be asked for on the subnet: another open request holds it (named, with its state)."""
     holds = FixedIpHold.objects.filter(subnet_id=subnet_id, address=canonical_address(address)).select_related(
@@ -214,13 +206,9 @@ def guest_setup(request: InterfaceRequest, client: ScpClient | None = None):
 
     if request.status != Status.SUCCEEDED:
         return None
-    source = request
-    if request.is_detach:
-        source = (InterfaceRequest.objects.filter(server_id=request.server_id, action=Action.ATTACH,
-                                                  result_port_id=request.port_id, status=Status.SUCCEEDED)
-                  .order_by("-pk").first())  # fmt: skip
-        if source is None:
-            return None
+    source = attach_that_made(server_id=request.server_id, port_id=request.port_id) if request.is_detach else request
+    if source is None:
+        return None
     result = source.result or {}
     try:
         interface = schemas.InterfaceResponse.model_validate(result)
@@ -238,3 +226,11 @@ def guest_setup(request: InterfaceRequest, client: ScpClient | None = None):
                             cidr=subnet.cidr, gateway=subnet.gateway_ip_address)  # fmt: skip
     except ValueError:  # SCP's CIDR or an address is not what it should be: no snippet rather than a wrong one
         return None
+
+
+def attach_that_made(*, server_id: str, port_id: str) -> InterfaceRequest | None:
+    """The portal's succeeded attach that put this port on this server, if the portal did."""
+    return (
+        InterfaceRequest.objects.filter(server_id=server_id, action=Action.ATTACH, result_port_id=port_id,
+                                        status=Status.SUCCEEDED).order_by("-pk").first()
+    )  # fmt: skip

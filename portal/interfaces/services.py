@@ -39,7 +39,7 @@ from .access import deny, ensure_owned
 from .errors import AttachRejected, InvalidState, ScpUnavailable
 from .lifecycle import transition
 from .models import Action, FixedIpHold, InterfaceRequest, Mode, Status
-from .selectors import canonical_address, hold_problem, interface_busy_with
+from .selectors import attach_that_made, canonical_address, hold_problem, interface_busy_with
 from .validation import AttachPlan, DetachPlan, validate_attach, validate_detach
 
 MAX_JUSTIFICATION = 1000
@@ -688,13 +688,7 @@ def detach_validate(*, user, server_id: str, port_id: str, stage: str = "preview
 
 def detach_effect(*, server_id: str, port_id: str) -> str:
     """What SCP does with the port when it is detached, as far as the portal's own records tell."""
-    attach = (
-        InterfaceRequest.objects.filter(
-            server_id=server_id, action=Action.ATTACH, result_port_id=port_id, status=Status.SUCCEEDED
-        )
-        .order_by("-pk")
-        .first()  # fmt: skip
-    )
+    attach = attach_that_made(server_id=server_id, port_id=port_id)
     if attach is not None and attach.mode == Mode.SUBNET:
         return (f"SCP deletes this port and frees its addresses: request {attach.pk} created it on subnet "
                 f"{attach.subnet_name or attach.subnet_id}.")  # fmt: skip

@@ -14,7 +14,7 @@ from portal.scp.errors import ScpError, ScpNotFound
 
 from .errors import AttachRejected, ScpUnavailable
 from .models import Mode
-from .rules import address_problem, server_unavailable_reason
+from .rules import address_problem, repeated, server_unavailable_reason
 
 
 @dataclass
@@ -154,7 +154,7 @@ def _check_addresses(client: ScpClient, subnet: schemas.Subnet, fixed_ips: list[
     for index, address in enumerate(fixed_ips):
         problem = address_problem(address, cidr=subnet.cidr, gateway=subnet.gateway_ip_address)
         if problem is None and address in seen:
-            problem = f"{address} is given more than once."
+            problem = repeated(address)
         if problem is None and held is not None:
             problem = held(subnet.id, address)
         seen.add(address)

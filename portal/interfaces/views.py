@@ -24,6 +24,7 @@ from . import selectors, services
 from .access import Purpose, audience_allows, interface_request_for
 from .errors import AttachRejected, NotAllowed, ScpUnavailable
 from .forms import MAX_FIXED_IPS, AttachForm, DetachForm
+from .rules import repeated
 
 SCP_DOWN = "SCP is not answering right now, so this page cannot be shown. Try again in a moment."
 # SCP's marker (an id), or the listing's position in each of several sources (ids joined by "~"; "_", ".").
@@ -252,7 +253,7 @@ def check_ip(request, server_id: str):
     earlier = {selectors.canonical_address(v) for v in others[: int(row) if row.isdigit() else 0] if v}
     message, ok = "", False
     if address and selectors.canonical_address(address) in earlier:  # as the form says it, for the later row
-        message = f"{address} is given more than once."
+        message = repeated(address)
     elif address and subnet_id:
         try:
             message, ok = selectors.fixed_ip_check(

@@ -6,8 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from portal.api.models import ApiToken
-from portal.api.tokens import token_create, token_revoke, tokens_of
+from portal.api.tokens import token_by_prefix, token_create, token_revoke, tokens_of
 
 
 class Command(BaseCommand):
@@ -48,7 +47,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{token.prefix}  {token.state(now):8}  {','.join(token.scopes):28}  "
                                   f"expires {token.expires_at:%Y-%m-%d}  {used}  {token.name}")  # fmt: skip
         else:
-            token = ApiToken.objects.filter(prefix=options["prefix"]).select_related("user").first()
+            token = token_by_prefix(options["prefix"])
             if token is None:
                 raise CommandError(f"no token {options['prefix']!r}")
             self.stdout.write("revoked" if token_revoke(token=token, by=None) else "already revoked")

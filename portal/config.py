@@ -53,6 +53,8 @@ class PortalConfig(BaseSettings):
 
     tasks_backend: Literal["database", "immediate"] = "database"
     execution_lease_seconds: int = Field(600, ge=30)
+    # How long a write found "not applied" after a lost answer is watched for SCP applying it late.
+    late_apply_watch_hours: float = Field(24.0, ge=0, le=24 * 30)
     approval_expiry_hours: float = Field(72.0, gt=0)
     # When no policy matches: "auto" approves; "team" asks any one of the owning team's approver groups; any
     # other value names the group that must approve.

@@ -52,6 +52,9 @@ TRANSITIONS: dict[str, Transition] = {
     "succeed": _t({EXECUTING, UNKNOWN}, Status.SUCCEEDED, "interface_request.succeeded", Outcome.SUCCESS),
     "port_error": _t({EXECUTING, UNKNOWN}, Status.FAILED, "interface_request.failed", Outcome.FAILURE),
     "not_applied": _t({EXECUTING, UNKNOWN}, Status.FAILED, "interface_request.reconciled", Outcome.FAILURE),
+    # a write found not applied that SCP carried out later after all (see services.requests_watch_late)
+    "applied_late": _t({Status.FAILED}, Status.SUCCEEDED, "interface_request.applied_late", Outcome.SUCCESS),
+    "applied_late_in_error": _t({Status.FAILED}, Status.FAILED, "interface_request.applied_late", Outcome.FAILURE),
 }
 
 
@@ -133,4 +136,6 @@ _AFTER = {
     "succeed": (_notify("notify_requester_result"),),
     "port_error": (_notify("notify_requester_result"),),
     "not_applied": (_notify("notify_requester_result"),),
+    "applied_late": (_notify("notify_requester_result"),),
+    "applied_late_in_error": (_notify("notify_requester_result"),),
 }

@@ -83,6 +83,10 @@ class InterfaceRequest(models.Model):
     # Execution attempts that could not reach SCP before sending anything, and when the next may run.
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A write that reconciliation found not applied may still be applied by SCP (its answer was lost, not its
+    # work): the request is looked at again, with backoff, until watch_until.
+    watch_until = models.DateTimeField(null=True, blank=True)
+    watch_next_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -548,20 +548,27 @@ def _ownership(
     )
 
 
+WATCHED = models.Q(status=Status.FAILED, watch_until__isnull=False)
+
+
 def _decide_ownership(request: InterfaceRequest, interfaces: list[schemas.InterfaceResponse]) -> _Verdict | None:
     """Judge ownership with the server's open requests locked, and claim the interface before unlocking.
 
-    None when the request was settled meanwhile (by its own answer, or another reconciler).
+    A request watched for a late apply yields to the open ones: it only rivals other watched requests, and an
+    open request contests what it could claim. None when the request was settled meanwhile (by its own answer,
+    another reconciler, or the end of its watch).
     """
+    watching = request.status == Status.FAILED
+    rivals = models.Q(status__in=UNSETTLED, ports_before__isnull=False) | (WATCHED if watching else models.Q(pk=None))
     with transaction.atomic():
         locked = list(
             InterfaceRequest.objects.select_for_update()
             .filter(server_id=request.server_id)
-            .filter(models.Q(pk=request.pk) | models.Q(status__in=UNSETTLED, ports_before__isnull=False))
+            .filter(models.Q(pk=request.pk) | rivals)
             .order_by("pk")
         )
         me = next((r for r in locked if r.pk == request.pk), None)
-        if me is None or me.status not in UNSETTLED:
+        if me is None or not (me.status in UNSETTLED or (watching and me.status == Status.FAILED and me.watch_until)):
             return None
         verdict = _ownership(me, interfaces, rivals=[r for r in locked if r.pk != me.pk])
         if verdict.interface is not None:
@@ -619,13 +626,114 @@ def interface_request_reconcile(*, request_id: int, client: ScpClient | None = N
             if found.port_state not in ("ACTIVE", "ERROR"):
                 found = _wait_until_settled(client, request, found)
             return _settle_success(request, found, via="reconciliation")
+    watch = _watch_fields(request)
     transition(
         request,
         "not_applied",
         reason="Not applied: the server has no such interface, so nothing was attached. You can submit again.",
-        payload={"found": False},
+        payload={"found": False, **_watch_payload(watch)},
+        **watch,
     )
     return request
+
+
+LATE_LOOK_FIRST_SECONDS = 60
+LATE_LOOK_CAP_SECONDS = 3600
+
+
+def _watch_fields(request: InterfaceRequest) -> dict[str, Any]:
+    """A write that was sent but found not applied may still be applied by SCP: watch it for a while."""
+    hours = settings.CONFIG.late_apply_watch_hours
+    if request.ports_before is None or not hours:  # never sent, or no watching wanted
+        return {}
+    now = _now()
+    return {
+        "watch_until": now + dt.timedelta(hours=hours),
+        "watch_next_at": now + dt.timedelta(seconds=LATE_LOOK_FIRST_SECONDS),
+    }
+
+
+def _watch_payload(watch: dict[str, Any]) -> dict[str, Any]:
+    return {"watched_until": watch["watch_until"].isoformat()} if watch else {}
+
+
+def requests_watch_late(*, client: ScpClient | None = None, every: bool = False) -> int:
+    """Look again at writes that were sent, lost their answer and were found not applied: SCP may still carry
+    them out. One that SCP applied after all becomes succeeded (or failed with its port in ERROR), with the
+    interface, so that a "failed" request never sits beside an interface it made. Looks back off from a minute to
+    an hour; `every` looks at every watched request now. Returns how many were settled."""
+    now = _now()
+    watched = InterfaceRequest.objects.filter(WATCHED, watch_until__gt=now).order_by("pk")
+    if not every:
+        watched = watched.filter(watch_next_at__lte=now)
+    settled = 0
+    for request in watched:
+        client = client or scp_client()
+        settled += _look_again(request, client)
+    for request in InterfaceRequest.objects.filter(WATCHED, watch_until__lte=now):
+        if InterfaceRequest.objects.filter(WATCHED, pk=request.pk).update(watch_until=None, watch_next_at=None):
+            record_event(
+                action="interface_request.watch_ended",
+                outcome=Outcome.SUCCESS,
+                payload={"reason": "SCP did not apply the write while the portal watched; it stays failed."},
+                interface_request_id=request.pk,
+                target=request.server_id,
+            )
+    return settled
+
+
+def _look_again(request: InterfaceRequest, client: ScpClient) -> bool:
+    with _scp_calls_for(request):
+        try:
+            interfaces = client.list_server_interfaces(request.server_id)
+        except ScpNotFound:
+            interfaces = []
+        except ScpError:
+            return _next_look(request)
+        if request.is_detach:
+            listed = next((i for i in interfaces if i.port_id == request.port_id), None)
+            if listed is not None and (listed.port_state or "").upper() != "DELETING":
+                return _next_look(request)
+            result = {"detached_port_id": request.port_id, "gone": listed is None, "port_kept": None}
+            reason = "Applied late: SCP detached the interface after the portal had found it still attached."
+            return transition(
+                request, "applied_late", where=WATCHED, reason=reason, payload={"detach": result, "via": "late"},
+                result=result, watch_until=None, watch_next_at=None,
+            )  # fmt: skip
+        verdict = _decide_ownership(request, interfaces)
+        if verdict is None:
+            return False
+        if verdict.undecided:
+            record_event(
+                action="interface_request.reconcile_undecided",
+                outcome=Outcome.UNKNOWN,
+                payload={"reason": verdict.undecided, "watched": True},
+                interface_request_id=request.pk,
+                target=request.server_id,
+            )
+            return _next_look(request)
+        if verdict.interface is None:
+            return _next_look(request)
+        found = verdict.interface
+        result = found.model_dump(mode="json", exclude_none=True)
+        if found.port_state == "ERROR":
+            event, reason = "applied_late_in_error", "Applied late, and the port went to ERROR: SCP attached it "
+            reason += "after the portal had found nothing on the server."
+        else:
+            event = "applied_late"
+            reason = "Applied late: SCP attached the interface after the portal had found nothing on the server."
+        return transition(
+            request, event, where=WATCHED, reason=reason, payload={"interface": result, "via": "late"},
+            result=result, result_port_id=found.port_id, watch_until=None, watch_next_at=None,
+        )  # fmt: skip
+
+
+def _next_look(request: InterfaceRequest) -> bool:
+    """Back off: the next look after as long again as the request has been watched (a minute to an hour)."""
+    watched_for = (_now() - request.updated_at).total_seconds()
+    delay = min(max(watched_for, LATE_LOOK_FIRST_SECONDS), LATE_LOOK_CAP_SECONDS)
+    InterfaceRequest.objects.filter(WATCHED, pk=request.pk).update(watch_next_at=_now() + dt.timedelta(seconds=delay))
+    return False
 
 
 def interface_request_cancel(*, request: InterfaceRequest, user) -> InterfaceRequest:
@@ -667,7 +775,7 @@ def requests_reconcile_due(*, client: ScpClient | None = None) -> int:
     for request in due:
         with contextlib.suppress(InvalidState):  # settled meanwhile by someone else
             settled += interface_request_reconcile(request_id=request.pk, client=client).is_final
-    return settled
+    return settled + requests_watch_late(client=client)
 
 
 # --- detach ------------------------------------------------------------------------------------------------------
@@ -813,7 +921,8 @@ def _reconcile_detach(request: InterfaceRequest, interfaces, client: ScpClient) 
     never_sent = request.ports_before is None
     if never_sent or (listed is not None and (listed.port_state or "").upper() != "DELETING"):
         reason = "Not applied: the interface is still attached, so nothing was detached. You can submit again."
-        transition(request, "not_applied", reason=reason, payload={"found": True})
+        watch = _watch_fields(request)
+        transition(request, "not_applied", reason=reason, payload={"found": True, **_watch_payload(watch)}, **watch)
         return request
     record_event(action="interface_request.reconciled", outcome=Outcome.SUCCESS,
                  payload={"found": listed is not None, "port_id": request.port_id, "detach": True},

@@ -18,6 +18,8 @@ class FaultConfig:
     drop_after_apply_rate: float = 0.0  # share of attaches applied, then the connection dropped
     late_after_apply_rate: float = 0.0  # share of attaches applied, then answered after late_seconds
     late_seconds: float = 5.0
+    apply_later_rate: float = 0.0  # share of writes answered 504 unapplied, then applied after apply_later_seconds
+    apply_later_seconds: float = 5.0
     seed: int = 1
 
     @classmethod
@@ -27,7 +29,13 @@ class FaultConfig:
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
         config = cls(**data)
-        for name in ("error_rate", "conflict_rate", "drop_after_apply_rate", "late_after_apply_rate"):
+        for name in (
+            "error_rate",
+            "conflict_rate",
+            "drop_after_apply_rate",
+            "late_after_apply_rate",
+            "apply_later_rate",
+        ):
             if not 0.0 <= float(getattr(config, name)) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         return config
@@ -38,6 +46,7 @@ class AttachFault:
     conflict: bool = False
     drop: bool = False
     late: bool = False
+    apply_later: bool = False
 
 
 class FaultInjector:
@@ -70,4 +79,6 @@ class FaultInjector:
                 fault.drop = True
             elif c.late_after_apply_rate and self._rng.random() < c.late_after_apply_rate:
                 fault.late = True
+            elif c.apply_later_rate and self._rng.random() < c.apply_later_rate:
+                fault.apply_later = True
             return fault

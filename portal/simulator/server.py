@@ -272,6 +272,10 @@ class Handler(BaseHTTPRequestHandler):
             with_default = version >= "1.2"
             if name in ("attach", "detach"):  # the same faults for both writes
                 fault = sim.faults.attach_fault()
+                if fault.apply_later:  # the gateway gives up, and SCP applies the write after all, a while later
+                    sim.log_update(entry, fault="apply later")
+                    self._apply_later(entry, name, params, body, with_default)
+                    raise ApiError(504, "GatewayTimeout", "the request timed out at the gateway")
                 if name == "attach":
                     result = sim.state.attach(params["server_id"], body, with_default=with_default,
                                               conflict=fault.conflict)  # fmt: skip
@@ -299,6 +303,26 @@ class Handler(BaseHTTPRequestHandler):
                 sim.log(entry)
             if entry["status"] is None:  # an unexpected failure: the client saw no proper answer
                 sim.log_update(entry, status=500)
+
+    def _apply_later(self, entry: dict[str, Any], name: str, params: dict[str, str], body: Any, with_default: bool):
+        """Carry out a write after `apply_later_seconds`, as SCP does with a request its gateway timed out on."""
+        sim = self.sim
+
+        def apply() -> None:
+            try:
+                if name == "attach":
+                    result = sim.state.attach(params["server_id"], body, with_default=with_default)
+                    outcome = f"applied late: {result['port_id']}"
+                else:
+                    sim.state.detach(params["server_id"], params["port_id"])
+                    outcome = "applied late"
+            except ApiError as error:
+                outcome = f"refused late: {error.status} {error.code}"
+            sim.log_update(entry, fault=f"apply later; {outcome}")
+
+        timer = threading.Timer(sim.faults.config.apply_later_seconds, apply)
+        timer.daemon = True
+        timer.start()
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str], str]:
         for route_method, pattern, service, name in ROUTES:

@@ -505,15 +505,29 @@ def _could_have_made(request: InterfaceRequest, interface: schemas.InterfaceResp
     )
 
 
+def _names(request: InterfaceRequest, interface: schemas.InterfaceResponse) -> bool:
+    """Whether the request asked for this very interface: its port, or every fixed IP it carries."""
+    if request.mode == Mode.PORT:
+        return interface.port_id == request.port_id
+    return bool(request.fixed_ips) and set(request.fixed_ips) <= set(interface.addresses)
+
+
+def _is_open(request: InterfaceRequest) -> bool:
+    return request.status in UNSETTLED
+
+
 def _ownership(
     request: InterfaceRequest, interfaces: list[schemas.InterfaceResponse], *, rivals: list[InterfaceRequest]
 ) -> _Verdict:
     """Which of the server's interfaces this request can prove is its own.
 
-    Another request's settled port is never a candidate. A candidate that a rival (another request on the same
-    server whose POST may have gone out and whose outcome is still open) could also have made proves nothing,
+    Another request's settled port is never a candidate. An interface that some request named (its port, or its
+    fixed IPs) can only be a request's that named it; one with an address SCP chose can be any request's that
+    asked for an automatic address. A candidate that a rival (another request on the same server whose POST may
+    have gone out and whose outcome is open, or is watched for a late apply) could also have made proves nothing,
     unless every contender is lost alike, asked for the same thing, and there is one candidate per contender:
-    then every POST was applied, and the ports are shared out in a fixed order.
+    then every POST was applied, and the ports are shared out in a fixed order. A watched request never contests
+    an automatic address with an open one: the open one settles first.
     """
     claimed = set(
         InterfaceRequest.objects.filter(server_id=request.server_id)
@@ -521,10 +535,22 @@ def _ownership(
         .exclude(result_port_id="")
         .values_list("result_port_id", flat=True)
     )
-    candidates = [i for i in interfaces if i.port_id not in claimed and _could_have_made(request, i)]
+
+    def contenders_for(interface) -> list[InterfaceRequest] | None:
+        """The rivals that could have made `interface` with this request; None: it cannot be this request's."""
+        if interface.port_id in claimed or not _could_have_made(request, interface):
+            return None
+        namers = [r for r in rivals if _names(r, interface)]
+        if _names(request, interface):
+            return namers
+        if namers:
+            return None
+        return [r for r in rivals if _could_have_made(r, interface) and (_is_open(r) or not _is_open(request))]
+
+    contested = {i.port_id: c for i in interfaces if (c := contenders_for(i)) is not None}
+    candidates = [i for i in interfaces if i.port_id in contested]
     if not candidates:
         return _Verdict()
-    contested = {i.port_id: [r for r in rivals if _could_have_made(r, i)] for i in candidates}
     sole = [i for i in candidates if not contested[i.port_id]]
     if len(sole) == 1:
         return _Verdict(sole[0])
@@ -552,23 +578,18 @@ WATCHED = models.Q(status=Status.FAILED, watch_until__isnull=False)
 
 
 def _decide_ownership(request: InterfaceRequest, interfaces: list[schemas.InterfaceResponse]) -> _Verdict | None:
-    """Judge ownership with the server's open requests locked, and claim the interface before unlocking.
-
-    A request watched for a late apply yields to the open ones: it only rivals other watched requests, and an
-    open request contests what it could claim. None when the request was settled meanwhile (by its own answer,
-    another reconciler, or the end of its watch).
-    """
-    watching = request.status == Status.FAILED
-    rivals = models.Q(status__in=UNSETTLED, ports_before__isnull=False) | (WATCHED if watching else models.Q(pk=None))
+    """Judge ownership with the server's open and watched requests locked, and claim the interface before
+    unlocking. None when the request was settled meanwhile (by its own answer, another reconciler, or the end of
+    its watch)."""
     with transaction.atomic():
         locked = list(
             InterfaceRequest.objects.select_for_update()
             .filter(server_id=request.server_id)
-            .filter(models.Q(pk=request.pk) | rivals)
+            .filter(models.Q(pk=request.pk) | models.Q(status__in=UNSETTLED, ports_before__isnull=False) | WATCHED)
             .order_by("pk")
         )
         me = next((r for r in locked if r.pk == request.pk), None)
-        if me is None or not (me.status in UNSETTLED or (watching and me.status == Status.FAILED and me.watch_until)):
+        if me is None or not (_is_open(me) or (me.status == Status.FAILED and me.watch_until)):
             return None
         verdict = _ownership(me, interfaces, rivals=[r for r in locked if r.pk != me.pk])
         if verdict.interface is not None:

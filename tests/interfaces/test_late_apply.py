@@ -120,3 +120,26 @@ def test_a_write_that_never_comes_is_watched_until_the_window_closes(sim, world,
     assert actions(request)[-1] == "interface_request.watch_ended"
     services.requests_watch_late()  # once only
     assert actions(request).count("interface_request.watch_ended") == 1
+
+
+def test_an_interface_with_a_fixed_ip_someone_named_is_never_claimed_by_a_request_for_an_automatic_address(db):
+    """The request that named an address owns the interface carrying it, even while it is only watched; an
+    automatic-address request whose own POST was not applied must not take it (it finds nothing instead)."""
+    from portal.interfaces.services import _ownership
+    from portal.scp import schemas
+
+    def req(pk, status, fixed_ips, **extra):
+        return InterfaceRequest(pk=pk, server_id="srv", mode="subnet", subnet_id="net", fixed_ips=fixed_ips,
+                                ports_before=["old"], status=status, **extra)  # fmt: skip
+
+    automatic = req(1, Status.UNKNOWN, [])
+    named = req(2, Status.FAILED, ["10.0.0.88"], watch_until=timezone.now())
+    late = schemas.InterfaceResponse(port_id="late", subnet_id="net", fixed_ips=[{"ip_address": "10.0.0.88"}])
+    verdict = _ownership(automatic, [late], rivals=[named])
+    assert verdict.interface is None and not verdict.undecided  # not this request's: not applied
+    assert _ownership(named, [late], rivals=[automatic]).interface == late
+    # An address SCP chose: a watched request waits for the open one to settle first.
+    chosen = schemas.InterfaceResponse(port_id="auto", subnet_id="net", fixed_ips=[{"ip_address": "10.0.0.7"}])
+    watched = req(3, Status.FAILED, [], watch_until=timezone.now())
+    assert _ownership(automatic, [chosen], rivals=[watched]).interface == chosen
+    assert _ownership(watched, [chosen], rivals=[automatic]).undecided

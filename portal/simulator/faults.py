@@ -17,7 +17,7 @@ class FaultConfig:
     conflict_rate: float = 0.0  # share of attaches answered with the transient 409
     drop_after_apply_rate: float = 0.0  # share of attaches applied, then the connection dropped
     late_after_apply_rate: float = 0.0  # share of attaches applied, then answered after late_seconds
-    late_seconds: float = 5.0
+    late_seconds: float | list[float] = 5.0  # a list: each late answer waits one of them, chosen at random
     apply_later_rate: float = 0.0  # share of writes answered 504 unapplied, then applied after apply_later_seconds
     apply_later_seconds: float = 5.0
     seed: int = 1
@@ -68,6 +68,11 @@ class FaultInjector:
             if c.error_rate and method in c.error_methods and self._rng.random() < c.error_rate:
                 return self._rng.choice(c.error_statuses)
             return None
+
+    def late_delay(self) -> float:
+        with self._lock:
+            late = self.config.late_seconds
+            return float(self._rng.choice(late) if isinstance(late, list) else late)
 
     def attach_fault(self) -> AttachFault:
         with self._lock:

@@ -288,8 +288,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.connection.shutdown(2)
                     return
                 if fault.late:
-                    sim.log_update(entry, fault="late after apply")
-                    time.sleep(sim.faults.config.late_seconds)
+                    delay = sim.faults.late_delay()
+                    sim.log_update(entry, fault=f"late after apply ({delay:g} s)")
+                    time.sleep(delay)
                 payload = result
             else:
                 payload = self._dispatch(name, params, query, with_default)
@@ -457,8 +458,18 @@ class Handler(BaseHTTPRequestHandler):
             self._error(ApiError(400, "Common.InvalidRequest", str(error)))
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client that gave up (its read timeout) closes the connection under a late answer: not an error."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def make_server(host: str, port: int, simulator: Simulator) -> ThreadingHTTPServer:
     handler = type("BoundHandler", (Handler,), {"sim": simulator})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = _Server((host, port), handler)
     server.daemon_threads = True
     return server

@@ -1,4 +1,6 @@
-"""Task rows left behind by a worker that died (SIGKILL, out of memory): marked failed, with an audit event.
+"""The task queue as the portal's own code sees it.
+
+Task rows left behind by a worker that died (SIGKILL, out of memory) are marked failed, with an audit event.
 
 The request such a task was executing is settled by reconciliation (executing past its lease); this only keeps
 the task framework's table from showing work as running forever.
@@ -13,6 +15,15 @@ from django_tasks_db.models import DBTaskResult
 
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
+
+
+def tasks_waiting() -> bool:
+    """Whether a task is due and no worker has taken it yet (always False on a backend without a queue)."""
+    from django.tasks import default_task_backend
+
+    if not default_task_backend.supports_defer:
+        return False
+    return DBTaskResult.objects.ready().exists()
 
 
 class WorkerLost(Exception):

@@ -386,6 +386,8 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
         InterfaceRequest.objects.filter(pk=request.pk).update(
             result_port_id=interface.port_id, result=interface.model_dump(mode="json", exclude_none=True)
         )
+        if interface.port_state not in SETTLED:
+            interface = _poll_while_idle(client, request, interface)
         if interface.port_state not in SETTLED and _follow_up_later(request.pk):
             return request  # a follow-up task polls the port; this worker is free for the next request
         interface = _wait_until_settled(client, request, interface)
@@ -394,6 +396,23 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
 
 SETTLED = ("ACTIVE", "ERROR")
 FOLLOW_UP_FIRST_SECONDS = 0.25
+
+
+def _poll_while_idle(
+    client: ScpClient, request: InterfaceRequest, interface: schemas.InterfaceResponse
+) -> schemas.InterfaceResponse:
+    """Look at the new port in place for as long as no other task waits for a worker: a lone attach settles as
+    soon as SCP says so, without a follow-up task's pickup, and the worker hands over to follow-ups the moment
+    someone else needs it."""
+    from portal.core.task_recovery import tasks_waiting
+
+    config = settings.CONFIG
+    deadline = time.monotonic() + config.scp_settle_timeout
+    while interface.port_state not in SETTLED and time.monotonic() < deadline and not tasks_waiting():
+        time.sleep(config.scp_poll_interval)
+        with contextlib.suppress(ScpError):
+            interface = client.get_server_interface(request.server_id, interface.port_id)
+    return interface
 
 
 def _follow_up_later(request_id: int, attempt: int = 1) -> bool:

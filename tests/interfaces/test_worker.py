@@ -121,23 +121,58 @@ def test_a_worker_killed_mid_task_leaves_nothing_running_forever(sim, world, req
     assert len(sim.attach_posts()) <= 1
 
 
+SUBMIT_TWO = """
+import uuid
+from django.contrib.auth import get_user_model
+from portal.interfaces.services import interface_request_submit
+for server, address in (("{first}", "192.168.10.61"), ("{second}", "192.168.10.62")):
+    request = interface_request_submit(
+        requester=get_user_model().objects.get(username="requester"), idempotency_key=uuid.uuid4(),
+        justification="through the worker", server_id=server, mode="subnet", subnet_id="{subnet}",
+        fixed_ips=[address],
+    )
+    print(request.pk)
+"""
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_polling_does_not_hold_the_worker(sim, world, requester):
-    """The execution task ends right after the POST; follow-up tasks, run later, settle the request."""
+def test_polling_does_not_hold_the_worker_while_other_work_waits(sim, world, requester):
+    """With another task waiting, the execution task ends right after the POST; follow-up tasks, run later,
+    settle the request."""
     from django_tasks_db.models import DBTaskResult
 
     sim.reset(settle_seconds=1.0)  # the port stays BUILD for a second after the POST
+    script = SUBMIT_TWO.format(first=world.servers["web-01"].id, second=world.servers["app-02"].id,
+                               subnet=world.subnets["prod-app"].id)  # fmt: skip
+    submitted = production_like("shell", stdin=script)
+    assert submitted.returncode == 0, submitted.stderr[-2000:]
+    first, second = (InterfaceRequest.objects.get(pk=int(pk)) for pk in submitted.stdout.split()[-2:])
+    work_until_final(first)
+    work_until_final(second)
+    assert (first.status, second.status) == (Status.SUCCEEDED, Status.SUCCEEDED), second.status_reason
+    assert first.result["port_state"] == "ACTIVE" and len(sim.attach_posts()) == 2
+    executions = DBTaskResult.objects.filter(task_path__endswith="execute_interface_request").order_by("enqueued_at")
+    assert executions[0].return_value == "executing"  # it returned while the port was still settling
+    follow_ups = DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request")
+    assert follow_ups.count() >= 1
+    assert "succeeded" in follow_ups.values_list("return_value", flat=True)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_with_nothing_else_waiting_the_worker_settles_the_attach_in_place(sim, world, requester):
+    """A lone attach costs no follow-up task pickups: the worker looks at the port itself while its queue is
+    empty (and would hand over the moment a task came in)."""
+    from django_tasks_db.models import DBTaskResult
+
+    sim.reset(settle_seconds=1.0)
     script = SUBMIT.format(server=world.servers["web-01"].id, subnet=world.subnets["prod-app"].id)
     submitted = production_like("shell", stdin=script)
     assert submitted.returncode == 0, submitted.stderr[-2000:]
     request = InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
     work_until_final(request)
-    assert request.status == Status.SUCCEEDED, request.status_reason
-    assert request.result["port_state"] == "ACTIVE" and len(sim.attach_posts()) == 1
-    results = {r.task_path.rsplit(".", 1)[-1]: r for r in DBTaskResult.objects.order_by("enqueued_at")}
+    assert request.status == Status.SUCCEEDED and request.result["port_state"] == "ACTIVE"
     execution = DBTaskResult.objects.get(task_path__endswith="execute_interface_request")
-    assert execution.return_value == "executing"  # it returned while the port was still settling
-    follow_ups = DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request")
-    assert follow_ups.count() >= 1 and "follow_up_interface_request" in results
-    assert list(follow_ups.order_by("-finished_at").values_list("return_value", flat=True))[0] == "succeeded"
+    assert execution.return_value == "succeeded"
+    assert not DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request").exists()

@@ -55,7 +55,7 @@ class AttachForm(forms.Form):
 
     def set_options(self, *, subnets, ports) -> None:
         """What the selects offer: the server's VPC's subnets and unattached ports (needed only to show the form)."""
-        self.subnet_choices = [("", "Choose a subnet…")] + [(s.id, f"{s.name} ({s.cidr})") for s in subnets]
+        self.subnet_choices = [("", "Choose a subnet…")] + [(s.id, _subnet_label(s)) for s in subnets]
         self.port_choices = [("", "Choose a port…")] + [
             (p.id, f"{p.name or p.id} ({p.fixed_ip_address or 'no address'})") for p in ports
         ]
@@ -168,3 +168,8 @@ class DetachForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", uuid.uuid4())
+
+
+def _subnet_label(subnet) -> str:
+    gateway = f", gateway {subnet.gateway_ip_address}" if subnet.gateway_ip_address else ", no gateway"
+    return f"{subnet.name} ({subnet.cidr}{gateway})"

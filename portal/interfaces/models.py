@@ -33,8 +33,8 @@ class Mode(models.TextChoices):
 # What the requester asked for: fixed at submission, bound by the approval, never changed afterwards.
 PARAMETER_FIELDS = frozenset(
     {"requester", "idempotency_key", "action", "server_id", "server_name", "vpc_id", "mode", "subnet_id", "subnet_name",
-     "subnet_cidr", "port_id", "port_name", "fixed_ips", "justification", "api_version", "created_at", "team",
-     "team_id", "approval_steps"}
+     "subnet_cidr", "subnet_gateway", "port_id", "port_name", "fixed_ips", "justification", "api_version",
+     "created_at", "team", "team_id", "approval_steps"}
 )  # fmt: skip
 
 
@@ -55,6 +55,7 @@ class InterfaceRequest(models.Model):
     subnet_id = models.CharField(max_length=64, blank=True)
     subnet_name = models.CharField(max_length=255, blank=True)
     subnet_cidr = models.CharField(max_length=64, blank=True)
+    subnet_gateway = models.CharField(max_length=45, blank=True)  # as at submission; "": none, or not recorded
     port_id = models.CharField(max_length=64, blank=True)
     port_name = models.CharField(max_length=255, blank=True)
     fixed_ips = models.JSONField(default=list, blank=True)

@@ -217,13 +217,17 @@ def guest_setup(request: InterfaceRequest, client: ScpClient | None = None):
     subnet_id = interface.subnet_id or source.subnet_id
     if not interface.mac_addr or not interface.addresses or not subnet_id:
         return None
-    try:
-        subnet = (client or scp_client()).get_subnet(subnet_id)
-    except ScpError:
-        return None
+    if subnet_id == source.subnet_id and source.subnet_cidr and source.subnet_gateway:
+        cidr, gateway = source.subnet_cidr, source.subnet_gateway  # as recorded at submission
+    else:
+        try:
+            subnet = (client or scp_client()).get_subnet(subnet_id)
+        except ScpError:
+            return None
+        cidr, gateway = subnet.cidr, subnet.gateway_ip_address
     try:
         return guest_config(port_id=interface.port_id, mac=interface.mac_addr, addresses=interface.addresses,
-                            cidr=subnet.cidr, gateway=subnet.gateway_ip_address)  # fmt: skip
+                            cidr=cidr, gateway=gateway)  # fmt: skip
     except ValueError:  # SCP's CIDR or an address is not what it should be: no snippet rather than a wrong one
         return None
 

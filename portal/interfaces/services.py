@@ -165,6 +165,7 @@ def interface_request_submit(
         "subnet_id": plan.subnet.id if plan.subnet else "",
         "subnet_name": plan.subnet.name[:255] if plan.subnet else "",
         "subnet_cidr": plan.subnet.cidr if plan.subnet else "",
+        "subnet_gateway": (plan.subnet.gateway_ip_address or "") if plan.subnet else "",
         "port_id": plan.port.id if plan.port else "",
         "port_name": plan.port.name[:255] if plan.port else "",
         "fixed_ips": list(plan.fixed_ips),

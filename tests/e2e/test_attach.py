@@ -27,7 +27,9 @@ def open_attach_form(page, server_name: str) -> None:
 def test_attach_by_subnet_with_a_fixed_ip_and_see_the_mac(signed_in, sim, world):
     page = signed_in
     open_attach_form(page, "web-01")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(
+        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
+    )
     page.get_by_role("button", name="Add a fixed IP").click()
     settled(page)
     page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.30")
@@ -65,7 +67,8 @@ def test_attach_an_existing_port(signed_in, sim, world):
 def test_an_address_taken_between_preview_and_confirm_is_a_clear_error(signed_in, sim, world, scp):
     page = signed_in
     open_attach_form(page, "web-01")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-app (192.168.10.0/24)")
+    subnet = page.get_by_label("Subnet (in the server's VPC)")
+    subnet.select_option(label="prod-app (192.168.10.0/24, gateway 192.168.10.1)")
     page.get_by_role("button", name="Add a fixed IP").click()
     settled(page)
     page.get_by_label("Fixed IP 1", exact=True).fill("192.168.10.77")
@@ -89,7 +92,9 @@ def test_an_address_taken_between_preview_and_confirm_is_a_clear_error(signed_in
 def test_a_double_click_on_confirm_makes_one_request(signed_in, sim, world):
     page = signed_in
     open_attach_form(page, "web-01")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(
+        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
+    )
     page.get_by_label("Justification").fill("Double click")
     page.get_by_role("button", name="Preview").click()
     page.get_by_role("button", name="Confirm and submit").dblclick()
@@ -101,7 +106,9 @@ def test_a_re_posted_page_without_javascript_makes_one_request(new_page, request
     page = new_page(java_script_enabled=False)
     sign_in(page, "requester")
     page.goto(f"/servers/{world.servers['web-01'].id}/attach/")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(
+        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
+    )
     page.get_by_label("Justification").fill("No JavaScript here")
     page.get_by_role("button", name="Preview").click()
     page.get_by_role("button", name="Confirm and submit").click()
@@ -142,7 +149,9 @@ def test_a_held_ip_is_refused_as_you_type_naming_the_holder(signed_in, sim, worl
     )  # fmt: skip
     page = signed_in
     open_attach_form(page, "web-01")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(
+        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
+    )
     page.get_by_role("button", name="Add a fixed IP").click()
     settled(page)
     page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.88")
@@ -159,7 +168,9 @@ def test_a_held_ip_is_refused_as_you_type_naming_the_holder(signed_in, sim, worl
 def test_a_repeated_fixed_ip_is_called_a_repeat_as_you_type(signed_in, sim, world):
     page = signed_in
     open_attach_form(page, "web-01")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(
+        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
+    )
     for _ in range(2):
         page.get_by_role("button", name="Add a fixed IP").click()
         settled(page)
@@ -175,7 +186,9 @@ def test_keyboard_focus_follows_the_work(signed_in, sim, world):
     """After 'Add a fixed IP' the new row has the focus; after Preview, Confirm has it."""
     page = signed_in
     open_attach_form(page, "web-01")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(
+        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
+    )
     page.get_by_role("button", name="Add a fixed IP").click()
     settled(page)
     expect(page.get_by_label("Fixed IP 1", exact=True)).to_be_focused()

@@ -134,7 +134,9 @@ def test_htmx_swaps_keep_the_policy(new_page, requester, sim, world):
     page.wait_for_load_state("networkidle")
     page.get_by_label("New port on a subnet").check()
     page.wait_for_load_state("networkidle")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(
+        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
+    )
     page.get_by_role("button", name="Add a fixed IP").click()
     page.wait_for_load_state("networkidle")
     settled(page)  # htmx listens on the new row only once it has processed the swapped-in content

@@ -46,7 +46,9 @@ def test_attach_works_with_javascript_turned_off(new_page, requester, sim, world
     page = new_page(java_script_enabled=False)
     sign_in(page, "requester")
     page.goto(f"/servers/{world.servers['web-01'].id}/attach/")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(label="prod-db (192.168.20.0/24)")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(
+        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
+    )
     page.get_by_role("button", name="Add a fixed IP").click()  # a plain form post: the page comes back with a row
     page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.93")
     page.get_by_label("Justification").fill("No JavaScript here")

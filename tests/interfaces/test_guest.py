@@ -49,3 +49,27 @@ def test_the_request_page_shows_real_values_and_the_detach_the_reverse(sim, worl
     page = client.get(f"/requests/{detach.pk}/").content.decode()
     assert f"sudo nmcli connection delete scp-{request.result_port_id[:8]}" in page
     assert "SCP deleted the port and freed its addresses" in page
+
+
+def test_the_attach_form_shows_each_subnets_gateway_and_the_result_page_reads_it_without_asking_scp(
+    sim, world, requester_client, django_capture_on_commit_callbacks, requester
+):
+    import uuid
+
+    from portal.interfaces import services
+
+    server = world.servers["web-01"]
+    form = requester_client.get(f"/servers/{server.id}/attach/").content.decode()
+    subnet = world.subnets["prod-app"]
+    assert f"prod-app ({subnet.cidr}, gateway {subnet.gateway_ip_address})" in form
+    with django_capture_on_commit_callbacks(execute=True):
+        request = services.interface_request_submit(
+            requester=requester, idempotency_key=uuid.uuid4(), justification="gateway",
+            server_id=server.id, mode="subnet", subnet_id=subnet.id,
+        )  # fmt: skip
+    request.refresh_from_db()
+    assert request.subnet_gateway == subnet.gateway_ip_address
+    sim.clear_log()
+    page = requester_client.get(f"/requests/{request.pk}/").content.decode()
+    assert f'id="result-gateway">{subnet.gateway_ip_address}<' in page
+    assert [r for r in sim.requests() if "/subnets/" in r["path"]] == []  # recorded at submission

@@ -53,8 +53,13 @@ def event_list(request):
             next_query=urlencode({**query, "before": page.next_before}) if page.next_before else "",
             export_query=urlencode(query),
         )
+    # The filter form and the pager swap #results and push their URL (the filters, nothing else), so Back, a
+    # reload and a shared link all show the same events; a history restore gets the whole page.
+    swap = request.htmx and (request.htmx.target == "results" or request.GET.get("fragment"))
     template = (
-        "audit/event_list.html#results" if request.htmx and request.GET.get("fragment") else "audit/event_list.html"
+        "audit/event_list.html#results"
+        if swap and not request.htmx.history_restore_request
+        else ("audit/event_list.html")
     )
     return render(request, template, context)
 

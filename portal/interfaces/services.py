@@ -397,6 +397,7 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
 
 SETTLED = ("ACTIVE", "ERROR")
 FOLLOW_UP_FIRST_SECONDS = 0.25
+IDLE_CHECK_SECONDS = 0.05
 
 
 def _poll_while_idle(
@@ -409,8 +410,12 @@ def _poll_while_idle(
 
     config = settings.CONFIG
     deadline = time.monotonic() + config.scp_settle_timeout
-    while interface.port_state not in SETTLED and time.monotonic() < deadline and not tasks_waiting():
-        time.sleep(config.scp_poll_interval)
+    while interface.port_state not in SETTLED and time.monotonic() < deadline:
+        look_at = time.monotonic() + config.scp_poll_interval
+        while time.monotonic() < look_at:  # a task that comes in meanwhile is noticed within IDLE_CHECK_SECONDS
+            if tasks_waiting():
+                return interface
+            time.sleep(min(IDLE_CHECK_SECONDS, max(0.0, look_at - time.monotonic())))
         with contextlib.suppress(ScpError):
             interface = client.get_server_interface(request.server_id, interface.port_id)
     return interface

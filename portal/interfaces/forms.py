@@ -25,15 +25,17 @@ class AttachForm(forms.Form):
     )
     # Plain strings: whether the subnet or port fits this server is SCP's to say, checked by the service.
     subnet_id = forms.CharField(
-        label="Subnet", required=False, max_length=64, error_messages={"max_length": "That is not a subnet id."}
-    )
+        label="Subnet (in the server's VPC)", required=False, max_length=64, widget=forms.Select,
+        error_messages={"max_length": "That is not a subnet id."},
+    )  # fmt: skip
     port_id = forms.CharField(
-        label="Port", required=False, max_length=64, error_messages={"max_length": "That is not a port id."}
-    )
+        label="Unattached port (in the server's VPC)", required=False, max_length=64, widget=forms.Select,
+        error_messages={"max_length": "That is not a port id."},
+    )  # fmt: skip
     justification = forms.CharField(
         label="Justification",
         max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Why this interface is needed. Plain text, up to 1,000 characters.",
         error_messages={
             "required": "Say why this interface is needed.",
@@ -42,8 +44,11 @@ class AttachForm(forms.Form):
     )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": "Reload the form."})
 
+    # The template renders these fields' labels, widgets, help and errors; it writes none of them itself.
+    section_legends = dict(Mode.choices)
+
     def __init__(self, *args, subnets: list[schemas.Subnet] = (), ports: list[schemas.Port] = (), **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         self.set_options(subnets=subnets, ports=ports)
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", uuid.uuid4())
@@ -59,6 +64,8 @@ class AttachForm(forms.Form):
         self.port_choices = [("", "Choose a port…")] + [
             (p.id, f"{p.name or p.id} ({p.fixed_ip_address or 'no address'})") for p in ports
         ]
+        self.fields["subnet_id"].widget.choices = self.subnet_choices
+        self.fields["port_id"].widget.choices = self.port_choices
 
     def add_row(self) -> None:
         if len(self.fixed_ip_rows) < MAX_FIXED_IPS:

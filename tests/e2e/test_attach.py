@@ -37,6 +37,11 @@ def test_attach_by_subnet_with_a_fixed_ip_and_see_the_mac(signed_in, sim, world)
     expect(page.locator("#fixed_ip_0_check")).to_have_text("192.168.20.30 is free.")
     page.get_by_label("Justification").fill("Storage network for nightly backups")
     page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview-what")).to_have_text(
+        "a new port on prod-db (192.168.20.0/24, gateway 192.168.20.1) with 192.168.20.30"
+    )
+    expect(page.get_by_text("virtualserver 1.3")).to_be_hidden()  # the exact call is one click away
+    page.get_by_text("The exact call to SCP").click()
     body = page.locator("#preview-body")
     expect(body).to_contain_text('"ip_address": "192.168.20.30"')
     expect(page.get_by_text("virtualserver 1.3")).to_be_visible()

@@ -53,7 +53,8 @@ def test_attach_works_with_javascript_turned_off(new_page, requester, sim, world
     page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.93")
     page.get_by_label("Justification").fill("No JavaScript here")
     page.get_by_role("button", name="Preview").click()
-    assert '"ip_address": "192.168.20.93"' in page.locator("#preview-body").inner_text()
+    assert page.locator("#preview-what").inner_text().endswith("with 192.168.20.93")
+    assert '"ip_address": "192.168.20.93"' in page.locator("#preview-body").text_content()
     page.get_by_role("button", name="Confirm and submit").click()
     page.wait_for_url("**/requests/*/")
     assert page.locator("#status").inner_text() == "Succeeded"

@@ -29,3 +29,11 @@ def duration_words(value) -> str:
     minutes = rest // 60
     parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes)
     return " ".join(parts[:2]) or "under a minute"
+
+
+@register.filter
+def event_words(event) -> str:
+    """An audit event as a requester reads it on a timeline."""
+    from portal.audit.words import event_words as words
+
+    return words(event)

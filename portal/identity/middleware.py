@@ -34,3 +34,21 @@ class SessionLifetimeMiddleware:
                 return response
             session_touch(request.session, now=now)
         return self.get_response(request)
+
+
+class PreferencesMiddleware:
+    """Show times in the signed-in user's time zone (UTC otherwise)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from .services import preferences_of
+
+        user = getattr(request, "user", None)
+        prefs = preferences_of(user) if user is not None and user.is_authenticated else None
+        if prefs is not None and prefs.time_zone:
+            timezone.activate(prefs.time_zone)
+        else:
+            timezone.deactivate()
+        return self.get_response(request)

@@ -129,3 +129,43 @@ def access_attempts_unlock(*, attempts) -> int:
         attempt.delete()
         count += 1
     return count
+
+
+# --- preferences ----------------------------------------------------------------------------------------------
+
+
+def time_zones_for(language: str) -> list[str]:
+    """The time zones a user can choose, the likeliest first: Asia/Seoul for Korean, UTC for everyone."""
+    import zoneinfo
+
+    first = ["Asia/Seoul", "UTC"] if language.startswith("ko") else ["UTC", "Asia/Seoul"]
+    rest = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    return first + [z for z in rest if z not in first]
+
+
+def preferences_of(user):
+    """The user's saved preferences (unsaved defaults when there are none), read once per request."""
+    from .models import Preferences
+
+    cached = getattr(user, "_portal_preferences", None)
+    if cached is None:
+        cached = Preferences.objects.filter(user=user).first() or Preferences(user=user)
+        user._portal_preferences = cached
+    return cached
+
+
+def preferences_save(*, user, time_zone: str):
+    """Save a user's time zone (already validated), with an audit event when it changed."""
+    from .models import Preferences
+
+    prefs, _ = Preferences.objects.get_or_create(user=user)
+    before = prefs.time_zone
+    if time_zone != before:
+        prefs.time_zone = time_zone
+        with transaction.atomic():
+            prefs.save()
+            record_event(action="account.preferences_changed", outcome=Outcome.SUCCESS,
+                         payload={"time_zone": {"from": before, "to": time_zone}}, actor=user,
+                         target=user.get_username()[:128])  # fmt: skip
+    user._portal_preferences = prefs
+    return prefs

@@ -11,6 +11,7 @@ from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
@@ -145,7 +146,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 
 @login_required
-def profile(request, *, token_form=None, new_token=None, status=200):
+def profile(request, *, token_form=None, new_token=None, preferences_form=None, status=200):
     """Who I am here, where I am signed in, a way to end every one of those sessions, and my API tokens."""
     from django.utils import timezone
 
@@ -165,7 +166,35 @@ def profile(request, *, token_form=None, new_token=None, status=200):
         "tokens": [(t, t.state(now)) for t in tokens_of(request.user)],
         "token_form": token_form or TokenForm(allowed=scopes_allowed(request.user)),
         "new_token": new_token,
+        "preferences_form": preferences_form or _preferences_form(request),
     }, status=status)  # fmt: skip
+
+
+def _preferences_form(request):
+    from .forms import PreferencesForm
+    from .services import preferences_of
+
+    prefs = preferences_of(request.user)
+    return PreferencesForm(initial={"time_zone": prefs.time_zone}, language=_browser_language(request))
+
+
+def _browser_language(request) -> str:
+    """The browser's first language (Asia/Seoul comes first among the time zones for Korean)."""
+    return request.headers.get("Accept-Language", "en").split(",")[0].strip().lower()[:8]
+
+
+@login_required
+@require_POST
+def preferences(request):
+    from .forms import PreferencesForm
+    from .services import preferences_save
+
+    form = PreferencesForm(request.POST, language=_browser_language(request))
+    if not form.is_valid():
+        return profile(request, preferences_form=form, status=400)
+    preferences_save(user=request.user, time_zone=form.cleaned_data["time_zone"])
+    messages.success(request, _("Your time zone is saved."))
+    return HttpResponseRedirect(reverse("profile") + "#preferences")
 
 
 @login_required

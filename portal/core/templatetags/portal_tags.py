@@ -37,3 +37,25 @@ def event_words(event) -> str:
     from portal.audit.words import event_words as words
 
     return words(event)
+
+
+@register.filter
+def when(value, fmt: str = "Y-m-d H:i"):
+    """A time in the viewer's time zone, named, with the UTC time on hover and in the machine-readable attribute."""
+    import datetime as dt
+
+    from django.utils import timezone
+    from django.utils.dateformat import format as date_format
+    from django.utils.html import format_html
+
+    if not isinstance(value, dt.datetime):
+        return value or ""
+    utc = value.astimezone(dt.UTC)
+    local = timezone.localtime(value)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{} {}</time>',
+        utc.isoformat(),
+        utc.strftime("%Y-%m-%d %H:%M:%S"),
+        date_format(local, fmt),
+        local.tzname(),
+    )

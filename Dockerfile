@@ -9,6 +9,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /build
 COPY requirements.txt .
 RUN pip wheel --wheel-dir /wheels -r requirements.txt
+# The Korean catalogue, compiled here so the runtime image needs no gettext.
+RUN apt-get update && apt-get install -y --no-install-recommends gettext && rm -rf /var/lib/apt/lists/*
+COPY locale ./locale
+RUN msgfmt --check-format -o locale/ko/LC_MESSAGES/django.mo locale/ko/LC_MESSAGES/django.po
 
 FROM python:3.13-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
@@ -22,6 +26,7 @@ COPY --chown=portal:portal manage.py ./
 COPY --chown=portal:portal portal ./portal
 COPY --chown=portal:portal templates ./templates
 COPY --chown=portal:portal static ./static
+COPY --chown=portal:portal --from=build /build/locale ./locale
 # collectstatic needs settings that load; these build-time values are never used at run time.
 RUN SECRET_KEY=collectstatic-only SCP_SECRET_KEY=collectstatic-only EMAIL_BACKEND=none \
     python -m portal.run collectstatic && chown -R portal:portal /app/staticfiles

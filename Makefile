@@ -8,6 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run token test lint format pytest pytest-postgres chromium clean
+MO := locale/ko/LC_MESSAGES/django.mo
 
 $(STAMP): requirements.txt requirements-test.txt
 	@test -x $(PYTHON) || python3.13 -m venv $(VENV) || python -m venv $(VENV)
@@ -20,9 +21,15 @@ $(IDP_STAMP): tests/idp/package.json tests/idp/package-lock.json
 	cd tests/idp && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(IDP_STAMP)
 
+# The Korean catalogue, compiled (GNU gettext's msgfmt; Debian's gettext package when it is missing).
+$(MO): locale/ko/LC_MESSAGES/django.po
+	@command -v msgfmt >/dev/null || { echo "Installing Debian's gettext to compile the translations"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; }
+	msgfmt --check-format -o $@ $<
+
 # Development defaults: debug pages on (secrets masked), the simulator's demo keys.
 run: export DEBUG ?= true
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py seed_demo
 	$(PYTHON) manage.py run_portal
@@ -36,6 +43,8 @@ token: $(STAMP)
 chromium:
 	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -d /usr/share/fonts/truetype/nanum || { echo "Installing Debian's Nanum fonts (Korean pages in Chromium)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -45,11 +54,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-pytest: $(STAMP) chromium $(IDP_STAMP)
+pytest: $(STAMP) $(MO) chromium $(IDP_STAMP)
 	$(PYTHON) -m pytest
 
 # The database-sensitive tests again on PostgreSQL. In CI PostgreSQL must answer; locally it is optional.
-pytest-postgres: $(STAMP) $(IDP_STAMP)
+pytest-postgres: $(STAMP) $(MO) $(IDP_STAMP)
 	@if $(PYTHON) -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 	  DATABASE_URL=$(PG_URL) $(PYTHON) -m pytest -m postgres; \
 	elif [ "$${CI:-}" = "true" ]; then \
@@ -61,4 +70,4 @@ pytest-postgres: $(STAMP) $(IDP_STAMP)
 test: lint pytest pytest-postgres
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles .test-db.sqlite3* tests/idp/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles .test-db.sqlite3* tests/idp/node_modules $(MO)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/logout/", identity_views.logout, name="logout"),
     path("accounts/profile/", identity_views.profile, name="profile"),
     path("accounts/preferences/", identity_views.preferences, name="preferences"),
+    path("language/", identity_views.language_switch, name="language_switch"),
     path("accounts/tokens/", api_views.token_new, name="api_token_new"),
     path("accounts/tokens/<int:pk>/revoke/", api_views.token_revoke_view, name="api_token_revoke"),
     path("accounts/sign-out-everywhere/", identity_views.sign_out_everywhere, name="sign_out_everywhere"),

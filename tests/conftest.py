@@ -223,3 +223,14 @@ def _audit_triggers_on_during_tests(request):
     yield
     if transactional:
         _set_audit_triggers(False)
+
+
+@pytest.fixture(autouse=True)
+def _default_language_and_time_zone():
+    """A request the test client made leaves its user's language and time zone active in this thread (as it would
+    in a server thread until the next request sets its own); each test starts from the defaults."""
+    from django.utils import timezone, translation
+
+    yield
+    translation.deactivate()
+    timezone.deactivate()

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
 from portal.core.admin import ReadOnlyAdmin
 
@@ -16,14 +17,14 @@ class ApiTokenAdmin(ReadOnlyAdmin):
     exclude = ("secret_hash", "window_started_at", "window_calls")
     actions = ["revoke"]
 
-    @admin.display(description="scopes")
+    @admin.display(description=_("scopes"))
     def scope_list(self, obj):
         return ", ".join(obj.scopes)
 
     def has_revoke_permission(self, request):
         return request.user.is_active and request.user.is_superuser
 
-    @admin.action(description="Revoke the selected tokens", permissions=["revoke"])
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["revoke"])
     def revoke(self, request, queryset):
         count = sum(token_revoke(token=token, by=request.user) for token in queryset.select_related("user"))
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)

@@ -4,25 +4,26 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .models import Scope
 
 
 class TokenForm(forms.Form):
     name = forms.CharField(
-        label="Name", max_length=100, help_text="What the token is for, e.g. “nightly CI attach”.",
-        error_messages={"required": "Give the token a name, so you know it again in this list."},
+        label=_("Name"), max_length=100, help_text=_("What the token is for, e.g. “nightly CI attach”."),
+        error_messages={"required": _("Give the token a name, so you know it again in this list.")},
     )  # fmt: skip
     scopes = forms.MultipleChoiceField(
-        label="Scopes", widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one scope."},
+        label=_("Scopes"), widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one scope.")},
     )  # fmt: skip
     expires_on = forms.DateField(
-        label="Expires on", widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"required": "Choose when the token expires.", "invalid": "Enter a date as YYYY-MM-DD."},
+        label=_("Expires on"), widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": _("Choose when the token expires."), "invalid": _("Enter a date as YYYY-MM-DD.")},
     )  # fmt: skip
 
-    creation_key = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": "Reload the page."})
+    creation_key = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": _("Reload the page.")})
 
     def __init__(self, *args, allowed: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -32,7 +33,7 @@ class TokenForm(forms.Form):
         self.fields["expires_on"].widget.attrs.update(
             min=(today + dt.timedelta(days=1)).isoformat(), max=(today + dt.timedelta(days=self.max_days)).isoformat()
         )
-        self.fields["expires_on"].help_text = f"At most {self.max_days} days from today."
+        self.fields["expires_on"].help_text = _("At most %(n)d days from today.") % {"n": self.max_days}
         self.initial.setdefault("expires_on", today + dt.timedelta(days=min(30, self.max_days)))
         self.initial.setdefault("scopes", [Scope.READ.value])
         self.initial.setdefault("creation_key", uuid.uuid4())
@@ -40,16 +41,16 @@ class TokenForm(forms.Form):
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if any(ord(c) < 32 for c in name):
-            raise forms.ValidationError("Use plain text for the name.")
+            raise forms.ValidationError(_("Use plain text for the name."))
         return name
 
     def clean_expires_on(self):
         day = self.cleaned_data["expires_on"]
         today = timezone.localdate()
         if day <= today:
-            raise forms.ValidationError("Choose a day after today.")
+            raise forms.ValidationError(_("Choose a day after today."))
         if day > today + dt.timedelta(days=self.max_days):
-            raise forms.ValidationError(f"Choose a day at most {self.max_days} days from today.")
+            raise forms.ValidationError(_("Choose a day at most %(n)d days from today.") % {"n": self.max_days})
         return day
 
     def expires_at(self) -> dt.datetime:

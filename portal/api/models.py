@@ -1,12 +1,14 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 
 class Scope(models.TextChoices):
-    READ = "read", "read: servers, subnets, ports and your own requests"
-    REQUEST = "request", "request: preview, submit and cancel attach requests"
-    APPROVE = "approve", "approve: your approval queue and decisions"
-    AUDIT = "audit", "audit: the audit log, its export, verification and anchor"
+    READ = "read", _("read: servers, subnets, ports and your own requests")
+    REQUEST = "request", _("request: preview, submit and cancel attach requests")
+    APPROVE = "approve", _("approve: your approval queue and decisions")
+    AUDIT = "audit", _("audit: the audit log, its export, verification and anchor")
 
 
 class ApiToken(models.Model):
@@ -43,8 +45,13 @@ class ApiToken(models.Model):
         return f"{self.prefix} ({self.name})"
 
     def state(self, now) -> str:
+        """revoked, expired or active (the profile page shows these words translated)."""
         if self.revoked_at:
             return "revoked"
         if self.expires_at <= now:
             return "expired"
         return "active"
+
+
+# The token states as words on the profile page ({% translate state %} finds these).
+TOKEN_STATE_WORDS = (gettext_noop("active"), gettext_noop("expired"), gettext_noop("revoked"))

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -35,7 +36,11 @@ def token_new(request):
 def token_revoke_view(request, pk: int):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
     if token_revoke(token=token, by=request.user):
-        messages.success(request, f"Token {token.prefix} ({token.name}) is revoked; it no longer works.")
+        messages.success(
+            request,
+            _("Token %(prefix)s (%(name)s) is revoked; it no longer works.")
+            % {"prefix": token.prefix, "name": token.name},
+        )
     else:
-        messages.info(request, f"Token {token.prefix} was already revoked.")
+        messages.info(request, _("Token %(prefix)s was already revoked.") % {"prefix": token.prefix})
     return redirect("profile")

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from portal.core.admin import AuditedAdmin
 
@@ -11,10 +12,10 @@ class StepInlineFormSet(forms.BaseInlineFormSet):
         super().clean()
         live = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
         if self.instance.outcome == PolicyOutcome.REQUIRE_APPROVAL and not live:
-            raise forms.ValidationError("A policy that requires approval needs at least one step.")
+            raise forms.ValidationError(_("A policy that requires approval needs at least one step."))
         for form in live:
             if form.cleaned_data.get("required", 1) < 1:
-                form.add_error("required", "At least one approver.")
+                form.add_error("required", _("At least one approver."))
 
 
 class ApprovalStepInline(admin.TabularInline):
@@ -33,6 +34,6 @@ class ApprovalPolicyAdmin(AuditedAdmin):
     ordering = ("order", "id")
     inlines = [ApprovalStepInline]
 
-    @admin.display(description="Steps")
+    @admin.display(description=_("Steps"))
     def steps_summary(self, policy):
         return " → ".join(str(step) for step in policy.steps.all()) or "—"

@@ -2,29 +2,31 @@ import fnmatch
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class PolicyOutcome(models.TextChoices):
-    AUTO_APPROVE = "auto_approve", "Approve automatically"
-    REQUIRE_APPROVAL = "require_approval", "Require approval"
+    AUTO_APPROVE = "auto_approve", _("Approve automatically")
+    REQUIRE_APPROVAL = "require_approval", _("Require approval")
 
 
 class ModeMatch(models.TextChoices):
-    ANY = "any", "Any mode"
-    SUBNET = "subnet", "New port on a subnet"
-    PORT = "port", "Existing port"
+    ANY = "any", _("Any mode")
+    SUBNET = "subnet", _("New port on a subnet")
+    PORT = "port", _("Existing port")
 
 
 class ActionMatch(models.TextChoices):
-    ANY = "any", "Attach and detach"
-    ATTACH = "attach", "Attach only"
-    DETACH = "detach", "Detach only"
+    ANY = "any", _("Attach and detach")
+    ATTACH = "attach", _("Attach only")
+    DETACH = "detach", _("Detach only")
 
 
 class FixedIpMatch(models.TextChoices):
-    ANY = "any", "Either"
-    WITH = "with", "Fixed IPs given"
-    WITHOUT = "without", "No fixed IPs"
+    ANY = "any", _("Either")
+    WITH = "with", _("Fixed IPs given")
+    WITHOUT = "without", _("No fixed IPs")
 
 
 class ApprovalPolicy(models.Model):
@@ -34,9 +36,9 @@ class ApprovalPolicy(models.Model):
     order = models.PositiveIntegerField(default=100)
     enabled = models.BooleanField(default=True)
     server_name_pattern = models.CharField(
-        max_length=200, default="*", help_text="Shell-style pattern, e.g. prod-* (case-insensitive)."
+        max_length=200, default="*", help_text=_("Shell-style pattern, e.g. prod-* (case-insensitive).")
     )
-    vpc_id = models.CharField(max_length=64, blank=True, help_text="Empty matches every VPC.")
+    vpc_id = models.CharField(max_length=64, blank=True, help_text=_("Empty matches every VPC."))
     action = models.CharField(max_length=8, choices=ActionMatch.choices, default=ActionMatch.ANY)
     mode = models.CharField(max_length=8, choices=ModeMatch.choices, default=ModeMatch.ANY)
     fixed_ips = models.CharField(max_length=8, choices=FixedIpMatch.choices, default=FixedIpMatch.ANY)
@@ -84,7 +86,7 @@ class ApprovalStep(models.Model):
     order = models.PositiveIntegerField(default=1)
     groups = models.ManyToManyField("auth.Group", related_name="+")
     required = models.PositiveSmallIntegerField(
-        default=1, help_text="How many different people from these groups must approve at this step."
+        default=1, help_text=_("How many different people from these groups must approve at this step.")
     )
 
     class Meta:
@@ -100,8 +102,13 @@ class ApprovalStep(models.Model):
 def describe_step(spec: dict) -> str:
     groups = spec.get("groups") or []
     if spec.get("required", 1) > 1:
-        return f"{spec['required']} approvers from {' or '.join(groups)}"
-    return ("any one of " if len(groups) > 1 else "one approver from ") + ", ".join(groups)
+        return gettext("%(n)d approvers from %(groups)s") % {
+            "n": spec["required"],
+            "groups": gettext(" or ").join(groups),
+        }
+    if len(groups) > 1:
+        return gettext("any one of %(groups)s") % {"groups": ", ".join(groups)}
+    return gettext("one approver from %(groups)s") % {"groups": ", ".join(groups)}
 
 
 class ApprovalDecision(models.Model):

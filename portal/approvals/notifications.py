@@ -1,11 +1,16 @@
-"""Emails about requests. A failure to send is logged and never undoes or blocks a decision."""
+"""Emails about requests, each in its recipient's language. A failure to send is logged and never undoes or blocks
+a decision."""
 
+from collections import defaultdict
 from collections.abc import Callable
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from portal.core.mail import send_notification
+from portal.identity.services import language_of
 from portal.interfaces.models import InterfaceRequest
 
 
@@ -14,63 +19,75 @@ def _link(request_id: int) -> str:
 
 
 def notify_approvers(*, request_id: int) -> None:
-    """Tell the people who can decide the request's current step that it waits for them."""
+    """Tell the people who can decide the request's current step that it waits for them (one mail per language)."""
     from .selectors import deciders_for
 
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
-    step = (
-        f" (step {request.current_step + 1} of {len(request.approval_steps)})"
-        if len(request.approval_steps) > 1
-        else ""
-    )
-    send_notification(
-        f"Approval needed{step}: interface for {request.server_name} (request {request.pk})",
-        f"{request.requester.get_username()} asks to {_what(request)}.\n"
-        f"Justification: {request.justification}\n\nReview it: {_link(request.pk)}\n",
-        [user.email for user in deciders_for(request)],
-        request_id=request.pk,
-    )
+    by_language: dict[str, list[str]] = defaultdict(list)
+    for user in deciders_for(request):
+        by_language[language_of(user.pk)].append(user.email)
+    for language, recipients in by_language.items():
+        with translation.override(language):
+            step = (
+                _(" (step %(n)d of %(of)d)") % {"n": request.current_step + 1, "of": len(request.approval_steps)}
+                if len(request.approval_steps) > 1
+                else ""
+            )
+            subject = _("Approval needed%(step)s: interface for %(server)s (request %(pk)s)") % {
+                "step": step, "server": request.server_name, "pk": request.pk}  # fmt: skip
+            body = _("%(user)s asks to %(what)s.\nJustification: %(justification)s\n\nReview it: %(link)s\n") % {
+                "user": request.requester.get_username(), "what": _what(request),
+                "justification": request.justification, "link": _link(request.pk),
+            }  # fmt: skip
+            send_notification(subject, body, recipients, request_id=request.pk)
 
 
 def _what(request: InterfaceRequest) -> str:
     if request.is_detach:
-        return (
-            f"detach the interface {request.port_id} ({request.port_name or 'no address'}) from {request.server_name}"
-        )
-    return f"attach an interface to {request.server_name}"
+        addresses = request.port_name or _("no address")
+        return _("detach the interface %(port)s (%(addresses)s) from %(server)s") % {
+            "port": request.port_id, "addresses": addresses, "server": request.server_name}  # fmt: skip
+    return _("attach an interface to %(server)s") % {"server": request.server_name}
 
 
 def _tell_requester(request_id: int, compose: Callable[[InterfaceRequest], tuple[str, str]]) -> None:
-    """Mail the requester; `compose` gives the subject after "Request N" and what follows "Your request to …"."""
+    """Mail the requester in their language; `compose` gives the subject's end and what follows "Your request …"."""
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
-    subject, text = compose(request)
-    send_notification(
-        f"Request {request.pk}{subject}",
-        f"Your request to {_what(request)} {text}\n\n{_link(request.pk)}\n",
-        [request.requester.email],
-        request_id=request.pk,
-    )
+    with translation.override(language_of(request.requester_id)):
+        subject, text = compose(request)
+        send_notification(
+            _("Request %(pk)s%(subject)s") % {"pk": request.pk, "subject": subject},
+            _("Your request to %(what)s %(text)s\n\n%(link)s\n")
+            % {"what": _what(request), "text": text, "link": _link(request.pk)},  # fmt: skip
+            [request.requester.email],
+            request_id=request.pk,
+        )
 
 
 def _comment(request) -> str:
-    return f"\nComment: {request.decision_comment}" if request.decision_comment else ""
+    return _("\nComment: %(comment)s") % {"comment": request.decision_comment} if request.decision_comment else ""
 
 
 def notify_requester_approved(*, request_id: int) -> None:
-    _tell_requester(request_id, lambda r: (" approved", f"was approved.{_comment(r)}"))
+    _tell_requester(request_id, lambda r: (_(" approved"), _("was approved.") + _comment(r)))
 
 
 def notify_requester_rejected(*, request_id: int) -> None:
-    _tell_requester(request_id, lambda r: (" rejected", f"was rejected.{_comment(r)}"))
+    _tell_requester(request_id, lambda r: (_(" rejected"), _("was rejected.") + _comment(r)))
 
 
 def notify_requester_expired(*, request_id: int) -> None:
-    text = "expired: nobody decided it in time. Submit it again if it is still needed."
-    _tell_requester(request_id, lambda r: (" expired", text))
+    _tell_requester(
+        request_id,
+        lambda r: (_(" expired"), _("expired: nobody decided it in time. Submit it again if it is still needed.")),
+    )
 
 
 def notify_requester_result(*, request_id: int) -> None:
     _tell_requester(
         request_id,
-        lambda r: (f": {r.get_status_display().lower()}", f"ended: {r.get_status_display()}.\n{r.status_reason}"),
+        lambda r: (
+            ": " + str(r.get_status_display()).lower(),
+            _("ended: %(status)s.\n%(reason)s") % {"status": r.get_status_display(), "reason": r.status_reason},
+        ),
     )

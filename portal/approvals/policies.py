@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from .models import ApprovalPolicy, PolicyOutcome, describe_step
 
@@ -51,8 +52,8 @@ def policy_decide(*, plan, team) -> PolicyDecision:
         steps = [{"groups": groups, "required": 1}]
     unreachable = ""
     if not steps or any(not s["groups"] for s in steps):
-        unreachable = (
-            f"Nobody could approve this request: the policy “{name}” names no approver group for team {team.name}. "
+        unreachable = _(
+            "Nobody could approve this request: the policy “%(policy)s” names no approver group for team %(team)s. "
             "Ask an administrator to set one."
-        )
+        ) % {"policy": name, "team": team.name}
     return PolicyDecision(False, name, steps, expires_after, unreachable)

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
+from portal.identity.services import language_of
 from portal.interfaces.access import deny
 from portal.interfaces.errors import NotAllowed
 from portal.interfaces.lifecycle import transition
@@ -36,22 +38,27 @@ class Refusal:
 def may_decide(*, user, request: InterfaceRequest) -> Refusal | None:
     """Why `user` may not decide `request` now (None when they may). Views use it to hide buttons only."""
     if not user.is_authenticated:
-        return Refusal("Sign in first.")
+        return Refusal(_("Sign in first."))
     if request.requester_id == user.pk:
-        return Refusal("Nobody approves their own request.")
+        return Refusal(_("Nobody approves their own request."))
     if request.status != Status.PENDING_APPROVAL:
-        return Refusal(f"This request is {request.get_status_display().lower()}; only pending requests can be decided.")
+        return Refusal(
+            _("This request is %(status)s; only pending requests can be decided.")
+            % {"status": request.get_status_display().lower()}
+        )
     if request.expires_at and request.expires_at <= _now():
-        return Refusal("This request has expired.", expired=True)
+        return Refusal(_("This request has expired."), expired=True)
     step = request.current_step_spec
     access = access_for(user)
     if step is None or request.team_id not in access.approver_team_ids or not set(step["groups"]) & access.group_names:
-        groups = " or ".join(step["groups"]) if step else "the approver groups"
-        team = request.team.name if request.team_id else "no team"
-        return Refusal(f"Only members of {groups} who approve for team {team} can decide step "
-                       f"{request.current_step + 1} of this request.")  # fmt: skip
+        groups = _(" or ").join(step["groups"]) if step else _("the approver groups")
+        team = request.team.name if request.team_id else _("no team")
+        return Refusal(
+            _("Only members of %(groups)s who approve for team %(team)s can decide step %(n)d of this request.")
+            % {"groups": groups, "team": team, "n": request.current_step + 1}
+        )
     if ApprovalDecision.objects.filter(request=request, user=user).exists():
-        return Refusal("You have already decided on this request; the next decision must come from someone else.")
+        return Refusal(_("You have already decided on this request; the next decision must come from someone else."))
     return None
 
 
@@ -66,7 +73,7 @@ def request_decide(*, request: InterfaceRequest, user, approve: bool, comment: s
     try:
         refusal = _decide_locked(request, user=user, approve=approve, comment=comment, digest=parameters_digest)
     except IntegrityError:  # a second decision by the same person raced in
-        refusal = Refusal("You have already decided on this request.")
+        refusal = Refusal(_("You have already decided on this request."))
     if refusal is not None:
         if refusal.expired:
             request_expire(request=request)
@@ -85,9 +92,9 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
     locked = InterfaceRequest.objects.select_for_update().get(pk=request.pk)
     refusal = may_decide(user=user, request=locked)
     if refusal is None and digest != locked.parameters_digest:
-        refusal = Refusal("The request's parameters are not the ones you were shown; reload and review it again.")
+        refusal = Refusal(_("The request's parameters are not the ones you were shown; reload and review it again."))
     if refusal is None and not approve and not comment:
-        refusal = Refusal("Say why the request is rejected; the requester will read it.")
+        refusal = Refusal(_("Say why the request is rejected; the requester will read it."))
     if refusal is not None:
         return refusal
     step_index, step = locked.current_step, locked.current_step_spec
@@ -101,7 +108,12 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
                "step": step_index + 1, "steps": len(locked.approval_steps), "rule": describe_step(step)}  # fmt: skip
     decided = {"decided_by": user, "decided_at": now, "decision_comment": comment}
     if not approve:
-        reason = f"Rejected by {user.get_username()} at step {step_index + 1}: {comment}"
+        with translation.override(language_of(locked.requester_id)):  # the requester reads it
+            reason = _("Rejected by %(user)s at step %(n)d: %(comment)s") % {
+                "user": user.get_username(),
+                "n": step_index + 1,
+                "comment": comment,
+            }
         transition(locked, "reject", actor=user, reason=reason, payload=payload, **decided)
         return None
     approvals = ApprovalDecision.objects.filter(request=locked, step=step_index, approve=True).count()
@@ -117,14 +129,18 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
         )
         return None
     if step_index + 1 < len(locked.approval_steps):
-        reason = f"Step {step_index + 1} approved; waiting for step {step_index + 2}."
+        with translation.override(language_of(locked.requester_id)):
+            reason = _("Step %(n)d approved; waiting for step %(next)d.") % {
+                "n": step_index + 1,
+                "next": step_index + 2,
+            }
         moved = transition(locked, "complete_step", actor=user, reason=reason, payload=payload,
                            where=_at_step(step_index), current_step=step_index + 1)  # fmt: skip
     else:
         moved = transition(locked, "approve", actor=user, payload=payload, where=_at_step(step_index), **decided)
     if not moved:  # cannot happen under the row lock; if it ever does, the decision must not stand
         transaction.set_rollback(True)
-        return Refusal("Someone else decided this step at the same moment; reload the request.")
+        return Refusal(_("Someone else decided this step at the same moment; reload the request."))
     return None
 
 
@@ -134,11 +150,15 @@ def _at_step(index: int) -> Q:
 
 def request_expire(*, request: InterfaceRequest) -> bool:
     return transition(
-        request, "expire", reason="Nobody decided this request in time; submit it again if it is still needed."
+        request, "expire", reason=_("Nobody decided this request in time; submit it again if it is still needed.")
     )
 
 
 def requests_expire_due() -> int:
     """Expire every pending request past its time. Safe to run from many places at once."""
     due = InterfaceRequest.objects.filter(status=Status.PENDING_APPROVAL, expires_at__lte=_now())
-    return sum(request_expire(request=request) for request in due)
+    expired = 0
+    for request in due:
+        with translation.override(language_of(request.requester_id)):  # the reason is for the requester
+            expired += request_expire(request=request)
+    return expired

@@ -2,6 +2,7 @@
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.roles import is_approver
@@ -16,8 +17,8 @@ from . import selectors, services
 def queue(request):
     if not is_approver(request.user):
         deny(user=request.user, action="approval.queue", reason="Approver role needed.")
-        return render(request, "core/problem.html", {"message": "Only approvers have a queue.", "title": "Not allowed"},
-                      status=403)  # fmt: skip
+        context = {"message": _("Only approvers have a queue."), "title": _("Not allowed")}
+        return render(request, "core/problem.html", context, status=403)
     items = [selectors.decision_context(r, request.user) for r in selectors.pending_for(user=request.user)]
     return render(request, "approvals/queue.html", {"items": items})
 

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .models import Outcome
 from .selectors import EventFilter
@@ -25,27 +26,27 @@ KNOWN_ACTIONS = tuple(
 
 class EventFilterForm(forms.Form):
     since = forms.DateTimeField(
-        label="From (UTC)", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=_("From"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     until = forms.DateTimeField(
-        label="Until (UTC)", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=_("Until"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    actor = forms.CharField(label="Actor", required=False, max_length=150)
+    actor = forms.CharField(label=_("Actor"), required=False, max_length=150)
     action = forms.CharField(
-        label="Action", required=False, max_length=64,
+        label=_("Action"), required=False, max_length=64,
         widget=forms.TextInput(attrs={"list": "audit-actions", "autocomplete": "off"}),
     )  # fmt: skip
-    outcome = forms.ChoiceField(label="Outcome", required=False, choices=[("", "Any")] + Outcome.choices)
-    server = forms.CharField(label="Server id", required=False, max_length=128)
-    request = forms.IntegerField(label="Request #", required=False, min_value=1, max_value=2**62)
-    q = forms.CharField(label="Text in payload", required=False, max_length=200)
-    correlation = forms.CharField(label="Correlation id", required=False, max_length=64)
+    outcome = forms.ChoiceField(label=_("Outcome"), required=False, choices=[("", _("Any")), *Outcome.choices])
+    server = forms.CharField(label=_("Server id"), required=False, max_length=128)
+    request = forms.IntegerField(label=_("Request #"), required=False, min_value=1, max_value=2**62)
+    q = forms.CharField(label=_("Text in payload"), required=False, max_length=200)
+    correlation = forms.CharField(label=_("Correlation id"), required=False, max_length=64)
     before = forms.IntegerField(required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
-            self.add_error("until", "Choose an end after the start.")
+            self.add_error("until", _("Choose an end after the start."))
         return data
 
     def event_filter(self) -> EventFilter:

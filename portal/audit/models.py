@@ -1,12 +1,13 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Outcome(models.TextChoices):
-    SUCCESS = "success"
-    FAILURE = "failure"
-    DENIED = "denied"
-    PENDING = "pending"
-    UNKNOWN = "unknown"
+    SUCCESS = "success", _("Success")
+    FAILURE = "failure", _("Failure")
+    DENIED = "denied", _("Denied")
+    PENDING = "pending", _("Pending")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class AppendOnlyError(Exception):

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.core.roles import is_auditor
@@ -23,7 +24,7 @@ from .forms import KNOWN_ACTIONS, EventFilterForm
 def _require_auditor(request) -> None:
     if not is_auditor(request.user):
         services.audit_access_denied(user=request.user, path=request.path)
-        raise Http404("Only auditors can review the audit log.")
+        raise Http404(_("Only auditors can review the audit log."))
 
 
 def _filters(request) -> tuple[EventFilterForm, selectors.EventFilter | None]:
@@ -70,7 +71,7 @@ def event_detail(request, seq: int):
     _require_auditor(request)
     event = selectors.event_by_seq(seq=seq, request_scope=audit_request_scope(request.user))
     if event is None:
-        raise Http404("No such event.")
+        raise Http404(_("No such event."))
     return render(request, "audit/event_detail.html", {"event": event})
 
 
@@ -78,7 +79,7 @@ def _export(request, kind: str):
     _require_auditor(request)
     form, filters = _filters(request)
     if filters is None:
-        messages.error(request, "Correct the filters before exporting.")
+        messages.error(request, _("Correct the filters before exporting."))
         return redirect("audit_events")
     up_to_seq = services.audit_export_begin(
         user=request.user, kind=kind, filters={k: v for k, v in request.GET.items() if v and k != "fragment"}
@@ -104,6 +105,6 @@ def export_jsonl(request):
 def verify_now(request):
     _require_auditor(request)
     services.audit_verification_start(user=request.user)
-    messages.success(request, "Verification started; the badge shows the result when it finishes.")
+    messages.success(request, _("Verification started; the badge shows the result when it finishes."))
     query = request.GET.urlencode()  # back to the same filters
     return redirect(reverse("audit_events") + (f"?{query}" if query else ""))

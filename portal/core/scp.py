@@ -13,9 +13,21 @@ def _audit_observer(record: CallRecord) -> None:
     audit_scp_call(record=record)
 
 
+def scp_language() -> str:
+    """SCP's Accept-Language for this call: Korean for a Korean reader (a page's user, or the requester whose
+    request a worker carries out), otherwise the configured SCP_ACCEPT_LANGUAGE."""
+    from django.conf import settings
+    from django.utils import translation
+
+    if (translation.get_language() or "").startswith("ko"):
+        return "ko-KR"
+    return settings.CONFIG.scp_accept_language
+
+
 def scp_client(*, audited: bool = True, **overrides) -> ScpClient:
     """The configured client; `overrides` replace settings for one purpose (e.g. a probe's short timeouts)."""
-    return ScpClient(**{**scp_settings(), **overrides}, observer=_audit_observer if audited else None)
+    return ScpClient(**{**scp_settings(), "accept_language": scp_language, **overrides},
+                     observer=_audit_observer if audited else None)  # fmt: skip
 
 
 def flush_records(observer, records: list[CallRecord]) -> None:

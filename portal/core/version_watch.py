@@ -15,6 +15,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
@@ -86,26 +88,38 @@ def version_watch(*, today: dt.date | None = None) -> list[VersionWatch]:
         entry = stored.get((service, pinned))
         if entry is None:
             if any(key[0] == service for key in stored):
-                results.append(VersionWatch(service, pinned, "warning", f"SCP no longer lists {service} API version "
-                                            f"{pinned}; pin a listed version with {variable}."))  # fmt: skip
+                results.append(VersionWatch(service, pinned, "warning", _(
+                    "SCP no longer lists %(service)s API version %(version)s; pin a listed version with %(variable)s."
+                ) % {"service": service, "version": pinned, "variable": variable}))  # fmt: skip
             continue
         if entry.status == "PLANNED":
-            results.append(VersionWatch(service, pinned, "expired", f"SCP lists {service} API version {pinned} as "
-                                        f"PLANNED: it cannot be called yet. Pin another with {variable}."))  # fmt: skip
+            results.append(VersionWatch(service, pinned, "expired", _(
+                "SCP lists %(service)s API version %(version)s as PLANNED: it cannot be called yet. Pin another with "
+                "%(variable)s."
+            ) % {"service": service, "version": pinned, "variable": variable}))  # fmt: skip
         elif entry.not_before is not None and today >= entry.not_before:
             results.append(VersionWatch(
                 service, pinned, "expired",
-                f"{service} API version {pinned} ({entry.status}) reached its Not Before date "
-                f"{entry.not_before.isoformat()}: SCP no longer guarantees it. An administrator must pin a current "
-                f"version with {variable}.",
+                _("%(service)s API version %(version)s (%(status)s) reached its Not Before date %(date)s: SCP no "
+                  "longer guarantees it. An administrator must pin a current version with %(variable)s.")
+                % {"service": service, "version": pinned, "status": entry.status,
+                   "date": entry.not_before.isoformat(), "variable": variable},
             ))  # fmt: skip
         elif entry.not_before is not None and (entry.not_before - today).days <= WARN_DAYS:
             days = (entry.not_before - today).days
             results.append(VersionWatch(
                 service, pinned, "warning",
-                f"{service} API version {pinned} ({entry.status}) reaches its Not Before date "
-                f"{entry.not_before.isoformat()} in {days} day{'s' if days != 1 else ''}; after that the portal "
-                f"refuses to send requests with it. Pin a current version with {variable} before then.",
+                ngettext(
+                    "%(service)s API version %(version)s (%(status)s) reaches its Not Before date %(date)s in "
+                    "%(days)d day; after that the portal refuses to send requests with it. Pin a current version "
+                    "with %(variable)s before then.",
+                    "%(service)s API version %(version)s (%(status)s) reaches its Not Before date %(date)s in "
+                    "%(days)d days; after that the portal refuses to send requests with it. Pin a current version "
+                    "with %(variable)s before then.",
+                    days,
+                )
+                % {"service": service, "version": pinned, "status": entry.status,
+                   "date": entry.not_before.isoformat(), "days": days, "variable": variable},
             ))  # fmt: skip
         else:
             results.append(VersionWatch(service, pinned, "ok"))

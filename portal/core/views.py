@@ -1,5 +1,6 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from .errors import NotFound
 
@@ -12,9 +13,9 @@ def home(request):
 def handler404(request, exception=None):
     # Only the portal's own NotFound text is shown: for an unmatched URL, Django's is the resolver's detail
     # (patterns, module paths).
-    message = str(exception) if isinstance(exception, NotFound) else "That page does not exist."
+    message = str(exception) if isinstance(exception, NotFound) else _("That page does not exist.")
     if request.path.startswith("/api/"):
         from portal.api.problems import problem
 
         return problem(404, "No such API address; see /api/v1/docs for the operations.")
-    return render(request, "core/problem.html", {"message": message, "title": "Not found"}, status=404)
+    return render(request, "core/problem.html", {"message": message, "title": _("Not found")}, status=404)

@@ -1,10 +1,11 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class DriftKind(models.TextChoices):
-    ADDED_OUTSIDE = "added_outside", "Added outside the portal"
-    GONE = "gone", "Attached by the portal, now gone"
-    PORT_ERROR = "port_error", "Port in ERROR"
+    ADDED_OUTSIDE = "added_outside", _("Added outside the portal")
+    GONE = "gone", _("Attached by the portal, now gone")
+    PORT_ERROR = "port_error", _("Port in ERROR")
 
 
 class DriftRun(models.Model):

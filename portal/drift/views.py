@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.audit.export import _defuse
@@ -21,7 +22,7 @@ from .models import DriftKind
 def _require_reviewer(request):
     if not selectors.may_review(request.user):
         audit_access_denied(user=request.user, path=request.path)
-        raise Http404("Only auditors and administrators can read the drift report.")
+        raise Http404(_("Only auditors and administrators can read the drift report."))
 
 
 def _filters(request) -> tuple[str, str]:
@@ -48,7 +49,7 @@ def report(request):
 def scan_now(request):
     _require_reviewer(request)
     services.drift_scan_start(user=request.user)
-    messages.success(request, "Drift scan started; reload this page in a moment for its findings.")
+    messages.success(request, _("Drift scan started; reload this page in a moment for its findings."))
     return redirect("drift_report")
 
 

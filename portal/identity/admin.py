@@ -3,6 +3,7 @@ from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from django.utils.translation import gettext_lazy as _
 
 from portal.core.admin import AuditedAdmin, ReadOnlyAdmin
 
@@ -51,7 +52,7 @@ class AuditedAccessAttemptAdmin(AuditedAdmin, AccessAttemptAdmin):
 
     actions = ["unlock"]
 
-    @admin.action(description="Unlock: forget these failed sign-ins", permissions=["delete"])
+    @admin.action(description=_("Unlock: forget these failed sign-ins"), permissions=["delete"])
     def unlock(self, request, queryset):
         from .services import access_attempts_unlock
 

@@ -1,12 +1,13 @@
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .sessions import session_end_expired, session_expiry, session_touch
 
 MESSAGES = {
-    "idle": "You were signed out after a period without activity. Sign in again to continue.",
-    "lifetime": "Your session reached its maximum length. Sign in again to continue.",
+    "idle": _("You were signed out after a period without activity. Sign in again to continue."),
+    "lifetime": _("Your session reached its maximum length. Sign in again to continue."),
 }
 
 
@@ -37,16 +38,22 @@ class SessionLifetimeMiddleware:
 
 
 class PreferencesMiddleware:
-    """Show times in the signed-in user's time zone (UTC otherwise)."""
+    """Show the pages in the signed-in user's saved language and time zone (otherwise the language comes from
+    the switcher's cookie or the browser, through LocaleMiddleware, and times show in UTC)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        from django.utils import translation
+
         from .services import preferences_of
 
         user = getattr(request, "user", None)
         prefs = preferences_of(user) if user is not None and user.is_authenticated else None
+        if prefs is not None and prefs.language:
+            translation.activate(prefs.language)
+            request.LANGUAGE_CODE = prefs.language
         if prefs is not None and prefs.time_zone:
             timezone.activate(prefs.time_zone)
         else:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from portal.teams.models import Team
 
@@ -26,8 +27,8 @@ class Identity(models.Model):
 
 
 class TeamRole(models.TextChoices):
-    MEMBER = "member", "Member (requests on the team's servers)"
-    AUDITOR = "auditor", "Auditor (reads the team's requests and events)"
+    MEMBER = "member", _("Member (requests on the team's servers)")
+    AUDITOR = "auditor", _("Auditor (reads the team's requests and events)")
 
 
 class GroupMapping(models.Model):
@@ -37,7 +38,9 @@ class GroupMapping(models.Model):
     map to, so removing someone from an IdP group removes the access at their next sign-in.
     """
 
-    idp_group = models.CharField(max_length=255, help_text="The group's name as the IdP sends it in the groups claim.")
+    idp_group = models.CharField(
+        max_length=255, help_text=_("The group's name as the IdP sends it in the groups claim.")
+    )
     portal_group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     team_role = models.CharField(max_length=8, choices=TeamRole.choices, default=TeamRole.MEMBER)
@@ -52,7 +55,7 @@ class GroupMapping(models.Model):
 
     def clean(self):
         if not self.portal_group_id and not self.team_id:
-            raise ValidationError("Map the IdP group to a portal group, a team, or both.")
+            raise ValidationError(_("Map the IdP group to a portal group, a team, or both."))
 
 
 class UserSession(models.Model):
@@ -73,13 +76,14 @@ class UserSession(models.Model):
 
 
 class Preferences(models.Model):
-    """What a user chose for the pages: their time zone (empty: UTC)."""
+    """What a user chose for the pages: their language (empty: the browser's) and time zone (empty: UTC)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES)
     time_zone = models.CharField(max_length=64, blank=True)
 
     class Meta:
         verbose_name_plural = "preferences"
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.time_zone or 'UTC'}"
+        return f"{self.user}: {self.language or 'browser'}, {self.time_zone or 'UTC'}"

@@ -10,6 +10,7 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousOperation
+from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
@@ -110,15 +111,15 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
         except SsoRefused as exc:
             request.sso_refusal = str(exc)
         except SuspiciousOperation as exc:
-            request.sso_refusal = "The identity provider's answer did not check out; sign in again."
+            request.sso_refusal = _("The identity provider's answer did not check out; sign in again.")
             sso_refuse(issuer=issuer(), subject="", reason=str(exc))
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
-            request.sso_refusal = "The identity provider refused the sign-in (it may have expired); sign in again."
+            request.sso_refusal = _("The identity provider refused the sign-in (it may have expired); sign in again.")
             sso_refuse(issuer=issuer(), subject="", reason=f"token or userinfo request refused ({status})",
                        detail={"answer": _oauth_error(exc.response)})  # fmt: skip
         except (requests.RequestException, IdpUnavailable, jwt.PyJWTError, ValueError, KeyError) as exc:
-            request.sso_refusal = "The identity provider could not be reached; try again in a moment."
+            request.sso_refusal = _("The identity provider could not be reached; try again in a moment.")
             sso_refuse(issuer=issuer(), subject="", reason=f"{type(exc).__name__}: {str(exc)[:200]}")
         return None
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
@@ -65,7 +66,7 @@ def sso_sign_in(*, issuer: str, subject: str, claims: dict):
         identity = Identity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
         user = identity.user if identity else _new_user(claims, subject)
         if not user.is_active:
-            raise SsoRefused("Your portal account is disabled. Ask your administrator.")
+            raise SsoRefused(_("Your portal account is disabled. Ask your administrator."))
         email = claims.get("email")
         if isinstance(email, str) and "@" in email and len(email) <= 254 and email != user.email:
             user.email = _clean_text(email, 254)
@@ -154,18 +155,31 @@ def preferences_of(user):
     return cached
 
 
-def preferences_save(*, user, time_zone: str):
-    """Save a user's time zone (already validated), with an audit event when it changed."""
+def preferences_save(*, user, language: str | None = None, time_zone: str | None = None):
+    """Save a user's language and/or time zone (already validated), with an audit event when something changed."""
     from .models import Preferences
 
     prefs, _ = Preferences.objects.get_or_create(user=user)
-    before = prefs.time_zone
-    if time_zone != before:
-        prefs.time_zone = time_zone
+    changes = {}
+    for name, value in (("language", language), ("time_zone", time_zone)):
+        if value is not None and value != getattr(prefs, name):
+            changes[name] = {"from": getattr(prefs, name), "to": value}
+            setattr(prefs, name, value)
+    if changes:
         with transaction.atomic():
             prefs.save()
-            record_event(action="account.preferences_changed", outcome=Outcome.SUCCESS,
-                         payload={"time_zone": {"from": before, "to": time_zone}}, actor=user,
+            record_event(action="account.preferences_changed", outcome=Outcome.SUCCESS, payload=changes, actor=user,
                          target=user.get_username()[:128])  # fmt: skip
     user._portal_preferences = prefs
     return prefs
+
+
+def language_of(user_id: int | None) -> str:
+    """The language to write to a user in when they are not the one asking (emails, reasons a worker writes):
+    their saved preference, else the portal's default."""
+    from .models import Preferences
+
+    if user_id is None:
+        return settings.LANGUAGE_CODE
+    chosen = Preferences.objects.filter(user_id=user_id).values_list("language", flat=True).first()
+    return chosen or settings.LANGUAGE_CODE

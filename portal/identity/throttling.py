@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from portal.core.middleware import client_ip
 
@@ -34,8 +35,9 @@ def cooloff_minutes() -> int:
 
 def locked_out(request, original_response=None, credentials=None):
     """The page a locked-out sign-in gets: what happened, how long it lasts, and who can lift it."""
-    message = (
-        f"Too many failed sign-ins for this account or from this address. Sign-in is paused for "
-        f"{cooloff_minutes()} minutes; try again after that, or ask an administrator to unlock it."
-    )
-    return render(request, "registration/refused.html", {"message": message, "title": "Sign-in paused"}, status=429)
+    message = _(
+        "Too many failed sign-ins for this account or from this address. Sign-in is paused for %(n)d minutes; try "
+        "again after that, or ask an administrator to unlock it."
+    ) % {"n": cooloff_minutes()}
+    context = {"message": message, "title": _("Sign-in paused")}
+    return render(request, "registration/refused.html", context, status=429)

@@ -12,6 +12,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
@@ -20,10 +21,12 @@ from portal.core.errors import NotFound
 from .oidc import IdpUnavailable, issuer, logout_url, oidc_enabled, oidc_setting
 from .services import sso_refuse
 
-SSO_DOWN = "The identity provider cannot be reached right now, so single sign-on is not possible. Try again soon."
+SSO_DOWN = gettext_lazy(
+    "The identity provider cannot be reached right now, so single sign-on is not possible. Try again soon."
+)
 
 
-def _problem(request, message: str, *, status: int, title: str = "Sign-in refused"):
+def _problem(request, message: str, *, status: int, title: str = gettext_lazy("Sign-in refused")):
     return render(request, "registration/refused.html", {"message": message, "title": title}, status=status)
 
 
@@ -31,13 +34,13 @@ class PasswordLoginForm(AuthenticationForm):
     def clean(self):
         mode = settings.CONFIG.password_login
         if mode == "off":
-            raise ValidationError("Password sign-in is switched off here; use single sign-on.", code="disabled")
+            raise ValidationError(_("Password sign-in is switched off here; use single sign-on."), code="disabled")
         try:
             return super().clean()
         except ValidationError:
             if mode == "staff":
                 raise ValidationError(
-                    "Password sign-in is for administrators only (break-glass); everyone else uses single sign-on.",
+                    _("Password sign-in is for administrators only (break-glass); everyone else uses single sign-on."),
                     code="staff_only",
                 ) from None
             raise
@@ -60,11 +63,11 @@ class SsoStartView(OIDCAuthenticationRequestView):
 
     def get(self, request):
         if not oidc_enabled():
-            raise NotFound("Single sign-on is not configured here.")
+            raise NotFound(_("Single sign-on is not configured here."))
         try:
             self.OIDC_OP_AUTH_ENDPOINT = oidc_setting("OIDC_OP_AUTHORIZATION_ENDPOINT")
         except IdpUnavailable:
-            return _problem(request, SSO_DOWN, status=503, title="Single sign-on unavailable")
+            return _problem(request, SSO_DOWN, status=503, title=_("Single sign-on unavailable"))
         self.OIDC_RP_CLIENT_ID = oidc_setting("OIDC_RP_CLIENT_ID")
         return super().get(request)
 
@@ -74,14 +77,14 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
 
     def get(self, request):
         if not oidc_enabled():
-            raise NotFound("Single sign-on is not configured here.")
+            raise NotFound(_("Single sign-on is not configured here."))
         try:
             return super().get(request)
         except SuspiciousOperation:
             # A state this browser's session never issued (forged, replayed, or from another browser).
             sso_refuse(issuer=issuer(), subject="", reason="the callback's state was not issued to this session")
-            return _problem(request, "This sign-in did not start in this browser, or it was already used. "
-                            "Sign in again.", status=400)  # fmt: skip
+            return _problem(request, _("This sign-in did not start in this browser, or it was already used. "
+                              "Sign in again."), status=400)  # fmt: skip
 
     def login_failure(self):
         request = self.request
@@ -90,7 +93,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             error = request.GET.get("error", "")[:100]
             detail = f"the identity provider answered {error!r}" if error else "no sign-in state in this session"
             sso_refuse(issuer=issuer(), subject="", reason=detail)
-            reason = "The identity provider did not sign you in. Sign in again."
+            reason = _("The identity provider did not sign you in. Sign in again.")
         return _problem(request, reason, status=403)
 
 
@@ -112,7 +115,7 @@ def password_reset_allowed() -> bool:
 def reset_gate(view):
     def gated(request, *args, **kwargs):
         if not password_reset_allowed():
-            raise NotFound("Password reset is not offered here; ask an administrator, or use single sign-on.")
+            raise NotFound(_("Password reset is not offered here; ask an administrator, or use single sign-on."))
         return view(request, *args, **kwargs)
 
     return gated
@@ -175,12 +178,46 @@ def _preferences_form(request):
     from .services import preferences_of
 
     prefs = preferences_of(request.user)
-    return PreferencesForm(initial={"time_zone": prefs.time_zone}, language=_browser_language(request))
+    return PreferencesForm(
+        initial={"language": prefs.language, "time_zone": prefs.time_zone}, language=_browser_language(request)
+    )
 
 
 def _browser_language(request) -> str:
-    """The browser's first language (Asia/Seoul comes first among the time zones for Korean)."""
-    return request.headers.get("Accept-Language", "en").split(",")[0].strip().lower()[:8]
+    """The page's language (Asia/Seoul comes first among the time zones for Korean)."""
+    from django.utils.translation import get_language
+
+    return get_language() or "en"
+
+
+@require_POST
+def language_switch(request):
+    """The navigation's language switcher: a cookie for everyone, and the saved preference when signed in."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    from .forms import LanguageForm
+    from .services import preferences_save
+
+    form = LanguageForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseRedirect(reverse("home"))
+    # Back to the page the switch was made on (its Referer: the form does not echo the page's address).
+    language, target = form.cleaned_data["language"], form.cleaned_data["next"] or request.headers.get("Referer", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        target = reverse("home")
+    if request.user.is_authenticated:
+        preferences_save(user=request.user, language=language)
+    return _remember_language(HttpResponseRedirect(target), language)
+
+
+def _remember_language(response, language: str):
+    """The switcher's cookie, read by LocaleMiddleware (also before sign-in); empty: follow the browser."""
+    if not language:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+        return response
+    response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600,
+                        secure=settings.LANGUAGE_COOKIE_SECURE, samesite=settings.LANGUAGE_COOKIE_SAMESITE)  # fmt: skip
+    return response
 
 
 @login_required
@@ -192,9 +229,13 @@ def preferences(request):
     form = PreferencesForm(request.POST, language=_browser_language(request))
     if not form.is_valid():
         return profile(request, preferences_form=form, status=400)
-    preferences_save(user=request.user, time_zone=form.cleaned_data["time_zone"])
-    messages.success(request, _("Your time zone is saved."))
-    return HttpResponseRedirect(reverse("profile") + "#preferences")
+    prefs = preferences_save(user=request.user, language=form.cleaned_data["language"],
+                             time_zone=form.cleaned_data["time_zone"])  # fmt: skip
+    from django.utils import translation
+
+    translation.activate(prefs.language or translation.get_language_from_request(request))
+    messages.success(request, _("Your preferences are saved."))
+    return _remember_language(HttpResponseRedirect(reverse("profile") + "#preferences"), prefs.language)
 
 
 @login_required
@@ -204,5 +245,9 @@ def sign_out_everywhere(request):
 
     ended = user_sign_out_everywhere(user=request.user)
     auth.logout(request)
-    messages.success(request, f"Signed out everywhere: ended {ended} session{'s' if ended != 1 else ''}.")
+    messages.success(
+        request,
+        ngettext("Signed out everywhere: ended %(n)d session.", "Signed out everywhere: ended %(n)d sessions.", ended)
+        % {"n": ended},
+    )
     return HttpResponseRedirect(reverse("login"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.utils.translation import gettext as _
+
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 from portal.core.errors import NotFound
@@ -75,7 +77,7 @@ def interface_request_for(*, user, pk, purpose: Purpose) -> InterfaceRequest:
         target=str(pk)[:64],
         actor=user,
     )
-    raise NotFound("No such request.")
+    raise NotFound(_("No such request."))
 
 
 def server_for(*, user, server_id: str, to_request: bool = False, client: ScpClient | None = None) -> schemas.Server:
@@ -106,4 +108,4 @@ def ensure_owned(*, user, server_id: str, server: schemas.Server | None, to_requ
         target=server_id[:128],
         actor=user,
     )
-    raise NotFound("No such server.")
+    raise NotFound(_("No such server."))

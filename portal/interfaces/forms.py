@@ -6,6 +6,7 @@ import re
 import uuid
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from portal.scp import schemas
 
@@ -20,29 +21,29 @@ class AttachForm(forms.Form):
     mode = forms.ChoiceField(
         choices=Mode.choices,
         widget=forms.RadioSelect,
-        label="How to attach",
-        error_messages={"required": "Choose how to attach: a new port on a subnet, or an existing port."},
+        label=_("How to attach"),
+        error_messages={"required": _("Choose how to attach: a new port on a subnet, or an existing port.")},
     )
     # Plain strings: whether the subnet or port fits this server is SCP's to say, checked by the service.
     subnet_id = forms.CharField(
-        label="Subnet (in the server's VPC)", required=False, max_length=64, widget=forms.Select,
-        error_messages={"max_length": "That is not a subnet id."},
+        label=_("Subnet (in the server's VPC)"), required=False, max_length=64, widget=forms.Select,
+        error_messages={"max_length": _("That is not a subnet id.")},
     )  # fmt: skip
     port_id = forms.CharField(
-        label="Unattached port (in the server's VPC)", required=False, max_length=64, widget=forms.Select,
-        error_messages={"max_length": "That is not a port id."},
+        label=_("Unattached port (in the server's VPC)"), required=False, max_length=64, widget=forms.Select,
+        error_messages={"max_length": _("That is not a port id.")},
     )  # fmt: skip
     justification = forms.CharField(
-        label="Justification",
+        label=_("Justification"),
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Why this interface is needed. Plain text, up to 1,000 characters.",
+        help_text=_("Why this interface is needed. Plain text, up to 1,000 characters."),
         error_messages={
-            "required": "Say why this interface is needed.",
-            "max_length": "Keep the justification to 1,000 characters (it has %(show_value)d).",
+            "required": _("Say why this interface is needed."),
+            "max_length": _("Keep the justification to 1,000 characters (it has %(show_value)d)."),
         },
     )
-    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": "Reload the form."})
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": _("Reload the form.")})
 
     # The template renders these fields' labels, widgets, help and errors; it writes none of them itself.
     section_legends = dict(Mode.choices)
@@ -60,9 +61,9 @@ class AttachForm(forms.Form):
 
     def set_options(self, *, subnets, ports) -> None:
         """What the selects offer: the server's VPC's subnets and unattached ports (needed only to show the form)."""
-        self.subnet_choices = [("", "Choose a subnet…")] + [(s.id, _subnet_label(s)) for s in subnets]
-        self.port_choices = [("", "Choose a port…")] + [
-            (p.id, f"{p.name or p.id} ({p.fixed_ip_address or 'no address'})") for p in ports
+        self.subnet_choices = [("", _("Choose a subnet…"))] + [(s.id, _subnet_label(s)) for s in subnets]
+        self.port_choices = [("", _("Choose a port…"))] + [
+            (p.id, f"{p.name or p.id} ({p.fixed_ip_address or _('no address')})") for p in ports
         ]
         self.fields["subnet_id"].widget.choices = self.subnet_choices
         self.fields["port_id"].widget.choices = self.port_choices
@@ -79,9 +80,9 @@ class AttachForm(forms.Form):
     def clean_justification(self):
         text = self.cleaned_data["justification"].strip()
         if MARKUP.search(text):
-            raise forms.ValidationError("Use plain text: markup such as HTML tags or entities is not accepted.")
+            raise forms.ValidationError(_("Use plain text: markup such as HTML tags or entities is not accepted."))
         if any(ord(c) < 32 and c not in "\n\r\t" for c in text):
-            raise forms.ValidationError("The justification contains control characters; use plain text.")
+            raise forms.ValidationError(_("The justification contains control characters; use plain text."))
         return text
 
     def clean(self):
@@ -89,22 +90,22 @@ class AttachForm(forms.Form):
         mode = data.get("mode")
         if mode == Mode.SUBNET:
             if not data.get("subnet_id") and "subnet_id" not in self.errors:
-                self.add_error("subnet_id", "Choose a subnet.")
+                self.add_error("subnet_id", _("Choose a subnet."))
             if self.data.get("port_id"):
-                self.add_error("port_id", "Choose either a subnet or a port, not both.")
+                self.add_error("port_id", _("Choose either a subnet or a port, not both."))
             self._clean_fixed_ips(data)
         elif mode == Mode.PORT:
             if not data.get("port_id") and "port_id" not in self.errors:
-                self.add_error("port_id", "Choose a port.")
+                self.add_error("port_id", _("Choose a port."))
             if self.data.get("subnet_id"):
-                self.add_error("subnet_id", "Choose either a subnet or a port, not both.")
+                self.add_error("subnet_id", _("Choose either a subnet or a port, not both."))
             if any(row.strip() for row in self.fixed_ip_rows):
-                self.add_error(None, "Fixed IPs can only be given for a new port on a subnet.")
+                self.add_error(None, _("Fixed IPs can only be given for a new port on a subnet."))
         return data
 
     def _clean_fixed_ips(self, data) -> None:
         if len(self.fixed_ip_rows) > MAX_FIXED_IPS:
-            self.add_error(None, f"Give at most {MAX_FIXED_IPS} fixed IPs.")
+            self.add_error(None, _("Give at most %(n)d fixed IPs.") % {"n": MAX_FIXED_IPS})
             return
         seen: set[str] = set()
         addresses: list[str] = []
@@ -123,7 +124,7 @@ class AttachForm(forms.Form):
             else:
                 addresses.append(canonical)
         if self.fixed_ip_errors:
-            self.add_error(None, "Correct the fixed IPs marked below.")
+            self.add_error(None, _("Correct the fixed IPs marked below."))
         data["fixed_ips"] = addresses
 
     def attach_params(self) -> dict:
@@ -154,8 +155,9 @@ class AttachForm(forms.Form):
                 filled = [i for i, row in enumerate(self.fixed_ip_rows) if row.strip()]
                 row = filled[index] if index < len(filled) else index
                 self.fixed_ip_errors[row] = " ".join(messages)
-                if "Correct the fixed IPs marked below." not in self.non_field_errors():
-                    self.add_error(None, "Correct the fixed IPs marked below.")
+                correct = str(_("Correct the fixed IPs marked below."))
+                if correct not in self.non_field_errors():
+                    self.add_error(None, correct)
             elif key in self.fields:
                 for message in messages:
                     self.add_error(key, message)
@@ -178,5 +180,10 @@ class DetachForm(forms.Form):
 
 
 def _subnet_label(subnet) -> str:
-    gateway = f", gateway {subnet.gateway_ip_address}" if subnet.gateway_ip_address else ", no gateway"
-    return f"{subnet.name} ({subnet.cidr}{gateway})"
+    if subnet.gateway_ip_address:
+        return _("%(name)s (%(cidr)s, gateway %(gateway)s)") % {
+            "name": subnet.name,
+            "cidr": subnet.cidr,
+            "gateway": subnet.gateway_ip_address,
+        }
+    return _("%(name)s (%(cidr)s, no gateway)") % {"name": subnet.name, "cidr": subnet.cidr}

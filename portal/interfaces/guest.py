@@ -9,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
+
 
 @dataclass(frozen=True)
 class GuestConfig:
@@ -64,7 +66,7 @@ def guest_config(*, port_id: str, mac: str, addresses: list[str], cidr: str, gat
     removal = {
         "netplan": f"sudo rm /etc/netplan/60-{name}.yaml && sudo netplan apply",
         "nmcli": f"sudo nmcli connection delete {name}",
-        "netsh": "Nothing to remove: Windows forgets the adapter's settings when the adapter goes.",
+        "netsh": gettext("Nothing to remove: Windows forgets the adapter's settings when the adapter goes."),
     }
     return GuestConfig(mac=mac, addresses=with_prefix, gateway=gateway, name=name, netplan=netplan, nmcli=nmcli,
                        netsh="\n".join(lines), removal=removal)  # fmt: skip

@@ -3,31 +3,32 @@ import json
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Status(models.TextChoices):
-    PENDING_APPROVAL = "pending_approval", "Pending approval"
-    APPROVED = "approved", "Approved"
-    EXECUTING = "executing", "Executing"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    UNKNOWN = "unknown", "Outcome unknown"
-    REJECTED = "rejected", "Rejected"
-    EXPIRED = "expired", "Expired"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING_APPROVAL = "pending_approval", _("Pending approval")
+    APPROVED = "approved", _("Approved")
+    EXECUTING = "executing", _("Executing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Outcome unknown")
+    REJECTED = "rejected", _("Rejected")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED})
 
 
 class Action(models.TextChoices):
-    ATTACH = "attach", "Attach"
-    DETACH = "detach", "Detach"
+    ATTACH = "attach", _("Attach")
+    DETACH = "detach", _("Detach")
 
 
 class Mode(models.TextChoices):
-    SUBNET = "subnet", "New port on a subnet"
-    PORT = "port", "Existing port"
+    SUBNET = "subnet", _("New port on a subnet")
+    PORT = "port", _("Existing port")
 
 
 # What the requester asked for: fixed at submission, bound by the approval, never changed afterwards.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from django.utils.translation import gettext as _
+
 
 def syntax_problem(address: str) -> str | None:
     """Why `address` is not an IP address at all (the subnet's rules come later, from SCP); None when it is one."""
@@ -12,8 +14,8 @@ def syntax_problem(address: str) -> str | None:
         ipaddress.ip_address(text)
     except ValueError:
         if "." in text and ":" in text:
-            return f"{text} mixes IPv6 and IPv4 notation; enter a plain IPv4 address."
-        return f"{text} is not a valid IP address."
+            return _("%(address)s mixes IPv6 and IPv4 notation; enter a plain IPv4 address.") % {"address": text}
+        return _("%(address)s is not a valid IP address.") % {"address": text}
     return None
 
 
@@ -23,33 +25,49 @@ def address_problem(address: str, *, cidr: str, gateway: str | None) -> str | No
     try:
         network = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
-        return f"The subnet's CIDR {cidr!r} is not valid; choose another subnet."
+        return _("The subnet's CIDR %(cidr)s is not valid; choose another subnet.") % {"cidr": repr(cidr)}
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
         if "." in text and ":" in text:
-            return f"{text} mixes IPv6 and IPv4 notation; enter a plain IPv{network.version} address."
-        return f"{text} is not a valid IP address."
+            return _("%(address)s mixes IPv6 and IPv4 notation; enter a plain IPv%(version)d address.") % {
+                "address": text,
+                "version": network.version,
+            }
+        return _("%(address)s is not a valid IP address.") % {"address": text}
     if ip.version != network.version:
-        return f"{text} is an IPv{ip.version} address, but the subnet {cidr} is IPv{network.version}."
+        return _("%(address)s is an IPv%(version)d address, but the subnet %(cidr)s is IPv%(subnet_version)d.") % {
+            "address": text,
+            "version": ip.version,
+            "cidr": cidr,
+            "subnet_version": network.version,
+        }
     if ip not in network:
-        return f"{text} is outside the subnet {cidr}."
+        return _("%(address)s is outside the subnet %(cidr)s.") % {"address": text, "cidr": cidr}
     if ip == network.network_address:
-        return f"{text} is the network address of {cidr}; it cannot be assigned."
+        return _("%(address)s is the network address of %(cidr)s; it cannot be assigned.") % {
+            "address": text,
+            "cidr": cidr,
+        }
     if network.version == 4 and ip == network.broadcast_address:
-        return f"{text} is the broadcast address of {cidr}; it cannot be assigned."
+        return _("%(address)s is the broadcast address of %(cidr)s; it cannot be assigned.") % {
+            "address": text,
+            "cidr": cidr,
+        }
     if gateway and text == gateway:
-        return f"{text} is the subnet's gateway address; it cannot be assigned."
+        return _("%(address)s is the subnet's gateway address; it cannot be assigned.") % {"address": text}
     return None
 
 
 def server_unavailable_reason(*, state: str, locked: bool) -> str | None:
     """Why a server cannot take an interface now, or None when it can."""
     if locked:
-        return "The server is locked; an administrator must unlock it before interfaces can be attached."
+        return _("The server is locked; an administrator must unlock it before interfaces can be attached.")
     if state not in ("ACTIVE", "SHUTOFF"):
-        shown = state or "in an unknown state"
-        return f"The server is {shown}; interfaces can be attached only when it is ACTIVE or SHUTOFF."
+        shown = state or _("in an unknown state")
+        return _("The server is %(state)s; interfaces can be attached only when it is ACTIVE or SHUTOFF.") % {
+            "state": shown
+        }
     return None
 
 
@@ -63,4 +81,4 @@ def canonical_address(address: str) -> str:
 
 def repeated(address: str) -> str:
     """What the form, the live check and the check as you type say of an address given twice."""
-    return f"{address} is given more than once."
+    return _("%(address)s is given more than once.") % {"address": address}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import models
+from django.utils.translation import gettext as _
 
 from portal.core.scp import scp_client
 from portal.scp import schemas
@@ -143,7 +144,7 @@ def fixed_ip_check(
         user=user, server_id=server_id, server=None if isinstance(server, ScpNotFound) else server, to_request=True
     )
     if isinstance(subnet, ScpNotFound) or (not isinstance(subnet, Exception) and subnet.vpc_id != server.vpc_id):
-        return "Choose a subnet of this server's VPC first.", False
+        return _("Choose a subnet of this server's VPC first."), False
     if isinstance(subnet, Exception):
         raise subnet
     problem = address_problem(address, cidr=subnet.cidr, gateway=subnet.gateway_ip_address)
@@ -152,8 +153,8 @@ def fixed_ip_check(
         return problem, False
     answer = client.check_ip_availability(subnet_id=subnet.id, ip_address=address)
     if not answer.available:
-        return f"{address} is already in use in {subnet.cidr}.", False
-    return f"{address} is free.", True
+        return _("%(address)s is already in use in %(cidr)s.") % {"address": address, "cidr": subnet.cidr}, False
+    return _("%(address)s is free.") % {"address": address}, True
 
 
 OPEN = (Status.PENDING_APPROVAL, Status.APPROVED, Status.EXECUTING, Status.UNKNOWN)
@@ -180,7 +181,11 @@ def hold_problem(*, subnet_id: str, address: str, exclude_pk: int | None = None)
     if hold is None:
         return None
     state = hold.request.get_status_display().lower()
-    return f"{hold.address} is held by request {hold.request_id} ({state}) until that request ends."
+    return _("%(address)s is held by request %(pk)s (%(state)s) until that request ends.") % {
+        "address": hold.address,
+        "pk": hold.request_id,
+        "state": state,
+    }
 
 
 def ip_conflicts(request: InterfaceRequest) -> list[str]:
@@ -195,7 +200,10 @@ def ip_conflicts(request: InterfaceRequest) -> list[str]:
     found = []
     for other in others.exclude(pk=request.pk).order_by("pk"):
         for address in sorted(mine & {canonical_address(a) for a in other.fixed_ips or []}):
-            found.append(f"{address} is also asked for by request {other.pk} ({other.get_status_display().lower()}).")
+            found.append(
+                _("%(address)s is also asked for by request %(pk)s (%(state)s).")
+                % {"address": address, "pk": other.pk, "state": other.get_status_display().lower()}
+            )
     return found
 
 

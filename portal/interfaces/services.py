@@ -11,7 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from portal.approvals.notifications import notify_approvers
 from portal.approvals.policies import policy_decide
@@ -20,6 +21,7 @@ from portal.audit.services import record_event, scp_call_binding
 from portal.core.roles import can_request
 from portal.core.scp import scp_client
 from portal.core.version_watch import version_refusal
+from portal.identity.services import language_of
 from portal.scp import schemas
 from portal.scp.client import ScpClient
 from portal.scp.errors import (
@@ -116,7 +118,7 @@ def _live_check(*, user, server_id: str, stage: str, submitted: dict, client: Sc
     ownership checked before anything about it is told, and a refusal audited with its reasons."""
     refusal = version_refusal()
     if refusal is not None:
-        raise ScpUnavailable(f"Nothing can be sent to SCP right now. {refusal}")
+        raise ScpUnavailable(_("Nothing can be sent to SCP right now. %(why)s") % {"why": refusal})
 
     def owned(server):
         ensure_owned(user=user, server_id=server_id, server=server, to_request=True)
@@ -179,7 +181,7 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
     team = requesting_team(requester, plan.server)
     if team is None:
         raise deny(user=requester, action="interface_request.submit", target=plan.server.id,
-                   reason="None of your teams owns this server, so you cannot request on it.")  # fmt: skip
+                   reason=_("None of your teams owns this server, so you cannot request on it."))  # fmt: skip
     decision = policy_decide(plan=plan, team=team)
     if decision.unreachable:
         raise deny(user=requester, action="interface_request.submit", target=plan.server.id,
@@ -287,14 +289,18 @@ def _defer_execution(request: InterfaceRequest, *, reason: str, payload: dict[st
     """SCP could not be reached and nothing was sent: back to approved, tried again after a backoff."""
     attempts = request.attempts + 1
     if attempts >= MAX_ATTEMPTS:
-        reason = f"{reason} The portal tried {attempts} times over about an hour and a half; nothing was sent."
-        return _fail_execution(request, reason=reason + " You can submit again.", payload=payload)
+        reason = _("%(reason)s The portal tried %(n)d times over about an hour and a half; nothing was sent.") % {
+            "reason": reason,
+            "n": attempts,
+        }
+        return _fail_execution(request, reason=reason + " " + _("You can submit again."), payload=payload)
     delay = min(RETRY_BASE_SECONDS * 2 ** (attempts - 1), RETRY_CAP_SECONDS)
     next_at = _now() + dt.timedelta(seconds=delay)
     transition(
         request,
         "defer",
-        reason=f"{reason} Nothing was sent; the portal tries again at {next_at:%H:%M:%S} UTC (attempt {attempts + 1}).",
+        reason=_("%(reason)s Nothing was sent; the portal tries again at %(time)s UTC (attempt %(n)d).")
+        % {"reason": reason, "time": f"{next_at:%H:%M:%S}", "n": attempts + 1},
         payload={**payload, "attempt": attempts, "retry_in_seconds": delay},
         attempts=attempts,
         next_attempt_at=next_at,
@@ -304,21 +310,26 @@ def _defer_execution(request: InterfaceRequest, *, reason: str, payload: dict[st
 
 def _failure_reason(request: InterfaceRequest, error: ScpHttpError) -> str:
     if isinstance(error, ScpBadRequest):
-        return f"SCP refused the request as invalid: {error.detail}"
+        return _("SCP refused the request as invalid: %(detail)s") % {"detail": error.detail}
     if isinstance(error, ScpNotFound):
         code = (error.code or "").lower()
         if "subnet" in code:
-            what = f"The subnet {request.subnet_name or request.subnet_id}"
+            what = _("The subnet %(name)s no longer exists; nothing was attached.")
+            name = request.subnet_name or request.subnet_id
         elif "port" in code:
-            what = f"The port {request.port_name or request.port_id}"
+            what = _("The port %(name)s no longer exists; nothing was attached.")
+            name = request.port_name or request.port_id
         else:
-            what = f"The server {request.server_name or request.server_id}"
-        return f"{what} no longer exists; nothing was attached."
+            what = _("The server %(name)s no longer exists; nothing was attached.")
+            name = request.server_name or request.server_id
+        return what % {"name": name}
     if isinstance(error, ScpConflict):
-        return f"SCP reported a conflict and attached nothing: {error.detail}"
+        return _("SCP reported a conflict and attached nothing: %(detail)s") % {"detail": error.detail}
     if error.status in (401, 403):
-        return f"SCP refused the portal's credentials ({error.status}); an administrator must check them."
-    return f"SCP answered {error.status}: {error.detail}"
+        return _("SCP refused the portal's credentials (%(status)s); an administrator must check them.") % {
+            "status": error.status
+        }
+    return _("SCP answered %(status)s: %(detail)s") % {"status": error.status, "detail": error.detail}
 
 
 def interface_request_execute(*, request_id: int, client: ScpClient | None = None) -> InterfaceRequest | None:
@@ -334,7 +345,7 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
         return request
     refusal = version_refusal()
     if refusal is not None:
-        reason = f"Not sent: {refusal} You can submit again once it is."
+        reason = _("Not sent: %(why)s You can submit again once it is.") % {"why": refusal}
         return _fail_execution(request, reason=reason, payload={"stage": "api_version", "sent": False})
     client = client or scp_client()
     if request.is_detach:
@@ -352,7 +363,7 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
                 held=lambda subnet, address: hold_problem(subnet_id=subnet, address=address, exclude_pk=request.pk),
             )
         except AttachRejected as exc:
-            reason = f"No longer possible: {exc.summary}"
+            reason = _("No longer possible: %(why)s") % {"why": exc.summary}
             return _fail_execution(request, reason=reason, payload={"stage": "revalidation", "sent": False})
         except ScpUnavailable as exc:
             return _defer_execution(request, reason=str(exc), payload={"stage": "revalidation", "sent": False})
@@ -370,13 +381,14 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
         try:
             interface = client.attach_interface(request.server_id, body)
         except ScpNotSent:
-            reason = "SCP could not be reached."
+            reason = _("SCP could not be reached.")
             return _defer_execution(request, reason=reason, payload={"stage": "attach", "sent": False})
         except (ScpOutcomeUnknown, ScpResponseInvalid, ScpServerError) as exc:
             transition(
                 request,
                 "lose_answer",
-                reason=f"SCP's answer was lost or unusable ({type(exc).__name__}); checking the server.",
+                reason=_("SCP's answer was lost or unusable (%(error)s); checking the server.")
+                % {"error": type(exc).__name__},
             )
             return interface_request_reconcile(request_id=request.pk, client=client)
         except ScpHttpError as exc:
@@ -493,10 +505,12 @@ def _wait_until_settled(
 def _settle_success(request: InterfaceRequest, interface: schemas.InterfaceResponse, *, via: str) -> InterfaceRequest:
     result = interface.model_dump(mode="json", exclude_none=True)
     if interface.port_state == "ERROR":
-        event, reason = "port_error", "SCP attached the port but it went to ERROR."
+        event, reason = "port_error", _("SCP attached the port but it went to ERROR.")
     elif interface.port_state != "ACTIVE":
         event = "succeed"
-        reason = f"Attached; the port was still {interface.port_state} when the portal stopped waiting."
+        reason = _("Attached; the port was still %(state)s when the portal stopped waiting.") % {
+            "state": interface.port_state
+        }
     else:
         event, reason = "succeed", ""
     transition(
@@ -580,7 +594,8 @@ def _ownership(
     if len(sole) == 1:
         return _Verdict(sole[0])
     if sole:
-        return _Verdict(undecided=f"{len(sole)} new interfaces could each be this request's; an operator must tell.")
+        undecided = _("%(n)d new interfaces could each be this request's; an operator must tell.") % {"n": len(sole)}
+        return _Verdict(undecided=undecided)
     contenders = sorted({request, *(r for rs in contested.values() for r in rs)}, key=lambda r: r.pk)
     pool = sorted(
         (i for i in interfaces if i.port_id not in claimed and any(_could_have_made(r, i) for r in contenders)),
@@ -594,8 +609,11 @@ def _ownership(
         return _Verdict(pool[contenders.index(request)])
     others = ", ".join(str(r.pk) for r in contenders if r.pk != request.pk)
     return _Verdict(
-        undecided=f"An interface that this request may have made could also come from request(s) {others}, "
-        "whose outcome is still open; the portal decides once they have settled."
+        undecided=_(
+            "An interface that this request may have made could also come from request(s) %(others)s, whose outcome "
+            "is still open; the portal decides once they have settled."
+        )
+        % {"others": others}
     )
 
 
@@ -625,6 +643,11 @@ def _decide_ownership(request: InterfaceRequest, interfaces: list[schemas.Interf
 def interface_request_reconcile(*, request_id: int, client: ScpClient | None = None) -> InterfaceRequest:
     """Settle a request whose outcome is unknown by looking at the server; never send the POST again."""
     request = InterfaceRequest.objects.get(pk=request_id)
+    with translation.override(language_of(request.requester_id)):  # the reasons are for the requester
+        return _reconcile(request, client)
+
+
+def _reconcile(request: InterfaceRequest, client: ScpClient | None) -> InterfaceRequest:
     lease_over = _now() - dt.timedelta(seconds=settings.CONFIG.execution_lease_seconds)
     stuck = request.status == Status.EXECUTING and request.claimed_at and request.claimed_at < lease_over
     if request.status != Status.UNKNOWN and not stuck:
@@ -676,7 +699,7 @@ def interface_request_reconcile(*, request_id: int, client: ScpClient | None = N
     transition(
         request,
         "not_applied",
-        reason="Not applied: the server has no such interface, so nothing was attached. You can submit again.",
+        reason=_("Not applied: the server has no such interface, so nothing was attached. You can submit again."),
         payload={"found": False, **_watch_payload(watch)},
         **watch,
     )
@@ -729,7 +752,7 @@ def requests_watch_late(*, client: ScpClient | None = None, every: bool = False)
 
 
 def _look_again(request: InterfaceRequest, client: ScpClient) -> bool:
-    with _scp_calls_for(request):
+    with _scp_calls_for(request), translation.override(language_of(request.requester_id)):
         try:
             interfaces = client.list_server_interfaces(request.server_id)
         except ScpNotFound:
@@ -741,7 +764,7 @@ def _look_again(request: InterfaceRequest, client: ScpClient) -> bool:
             if listed is not None and (listed.port_state or "").upper() != "DELETING":
                 return _next_look(request)
             result = {"detached_port_id": request.port_id, "gone": listed is None, "port_kept": None}
-            reason = "Applied late: SCP detached the interface after the portal had found it still attached."
+            reason = _("Applied late: SCP detached the interface after the portal had found it still attached.")
             return transition(
                 request, "applied_late", where=WATCHED, reason=reason, payload={"detach": result, "via": "late"},
                 result=result, watch_until=None, watch_next_at=None,
@@ -763,11 +786,14 @@ def _look_again(request: InterfaceRequest, client: ScpClient) -> bool:
         found = verdict.interface
         result = found.model_dump(mode="json", exclude_none=True)
         if found.port_state == "ERROR":
-            event, reason = "applied_late_in_error", "Applied late, and the port went to ERROR: SCP attached it "
-            reason += "after the portal had found nothing on the server."
+            event = "applied_late_in_error"
+            reason = _(
+                "Applied late, and the port went to ERROR: SCP attached it after the portal had found nothing "
+                "on the server."
+            )
         else:
             event = "applied_late"
-            reason = "Applied late: SCP attached the interface after the portal had found nothing on the server."
+            reason = _("Applied late: SCP attached the interface after the portal had found nothing on the server.")
         return transition(
             request, event, where=WATCHED, reason=reason, payload={"interface": result, "via": "late"},
             result=result, result_port_id=found.port_id, watch_until=None, watch_next_at=None,
@@ -787,12 +813,15 @@ def interface_request_cancel(*, request: InterfaceRequest, user) -> InterfaceReq
     if request.requester_id != user.pk:
         raise deny(user=user, action="interface_request.cancel", reason="Only the requester can cancel a request.",
                    request=request)  # fmt: skip
-    if not transition(request, "cancel", reason=f"Cancelled by {user.get_username()}.", actor=user):
+    if not transition(
+        request, "cancel", reason=_("Cancelled by %(user)s.") % {"user": user.get_username()}, actor=user
+    ):
         request.refresh_from_db()
         raise deny(
             user=user,
             action="interface_request.cancel",
-            reason=f"This request is {request.get_status_display().lower()} and can no longer be cancelled.",
+            reason=_("This request is %(status)s and can no longer be cancelled.")
+            % {"status": request.get_status_display().lower()},
             request=request,
         )
     return request
@@ -844,13 +873,14 @@ def detach_effect(*, server_id: str, port_id: str) -> str:
     """What SCP does with the port when it is detached, as far as the portal's own records tell."""
     attach = attach_that_made(server_id=server_id, port_id=port_id)
     if attach is not None and attach.mode == Mode.SUBNET:
-        return (f"SCP deletes this port and frees its addresses: request {attach.pk} created it on subnet "
-                f"{attach.subnet_name or attach.subnet_id}.")  # fmt: skip
+        return _("SCP deletes this port and frees its addresses: request %(pk)s created it on subnet %(subnet)s.") % {
+            "pk": attach.pk, "subnet": attach.subnet_name or attach.subnet_id}  # fmt: skip
     if attach is not None:
-        return f"SCP keeps this port, unattached, for reuse: it existed before request {attach.pk} attached it."
-    return ("SCP deletes a port it created when the interface was attached by subnet, and keeps, unattached, a port "
-            "that existed before. The portal did not attach this interface, so which it is depends on how it was "
-            "made.")  # fmt: skip
+        return _("SCP keeps this port, unattached, for reuse: it existed before request %(pk)s attached it.") % {
+            "pk": attach.pk}  # fmt: skip
+    return _("SCP deletes a port it created when the interface was attached by subnet, and keeps, unattached, a port "
+             "that existed before. The portal did not attach this interface, so which it is depends on how it was "
+             "made.")  # fmt: skip
 
 
 def detach_request_submit(
@@ -886,7 +916,7 @@ def _execute_detach(request: InterfaceRequest, client: ScpClient) -> InterfaceRe
                 busy_with=lambda p: interface_busy_with(server_id=request.server_id, port_id=p, exclude_pk=request.pk),
             )  # fmt: skip
         except AttachRejected as exc:
-            return _fail_execution(request, reason=f"No longer possible: {exc.summary}",
+            return _fail_execution(request, reason=_("No longer possible: %(why)s") % {"why": exc.summary},
                                    payload={"stage": "revalidation", "sent": False})  # fmt: skip
         except ScpUnavailable as exc:
             return _defer_execution(request, reason=str(exc), payload={"stage": "revalidation", "sent": False})
@@ -902,16 +932,18 @@ def _execute_detach(request: InterfaceRequest, client: ScpClient) -> InterfaceRe
         try:
             client.detach_interface(request.server_id, request.port_id)
         except ScpNotSent:
-            return _defer_execution(request, reason="SCP could not be reached.",
+            return _defer_execution(request, reason=_("SCP could not be reached."),
                                     payload={"stage": "detach", "sent": False})  # fmt: skip
         except (ScpOutcomeUnknown, ScpResponseInvalid, ScpServerError) as exc:
-            reason = f"SCP's answer was lost or unusable ({type(exc).__name__}); checking the server."
+            reason = _("SCP's answer was lost or unusable (%(error)s); checking the server.") % {
+                "error": type(exc).__name__
+            }
             transition(request, "lose_answer", reason=reason)
             return interface_request_reconcile(request_id=request.pk, client=client)
         except ScpHttpError as exc:
             payload = {"status": exc.status, "code": exc.code, "detail": exc.detail}
             if isinstance(exc, ScpNotFound):
-                reason = "The interface was no longer attached when the portal asked; nothing was detached."
+                reason = _("The interface was no longer attached when the portal asked; nothing was detached.")
             else:
                 reason = _failure_reason(request, exc)
             return _fail_execution(request, reason=reason, payload=payload)
@@ -955,7 +987,7 @@ def _settle_detach(request: InterfaceRequest, client: ScpClient, *, gone: bool, 
     reason = (
         ""
         if gone
-        else "SCP accepted the detach; the interface was still being removed when the portal stopped waiting."
+        else _("SCP accepted the detach; the interface was still being removed when the portal stopped waiting.")
     )
     transition(request, "succeed", reason=reason, payload={"detach": result, "via": via}, result=result)
     return request
@@ -966,7 +998,7 @@ def _reconcile_detach(request: InterfaceRequest, interfaces, client: ScpClient) 
     listed = next((i for i in interfaces if i.port_id == request.port_id), None)
     never_sent = request.ports_before is None
     if never_sent or (listed is not None and (listed.port_state or "").upper() != "DELETING"):
-        reason = "Not applied: the interface is still attached, so nothing was detached. You can submit again."
+        reason = _("Not applied: the interface is still attached, so nothing was detached. You can submit again.")
         watch = _watch_fields(request)
         transition(request, "not_applied", reason=reason, payload={"found": True, **_watch_payload(watch)}, **watch)
         return request

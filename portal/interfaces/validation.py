@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from portal.core.scp import flush_records
 from portal.scp import schemas
 from portal.scp.client import CallRecord, ScpClient
@@ -65,7 +67,7 @@ def gather(client: ScpClient, calls: dict[str, Callable[[], Any]]) -> dict[str, 
 
 def _raise_unavailable(error: ScpError) -> None:
     raise ScpUnavailable(
-        "SCP could not be asked to check this request right now; nothing was sent. Try again in a moment."
+        _("SCP could not be asked to check this request right now; nothing was sent. Try again in a moment.")
     ) from error
 
 
@@ -101,7 +103,7 @@ def validate_attach(
     if owner_check is not None and not (isinstance(server, ScpError) and not isinstance(server, ScpNotFound)):
         owner_check(None if isinstance(server, ScpNotFound) else server)
     if isinstance(server, ScpNotFound):
-        raise AttachRejected({"__all__": [f"The server {server_id} no longer exists."]})
+        raise AttachRejected({"__all__": [_("The server %(id)s no longer exists.") % {"id": server_id}]})
     if isinstance(server, ScpError):
         _raise_unavailable(server)
     reason = server_unavailable_reason(state=server.state, locked=server.locked)
@@ -117,32 +119,40 @@ def validate_attach(
     if mode == Mode.SUBNET:
         subnet = results.get("subnet")
         if not subnet_id or isinstance(subnet, ScpNotFound):
-            errors["subnet_id"] = ["Choose a subnet." if not subnet_id else "That subnet does not exist (any more)."]
+            errors["subnet_id"] = [
+                _("Choose a subnet.") if not subnet_id else _("That subnet does not exist (any more).")
+            ]
         elif isinstance(subnet, ScpError):
             _raise_unavailable(subnet)
         elif subnet.vpc_id != server.vpc_id:
-            errors["subnet_id"] = [f"The subnet {subnet.name} is not in this server's VPC."]
+            errors["subnet_id"] = [_("The subnet %(name)s is not in this server's VPC.") % {"name": subnet.name}]
         else:
             plan.subnet = subnet
             _check_addresses(client, subnet, fixed_ips, errors, held)
     elif mode == Mode.PORT:
         port = results.get("port")
         if fixed_ips:
-            errors["fixed_ips"] = ["Fixed IPs can only be given for a new port on a subnet."]
+            errors["fixed_ips"] = [_("Fixed IPs can only be given for a new port on a subnet.")]
         if not port_id or isinstance(port, ScpNotFound):
             errors["port_id"] = [
-                "Choose a port." if not port_id else "That port cannot be attached here: it does not exist."
+                _("Choose a port.") if not port_id else _("That port cannot be attached here: it does not exist.")
             ]
         elif isinstance(port, ScpError):
             _raise_unavailable(port)
         elif port.vpc_id != server.vpc_id:
-            errors["port_id"] = [f"The port {port.name} cannot be attached here: it is in another VPC than the server."]
+            errors["port_id"] = [
+                _("The port %(name)s cannot be attached here: it is in another VPC than the server.")
+                % {"name": port.name}
+            ]
         elif port.is_attached:
-            errors["port_id"] = [f"The port {port.name} cannot be attached here: it is already attached to a server."]
+            errors["port_id"] = [
+                _("The port %(name)s cannot be attached here: it is already attached to a server.")
+                % {"name": port.name}
+            ]
         else:
             plan.port = port
     else:
-        errors["mode"] = ["Choose how to attach: a new port on a subnet, or an existing port."]
+        errors["mode"] = [_("Choose how to attach: a new port on a subnet, or an existing port.")]
     if errors:
         raise AttachRejected(errors)
     return plan
@@ -171,7 +181,9 @@ def _check_addresses(client: ScpClient, subnet: schemas.Subnet, fixed_ips: list[
             _raise_unavailable(answer)
         if not answer.available:
             address = fixed_ips[int(key.rsplit("_", 1)[1])]
-            errors.setdefault(key, []).append(f"{address} is already in use in {subnet.cidr}.")
+            errors.setdefault(key, []).append(
+                _("%(address)s is already in use in %(cidr)s.") % {"address": address, "cidr": subnet.cidr}
+            )
 
 
 @dataclass
@@ -189,11 +201,11 @@ class DetachPlan:
 def detach_problem(interface: schemas.InterfaceResponse, *, busy_with: int | None) -> str | None:
     """Why this interface cannot be detached now, in words a requester can act on; None when it can."""
     if interface.is_default:
-        return "This is the server's default interface; it cannot be detached."
+        return _("This is the server's default interface; it cannot be detached.")
     if (interface.port_state or "").upper() == "DELETING":
-        return "This interface is already being detached."
+        return _("This interface is already being detached.")
     if busy_with is not None:
-        return f"Request {busy_with} is already changing this interface; wait until it has ended."
+        return _("Request %(pk)s is already changing this interface; wait until it has ended.") % {"pk": busy_with}
     return None
 
 
@@ -212,7 +224,7 @@ def validate_detach(
     if owner_check is not None and not (isinstance(server, ScpError) and not isinstance(server, ScpNotFound)):
         owner_check(None if isinstance(server, ScpNotFound) else server)
     if isinstance(server, ScpNotFound):
-        raise AttachRejected({"__all__": [f"The server {server_id} no longer exists."]})
+        raise AttachRejected({"__all__": [_("The server %(id)s no longer exists.") % {"id": server_id}]})
     for value in (server, results["interfaces"]):
         if isinstance(value, ScpError):
             _raise_unavailable(value)
@@ -223,7 +235,7 @@ def validate_detach(
         errors["__all__"] = [reason.replace("attached", "detached")]
     interface = next((i for i in interfaces if i.port_id == port_id), None)
     if interface is None:
-        errors["port_id"] = ["That interface is not attached to this server (any more)."]
+        errors["port_id"] = [_("That interface is not attached to this server (any more).")]
     else:
         problem = detach_problem(interface, busy_with=busy_with(port_id))
         if problem:

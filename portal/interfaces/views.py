@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -260,7 +261,7 @@ def check_ip(request, server_id: str):
                 user=request.user, server_id=server_id, subnet_id=subnet_id, address=address
             )
         except ScpError:
-            message = "Could not check this address with SCP right now; it will be checked again on preview."
+            message = _("Could not check this address with SCP right now; it will be checked again on preview.")
     return render(request, "interfaces/attach.html#ip-check", {"message": message, "ok": ok})
 
 
@@ -312,7 +313,7 @@ def request_cancel(request, pk: int):
         return render(request, "interfaces/cancel_confirm.html", {"req": interface_request})
     try:
         services.interface_request_cancel(request=interface_request, user=request.user)
-        messages.success(request, "The request was cancelled.")
+        messages.success(request, _("The request was cancelled."))
     except NotAllowed as exc:
         messages.error(request, str(exc))
     return redirect("request_detail", pk=pk)

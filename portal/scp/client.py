@@ -57,7 +57,8 @@ class CallRecord:
     error: str | None = None
     error_class: str | None = None
     error_code: str | None = None
-    error_detail: str | None = None
+    error_detail: str | None = None  # SCP's own text, exactly as it came, in the language asked for
+    accept_language: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -123,7 +124,7 @@ class ScpClient:
         secret_key: str,
         virtualserver_version: str = "1.3",
         vpc_version: str = "1.2",
-        accept_language: str = "en-US",
+        accept_language: str | Callable[[], str] = "en-US",
         connect_timeout: float = 3.05,
         read_timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -140,7 +141,7 @@ class ScpClient:
         self._base = {"virtualserver": virtualserver_url.rstrip("/"), "vpc": vpc_url.rstrip("/")}
         self._version = {"virtualserver": virtualserver_version, "vpc": vpc_version}
         self._auth = ScpAuth(access_key=access_key, secret_key=secret_key, clock=clock)
-        self._accept_language = accept_language
+        self._accept_language = accept_language  # a callable: asked at each call (the reader's language)
         self._timeout = (connect_timeout, read_timeout)
         self._retry = retry or RetryPolicy()
         self.observer = observer
@@ -169,6 +170,7 @@ class ScpClient:
     ) -> requests.Response:
         clean_params = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         attempts = self._retry.attempts if method == "GET" else 1
+        language = self._accept_language() if callable(self._accept_language) else self._accept_language
         for attempt in range(1, attempts + 1):
             request = requests.Request(
                 method,
@@ -177,7 +179,7 @@ class ScpClient:
                 json=body,
                 headers={
                     "Scp-Api-Version": self.api_version_header(service),
-                    "Accept-Language": self._accept_language,
+                    "Accept-Language": language,
                     "Accept": "application/json",
                 },
                 auth=self._auth,
@@ -191,6 +193,7 @@ class ScpClient:
                 access_key=mask_access_key(self._auth.access_key),
                 attempt=attempt,
                 request_body=body,
+                accept_language=language,
             )
             started = time.perf_counter()
             try:

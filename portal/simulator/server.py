@@ -56,6 +56,28 @@ ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
 ]
 
 
+# SCP answers in Korean when asked (Accept-Language: ko-KR); these are the simulator's messages for its errors.
+KOREAN = {
+    "VirtualServer.CreateInterface.Conflict": "서버가 다른 작업을 처리하고 있습니다. 잠시 후 다시 시도하세요.",
+    "VirtualServer.CreateInterface.Duplicated": "subnet_id와 port_id는 함께 지정할 수 없습니다.",
+    "VirtualServer.CreateInterface.InvalidParameter": "요청 매개변수가 올바르지 않습니다.",
+    "VirtualServer.CreateInterface.IpInUse": "요청한 IP 주소가 이미 사용 중입니다.",
+    "VirtualServer.CreateInterface.NoFreeAddress": "서브넷에 할당할 수 있는 주소가 없습니다.",
+    "VirtualServer.CreateInterface.PortInUse": "포트가 이미 다른 서버에 연결되어 있습니다.",
+    "VirtualServer.DeleteInterface.Conflict": "서버가 다른 작업을 처리하고 있습니다. 잠시 후 다시 시도하세요.",
+    "VirtualServer.Interface.Default": "기본 인터페이스는 분리할 수 없습니다.",
+    "VirtualServer.Interface.Deleting": "인터페이스를 분리하는 중입니다.",
+    "VirtualServer.Interface.NotFound": "인터페이스를 찾을 수 없습니다.",
+    "VirtualServer.InvalidParameter": "요청 매개변수가 올바르지 않습니다.",
+    "VirtualServer.Server.Locked": "서버가 잠겨 있습니다.",
+    "VirtualServer.Server.InvalidState": "서버가 인터페이스를 연결할 수 있는 상태가 아닙니다.",
+    "VirtualServer.Server.NotFound": "서버를 찾을 수 없습니다.",
+    "Vpc.Port.NotFound": "포트를 찾을 수 없습니다.",
+    "Vpc.Subnet.NotFound": "서브넷을 찾을 수 없습니다.",
+    "ContactAdminForAssistance": "서비스를 일시적으로 사용할 수 없습니다. 관리자에게 문의하세요.",
+}
+
+
 def _signature(secret: str, message: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), message.encode(), hashlib.sha256).digest()).decode()
 
@@ -195,9 +217,10 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def _error(self, error: ApiError) -> None:
-        self._send_json(
-            error.status, {"errors": [{"code": error.code, "status": error.status, "detail": error.detail}]}
-        )
+        detail = error.detail
+        if (self.headers.get("Accept-Language") or "").lower().startswith("ko") and error.code in KOREAN:
+            detail = f"{KOREAN[error.code]} ({error.detail})"  # as SCP does: its message in Korean, the values kept
+        self._send_json(error.status, {"errors": [{"code": error.code, "status": error.status, "detail": detail}]})
 
     def _answer(self, entry: dict[str, Any], status: int, body: Any) -> None:
         # The log records the status before the client can read the answer: whoever

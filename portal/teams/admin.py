@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from portal.core.admin import AuditedAdmin
 
@@ -17,10 +18,10 @@ class TeamAdmin(AuditedAdmin):
     filter_horizontal = ("members", "approver_groups", "auditors")
     inlines = [ServerOwnershipInline]
 
-    @admin.display(description="Owns")
+    @admin.display(description=_("Owns"))
     def rules(self, team):
         return "; ".join(f"{o.get_kind_display()} {o.value}" for o in team.ownerships.all()) or "nothing yet"
 
-    @admin.display(description="Members")
+    @admin.display(description=_("Members"))
     def member_count(self, team):
         return team.members.count()

@@ -6,25 +6,28 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
     members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, related_name="teams", blank=True, help_text="May request on the team's servers."
+        settings.AUTH_USER_MODEL, related_name="teams", blank=True, help_text=_("May request on the team's servers.")
     )
     approver_groups = models.ManyToManyField(
         Group,
         related_name="approving_teams",
         blank=True,
-        help_text="Members of these groups see the team's requests and decide them when a policy step names them "
-        "(or when no policy matches and APPROVAL_DEFAULT is 'team').",
+        help_text=_(
+            "Members of these groups see the team's requests and decide them when a policy step names them "
+            "(or when no policy matches and APPROVAL_DEFAULT is 'team')."
+        ),
     )
     auditors = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         related_name="audited_teams",
         blank=True,
-        help_text="Read the team's requests and their audit events. Members of the 'auditor' group read everything.",
+        help_text=_("Read the team's requests and their audit events. Members of the 'auditor' group read everything."),
     )
 
     class Meta:
@@ -35,9 +38,9 @@ class Team(models.Model):
 
 
 class OwnershipKind(models.TextChoices):
-    VPC = "vpc", "VPC id"
-    NAME_PATTERN = "name_pattern", "Server name pattern"
-    SERVER = "server", "Server id"
+    VPC = "vpc", _("VPC id")
+    NAME_PATTERN = "name_pattern", _("Server name pattern")
+    SERVER = "server", _("Server id")
 
 
 class ServerOwnership(models.Model):
@@ -46,7 +49,7 @@ class ServerOwnership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="ownerships")
     kind = models.CharField(max_length=16, choices=OwnershipKind.choices)
     value = models.CharField(
-        max_length=200, help_text="A VPC id, a shell-style pattern such as web-* (case-insensitive), or a server id."
+        max_length=200, help_text=_("A VPC id, a shell-style pattern such as web-* (case-insensitive), or a server id.")
     )
 
     class Meta:
@@ -59,4 +62,5 @@ class ServerOwnership(models.Model):
     def clean(self):
         self.value = (self.value or "").strip()
         if not self.value or any(ord(c) < 32 for c in self.value):
-            raise ValidationError({"value": "Give a VPC id, a name pattern or a server id without control characters."})
+            problem = _("Give a VPC id, a name pattern or a server id without control characters.")
+            raise ValidationError({"value": problem})

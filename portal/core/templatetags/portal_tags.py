@@ -27,8 +27,14 @@ def duration_words(value) -> str:
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes)
-    return " ".join(parts[:2]) or "under a minute"
+    from django.utils.translation import gettext as _
+
+    parts = (
+        [_("%(n)d d") % {"n": days}] * bool(days)
+        + [_("%(n)d h") % {"n": hours}] * bool(hours)
+        + [_("%(n)d min") % {"n": minutes}] * bool(minutes)
+    )
+    return " ".join(parts[:2]) or _("under a minute")
 
 
 @register.filter

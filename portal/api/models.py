@@ -17,16 +17,20 @@ class ApiToken(models.Model):
     A token acts as its user with at most its scopes, and never beyond the user's roles at the time of use.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=32, unique=True)  # public: shown in lists and named in audit events
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(
+        _("prefix"), max_length=32, unique=True
+    )  # public: shown in lists and named in audit events
     secret_hash = models.CharField(max_length=64, unique=True)
-    scopes = models.JSONField(default=list)
-    created_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(_("scopes"), default=list)
+    created_at = models.DateTimeField(_("created"))
+    expires_at = models.DateTimeField(_("expires"))
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -37,8 +41,9 @@ class ApiToken(models.Model):
     creation_key = models.UUIDField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         ordering = ["-created_at", "-id"]
-        verbose_name = "API token"
         constraints = [models.UniqueConstraint(fields=["user", "creation_key"], name="one_token_per_creation_key")]
 
     def __str__(self) -> str:

@@ -32,21 +32,25 @@ class FixedIpMatch(models.TextChoices):
 class ApprovalPolicy(models.Model):
     """A rule deciding whether a request needs an approver. Policies are tried in `order`; the first match wins."""
 
-    name = models.CharField(max_length=100, unique=True)
-    order = models.PositiveIntegerField(default=100)
-    enabled = models.BooleanField(default=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    order = models.PositiveIntegerField(_("order"), default=100)
+    enabled = models.BooleanField(_("enabled"), default=True)
     server_name_pattern = models.CharField(
-        max_length=200, default="*", help_text=_("Shell-style pattern, e.g. prod-* (case-insensitive).")
+        _("server name pattern"),
+        max_length=200,
+        default="*",
+        help_text=_("Shell-style pattern, e.g. prod-* (case-insensitive)."),
     )
-    vpc_id = models.CharField(max_length=64, blank=True, help_text=_("Empty matches every VPC."))
-    action = models.CharField(max_length=8, choices=ActionMatch.choices, default=ActionMatch.ANY)
-    mode = models.CharField(max_length=8, choices=ModeMatch.choices, default=ModeMatch.ANY)
-    fixed_ips = models.CharField(max_length=8, choices=FixedIpMatch.choices, default=FixedIpMatch.ANY)
-    outcome = models.CharField(max_length=20, choices=PolicyOutcome.choices)
+    vpc_id = models.CharField(_("VPC id"), max_length=64, blank=True, help_text=_("Empty matches every VPC."))
+    action = models.CharField(_("action"), max_length=8, choices=ActionMatch.choices, default=ActionMatch.ANY)
+    mode = models.CharField(_("mode"), max_length=8, choices=ModeMatch.choices, default=ModeMatch.ANY)
+    fixed_ips = models.CharField(_("fixed IPs"), max_length=8, choices=FixedIpMatch.choices, default=FixedIpMatch.ANY)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=PolicyOutcome.choices)
 
     class Meta:
+        verbose_name = _("approval policy")
+        verbose_name_plural = _("approval policies")
         ordering = ["order", "id"]
-        verbose_name_plural = "approval policies"
 
     def __str__(self) -> str:
         return self.name
@@ -90,6 +94,8 @@ class ApprovalStep(models.Model):
     )
 
     class Meta:
+        verbose_name = _("approval step")
+        verbose_name_plural = _("approval steps")
         ordering = ["order", "id"]
 
     def __str__(self) -> str:

@@ -1,7 +1,9 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditConfig(AppConfig):
+    verbose_name = _("Audit")
     name = "portal.audit"
     label = "audit"
 

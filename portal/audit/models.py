@@ -25,24 +25,26 @@ class AuditEventQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     """One entry of the append-only, hash-chained audit log. Written only by `audit.services.record_event`."""
 
-    seq = models.BigIntegerField(unique=True, editable=False)
-    created_at = models.DateTimeField(editable=False)
-    action = models.CharField(max_length=64)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    seq = models.BigIntegerField(_("sequence"), unique=True, editable=False)
+    created_at = models.DateTimeField(_("time"), editable=False)
+    action = models.CharField(_("action"), max_length=64)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
     actor_id = models.BigIntegerField(null=True, blank=True)  # not a FK: the event outlives the account
-    actor_name = models.CharField(max_length=150, blank=True)
-    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    actor_name = models.CharField(_("actor"), max_length=150, blank=True)
+    source_ip = models.GenericIPAddressField(_("source IP"), null=True, blank=True)
     user_agent = models.CharField(max_length=256, blank=True)
-    correlation_id = models.CharField(max_length=64, blank=True)
+    correlation_id = models.CharField(_("correlation id"), max_length=64, blank=True)
     interface_request_id = models.BigIntegerField(null=True, blank=True)
-    target = models.CharField(max_length=128, blank=True)
-    payload = models.JSONField(default=dict)
+    target = models.CharField(_("target"), max_length=128, blank=True)
+    payload = models.JSONField(_("payload"), default=dict)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, unique=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-seq"]
         indexes = [
             models.Index(fields=["action", "seq"], name="audit_action_seq"),

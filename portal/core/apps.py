@@ -1,7 +1,9 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
+    verbose_name = _("Core")
     name = "portal.core"
     label = "core"
 

@@ -1,7 +1,9 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class IdentityConfig(AppConfig):
+    verbose_name = _("Identity")
     name = "portal.identity"
     label = "identity"
 

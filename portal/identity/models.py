@@ -13,13 +13,16 @@ class Identity(models.Model):
     """An IdP account (issuer + subject) and the portal user it signs in as."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities")
-    issuer = models.CharField(max_length=255)
-    subject = models.CharField(max_length=255)
-    last_login_at = models.DateTimeField(null=True, blank=True)
-    last_groups = models.JSONField(default=list, blank=True)  # the IdP groups at the last sign-in
+    issuer = models.CharField(_("issuer"), max_length=255)
+    subject = models.CharField(_("subject"), max_length=255)
+    last_login_at = models.DateTimeField(_("last sign-in"), null=True, blank=True)
+    last_groups = models.JSONField(
+        _("groups at the last sign-in"), default=list, blank=True
+    )  # the IdP groups at the last sign-in
 
     class Meta:
-        verbose_name_plural = "identities"
+        verbose_name = _("identity")
+        verbose_name_plural = _("identities")
         constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="one_user_per_idp_subject")]
 
     def __str__(self) -> str:
@@ -39,13 +42,15 @@ class GroupMapping(models.Model):
     """
 
     idp_group = models.CharField(
-        max_length=255, help_text=_("The group's name as the IdP sends it in the groups claim.")
+        _("IdP group"), max_length=255, help_text=_("The group's name as the IdP sends it in the groups claim.")
     )
     portal_group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    team_role = models.CharField(max_length=8, choices=TeamRole.choices, default=TeamRole.MEMBER)
+    team_role = models.CharField(_("team role"), max_length=8, choices=TeamRole.choices, default=TeamRole.MEMBER)
 
     class Meta:
+        verbose_name = _("IdP group mapping")
+        verbose_name_plural = _("IdP group mappings")
         ordering = ["idp_group", "id"]
 
     def __str__(self) -> str:
@@ -83,7 +88,8 @@ class Preferences(models.Model):
     time_zone = models.CharField(max_length=64, blank=True)
 
     class Meta:
-        verbose_name_plural = "preferences"
+        verbose_name = _("preferences")
+        verbose_name_plural = _("preferences")
 
     def __str__(self) -> str:
         return f"{self.user}: {self.language or 'browser'}, {self.time_zone or 'UTC'}"

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class InterfacesConfig(AppConfig):
+    verbose_name = _("Interfaces")
     name = "portal.interfaces"
     label = "interfaces"

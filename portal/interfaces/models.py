@@ -44,15 +44,17 @@ class FrozenParametersError(Exception):
 
 
 class InterfaceRequest(models.Model):
-    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requester")
+    )
     idempotency_key = models.UUIDField()
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(_("created"))
     # Attach a new or existing port, or detach the interface `port_id` (mode is then "port").
     action = models.CharField(max_length=8, choices=Action.choices, default=Action.ATTACH)
     server_id = models.CharField(max_length=64)
-    server_name = models.CharField(max_length=255)
+    server_name = models.CharField(_("server"), max_length=255)
     vpc_id = models.CharField(max_length=64)
-    mode = models.CharField(max_length=8, choices=Mode.choices)
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices)
     subnet_id = models.CharField(max_length=64, blank=True)
     subnet_name = models.CharField(max_length=255, blank=True)
     subnet_cidr = models.CharField(max_length=64, blank=True)
@@ -65,7 +67,7 @@ class InterfaceRequest(models.Model):
     # The team on whose behalf it was asked (it owned the server then); scopes who may see and decide it.
     team = models.ForeignKey("teams.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
-    status = models.CharField(max_length=20, choices=Status.choices, db_index=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, db_index=True)
     status_reason = models.TextField(blank=True)
     updated_at = models.DateTimeField()
     policy_name = models.CharField(max_length=100, blank=True)
@@ -91,6 +93,8 @@ class InterfaceRequest(models.Model):
     watch_next_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
+        verbose_name = _("interface request")
+        verbose_name_plural = _("interface requests")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["requester", "idempotency_key"], name="one_request_per_idempotency_key")

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Team(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="teams", blank=True, help_text=_("May request on the team's servers.")
     )
@@ -31,6 +31,8 @@ class Team(models.Model):
     )
 
     class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -53,6 +55,8 @@ class ServerOwnership(models.Model):
     )
 
     class Meta:
+        verbose_name = _("server ownership")
+        verbose_name_plural = _("server ownerships")
         ordering = ["team", "kind", "value"]
         constraints = [models.UniqueConstraint(fields=["team", "kind", "value"], name="one_rule_per_team_kind_value")]
 

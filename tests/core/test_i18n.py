@@ -85,3 +85,14 @@ def test_an_english_reader_asks_scp_in_english(sim, world, requester, django_cap
     assert request.status_reason == "SCP reported a conflict and attached nothing: server is busy; try again"
     post = AuditEvent.objects.filter(action="scp.call", payload__method="POST").get()
     assert post.payload["accept_language"] == "en-US"
+
+
+def test_the_admin_names_the_portals_models_and_columns_in_korean(admin_client):
+    index = admin_client.get("/admin/", headers={"Accept-Language": "ko"}).content.decode()
+    for name in ("인터페이스 요청", "승인 정책", "API 토큰", "IdP 그룹 매핑", "팀"):  # the audit log is for auditors
+        assert name in index, name
+    from portal.teams.models import Team
+
+    Team.objects.create(name="platform")
+    changelist = admin_client.get("/admin/teams/team/", headers={"Accept-Language": "ko"}).content.decode()
+    assert ">이름</a>" in changelist and "platform" in changelist

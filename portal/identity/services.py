@@ -136,10 +136,10 @@ def access_attempts_unlock(*, attempts) -> int:
 
 
 def time_zones_for(language: str) -> list[str]:
-    """The time zones a user can choose, the likeliest first: Asia/Seoul for Korean, UTC for everyone."""
+    """The time zones a user can choose (besides UTC, the default), Asia/Seoul first for Korean."""
     import zoneinfo
 
-    first = ["Asia/Seoul", "UTC"] if language.startswith("ko") else ["UTC", "Asia/Seoul"]
+    first = ["Asia/Seoul"] if language.startswith("ko") else []  # UTC is the form's empty choice
     rest = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
     return first + [z for z in rest if z not in first]
 

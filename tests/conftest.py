@@ -234,3 +234,23 @@ def _default_language_and_time_zone():
     yield
     translation.deactivate()
     timezone.deactivate()
+
+
+@pytest.fixture
+def submit(requester, django_capture_on_commit_callbacks):
+    """Submit through the service as the requester (or `user`) and run what follows the commit: execution, on the
+    tests' immediate task backend. Returns the request as it ended up."""
+    import uuid
+
+    from portal.interfaces import services
+
+    def _submit(*, user=None, key=None, justification="Backup network", **params):
+        with django_capture_on_commit_callbacks(execute=True):
+            request = services.interface_request_submit(
+                requester=user or requester, idempotency_key=key or uuid.uuid4(), justification=justification,
+                **params,
+            )  # fmt: skip
+        request.refresh_from_db()
+        return request
+
+    return _submit

@@ -12,7 +12,7 @@ from ninja.errors import HttpError
 from portal.interfaces import selectors, services
 from portal.interfaces.access import Purpose, interface_request_for
 from portal.interfaces.errors import AttachRejected, NotAllowed
-from portal.interfaces.forms import AttachForm, DetachForm
+from portal.interfaces.forms import FIXED_IPS_MARKED, AttachForm, DetachForm
 from portal.interfaces.models import InterfaceRequest, Status
 from portal.interfaces.rules import canonical_address
 
@@ -23,7 +23,6 @@ from .schemas import AttachIn, DetachIn, DetachPreviewOut, PreviewOut, Problem, 
 
 router = Router(tags=["attach requests"])
 PAGE_SIZE = 50
-FIXED_IPS_MARKED = "Correct the fixed IPs marked below."
 
 
 def _validated(request, server_id: str, payload: AttachIn, *, stage: str, key: uuid.UUID) -> AttachForm:
@@ -41,7 +40,7 @@ def _validated(request, server_id: str, payload: AttachIn, *, stage: str, key: u
         services.attach_input_rejected(user=request.user, server_id=server_id, stage=stage, errors=errors,
                                        submitted=submitted)  # fmt: skip
         if any(k.startswith("fixed_ip_") for k in errors):
-            errors["__all__"] = [m for m in errors.get("__all__", []) if m != FIXED_IPS_MARKED]
+            errors["__all__"] = [m for m in errors.get("__all__", []) if m != str(FIXED_IPS_MARKED)]
         raise AttachRejected({k: v for k, v in errors.items() if v})
     return form
 

@@ -208,5 +208,19 @@ def tokens_of(user):
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
 
 
+def token_of(*, user, pk: int) -> ApiToken:
+    """One of the user's own tokens. Anyone else's (or none) is NotFound, and the attempt is audited."""
+    from django.utils.translation import gettext as _
+
+    from portal.core.errors import NotFound
+
+    token = ApiToken.objects.filter(pk=pk, user=user).select_related("user").first()
+    if token is None:
+        record_event(action="api_token.access", outcome=Outcome.DENIED, payload={"token_id": pk},
+                     target=str(pk), actor=user)  # fmt: skip
+        raise NotFound(_("No such token."))
+    return token
+
+
 def token_by_prefix(prefix: str) -> ApiToken | None:
     return ApiToken.objects.filter(prefix=prefix).select_related("user").first()

@@ -2,14 +2,13 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from .forms import TokenForm
-from .models import ApiToken
-from .tokens import AlreadyCreated, scopes_allowed, token_create, token_revoke
+from .tokens import AlreadyCreated, scopes_allowed, token_create, token_of, token_revoke
 
 
 @never_cache
@@ -34,7 +33,7 @@ def token_new(request):
 @login_required
 @require_POST
 def token_revoke_view(request, pk: int):
-    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    token = token_of(user=request.user, pk=pk)
     if token_revoke(token=token, by=request.user):
         messages.success(
             request,

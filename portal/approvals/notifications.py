@@ -10,7 +10,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from portal.core.mail import send_notification
-from portal.identity.services import language_of
+from portal.identity.services import in_language_of, language_of
 from portal.interfaces.models import InterfaceRequest
 
 
@@ -53,7 +53,7 @@ def _what(request: InterfaceRequest) -> str:
 def _tell_requester(request_id: int, compose: Callable[[InterfaceRequest], tuple[str, str]]) -> None:
     """Mail the requester in their language; `compose` gives the subject's end and what follows "Your request …"."""
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
-    with translation.override(language_of(request.requester_id)):
+    with in_language_of(request.requester_id):
         subject, text = compose(request)
         send_notification(
             _("Request %(pk)s%(subject)s") % {"pk": request.pk, "subject": subject},

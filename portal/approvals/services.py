@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
-from portal.identity.services import language_of
+from portal.identity.services import in_language_of
 from portal.interfaces.access import deny
 from portal.interfaces.errors import NotAllowed
 from portal.interfaces.lifecycle import transition
@@ -108,7 +108,7 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
                "step": step_index + 1, "steps": len(locked.approval_steps), "rule": describe_step(step)}  # fmt: skip
     decided = {"decided_by": user, "decided_at": now, "decision_comment": comment}
     if not approve:
-        with translation.override(language_of(locked.requester_id)):  # the requester reads it
+        with in_language_of(locked.requester_id):  # the requester reads it
             reason = _("Rejected by %(user)s at step %(n)d: %(comment)s") % {
                 "user": user.get_username(),
                 "n": step_index + 1,
@@ -129,7 +129,7 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
         )
         return None
     if step_index + 1 < len(locked.approval_steps):
-        with translation.override(language_of(locked.requester_id)):
+        with in_language_of(locked.requester_id):
             reason = _("Step %(n)d approved; waiting for step %(next)d.") % {
                 "n": step_index + 1,
                 "next": step_index + 2,
@@ -159,6 +159,6 @@ def requests_expire_due() -> int:
     due = InterfaceRequest.objects.filter(status=Status.PENDING_APPROVAL, expires_at__lte=_now())
     expired = 0
     for request in due:
-        with translation.override(language_of(request.requester_id)):  # the reason is for the requester
+        with in_language_of(request.requester_id):  # the reason is for the requester
             expired += request_expire(request=request)
     return expired

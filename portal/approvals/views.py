@@ -16,7 +16,7 @@ from . import selectors, services
 @require_GET
 def queue(request):
     if not is_approver(request.user):
-        deny(user=request.user, action="approval.queue", reason="Approver role needed.")
+        deny(user=request.user, action="approval.queue", reason=_("Approver role needed."))
         context = {"message": _("Only approvers have a queue."), "title": _("Not allowed")}
         return render(request, "core/problem.html", context, status=403)
     items = [selectors.decision_context(r, request.user) for r in selectors.pending_for(user=request.user)]
@@ -32,7 +32,7 @@ def decide(request, pk: int):
     error = None
     try:
         if action not in ("approve", "reject"):
-            raise deny(user=request.user, action="approval.decide", reason="Choose Approve or Reject.",
+            raise deny(user=request.user, action="approval.decide", reason=_("Choose Approve or Reject."),
                        request=interface_request)  # fmt: skip
         services.request_decide(
             request=interface_request,

@@ -24,20 +24,29 @@ def _defuse(value) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def csv_lines(records: Iterable[tuple[dict, str]]) -> Iterator[str]:
+def safe_csv(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[str]:
+    """CSV text in chunks of about 64 KB, every cell quoted and defused: a spreadsheet that splits on ";" or tabs
+    must not find a formula inside one. Shared by every export (the audit log's, the drift report's)."""
     buffer = io.StringIO()
-    # Every cell quoted: a spreadsheet that splits on ";" or tabs must not find a formula inside one.
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
-    writer.writerow(CSV_COLUMNS)
-    for row, payload_json in records:
-        row["created_at"] = format_time(row["created_at"])
-        row["payload"] = payload_json
-        writer.writerow([_defuse(row[c]) for c in CSV_COLUMNS])
+    writer.writerow(list(header))
+    for row in rows:
+        writer.writerow([_defuse(value) for value in row])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def csv_lines(records: Iterable[tuple[dict, str]]) -> Iterator[str]:
+    def rows():
+        for row, payload_json in records:
+            row["created_at"] = format_time(row["created_at"])
+            row["payload"] = payload_json
+            yield [row[c] for c in CSV_COLUMNS]
+
+    return safe_csv(CSV_COLUMNS, rows())
 
 
 def jsonl_lines(records: Iterable[tuple[dict, str]]) -> Iterator[str]:

@@ -8,17 +8,18 @@ from .selectors import EventFilter
 KNOWN_ACTIONS = tuple(
     sorted(
         """
-    api.access api_token.created api_token.rate_limited api_token.refused api_token.revoked approval.approve
-    approval.approved approval.auto_approved approval.decide approval.expired approval.queue approval.recorded
-    approval.reject approval.rejected approval.step_completed audit.access audit.exported audit.verify_started
-    auth.locked_out auth.login auth.login_failed auth.logout auth.password_changed auth.password_reset_requested
-    auth.session_expired auth.signed_out_everywhere auth.sso_login auth.sso_refused auth.unlocked drift.requested
-    drift.scanned interface_request.access interface_request.cancel interface_request.cancelled
-    interface_request.applied_late interface_request.claimed interface_request.failed interface_request.invalid
-    interface_request.reconcile_undecided interface_request.reconciled interface_request.retry_scheduled
-    interface_request.submit interface_request.watch_ended
-    interface_request.submitted interface_request.succeeded interface_request.unknown notification.failed
-    request.rejected scp.attach.intent scp.call scp.detach.intent scp.version_warning server.access task.abandoned
+    account.preferences_changed api.access api_token.access api_token.created api_token.rate_limited
+    api_token.refused api_token.revoked approval.approve approval.approved approval.auto_approved approval.decide
+    approval.expired approval.queue approval.recorded approval.reject approval.rejected approval.step_completed
+    audit.access audit.exported audit.verify_started auth.locked_out auth.login auth.login_failed auth.logout
+    auth.password_changed auth.password_reset_requested auth.session_expired auth.signed_out_everywhere
+    auth.sso_login auth.sso_refused auth.unlocked drift.requested drift.scanned interface_request.access
+    interface_request.applied_late interface_request.cancel interface_request.cancelled interface_request.claimed
+    interface_request.failed interface_request.invalid interface_request.reconcile_undecided
+    interface_request.reconciled interface_request.retry_scheduled interface_request.submit
+    interface_request.submitted interface_request.succeeded interface_request.unknown interface_request.watch_ended
+    notification.failed request.rejected scp.attach.intent scp.call scp.detach.intent scp.version_warning
+    server.access task.abandoned
 """.split()
     )
 )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, StreamingHttpResponse
@@ -12,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.audit.export import _defuse
+from portal.audit.export import CONTENT_TYPES, safe_csv
 from portal.audit.services import audit_access_denied
 
 from . import selectors, services
@@ -25,19 +22,21 @@ def _require_reviewer(request):
         raise Http404(_("Only auditors and administrators can read the drift report."))
 
 
-def _filters(request) -> tuple[str, str]:
+def _findings(request):
+    """The latest run and its findings, as the report's filters (kind, server name) and the user's scope ask."""
     kind = request.GET.get("kind", "")
     kind = kind if kind in DriftKind.values else ""
-    return kind, request.GET.get("server", "").strip()[:100]
+    server = request.GET.get("server", "").strip()[:100]
+    run = selectors.latest_run()
+    findings = selectors.findings(user=request.user, run=run, kind=kind, server=server) if run else []
+    return kind, server, run, findings
 
 
 @login_required
 @require_GET
 def report(request):
     _require_reviewer(request)
-    kind, server = _filters(request)
-    run = selectors.latest_run()
-    findings = selectors.findings(user=request.user, run=run, kind=kind, server=server) if run else []
+    kind, server, run, findings = _findings(request)
     return render(request, "drift/report.html", {
         "run": run, "findings": findings, "kind": kind, "server": server, "kinds": DriftKind.choices,
         "runs": selectors.recent_runs(), "counts": selectors.counts(findings),
@@ -57,21 +56,8 @@ def scan_now(request):
 @require_GET
 def export_csv(request):
     _require_reviewer(request)
-    kind, server = _filters(request)
-    run = selectors.latest_run()
-    rows = selectors.findings(user=request.user, run=run, kind=kind, server=server) if run else []
-
-    def lines():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
-        writer.writerow(["run", "run_started_at", "kind", "server_id", "server_name", "port_id", "addresses",
-                         "request_id", "detail"])  # fmt: skip
-        for f in rows:
-            values = (run.pk, run.started_at.isoformat(), f.kind, f.server_id, f.server_name, f.port_id,
-                      " ".join(f.addresses), f.request_id or "", f.detail)  # fmt: skip
-            writer.writerow([_defuse(v) for v in values])
-        yield buffer.getvalue()
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    run, findings = _findings(request)[2:]
+    response = StreamingHttpResponse(safe_csv(selectors.EXPORT_COLUMNS, selectors.export_rows(run, findings)),
+                                     content_type=CONTENT_TYPES["csv"])  # fmt: skip
     response["Content-Disposition"] = f'attachment; filename="drift-run-{run.pk if run else 0}.csv"'
     return response

@@ -58,8 +58,10 @@ def sso_sign_in(*, issuer: str, subject: str, claims: dict):
         raise sso_refuse(
             issuer=issuer,
             subject=subject,
-            reason="None of your identity provider groups gives access to this portal. Ask your administrator to "
-            "add you to a group that does.",
+            reason=_(
+                "None of your identity provider groups gives access to this portal. Ask your administrator "
+                "to add you to a group that does."
+            ),
             detail={"idp_groups": groups},
         )
     with transaction.atomic():
@@ -183,3 +185,10 @@ def language_of(user_id: int | None) -> str:
         return settings.LANGUAGE_CODE
     chosen = Preferences.objects.filter(user_id=user_id).values_list("language", flat=True).first()
     return chosen or settings.LANGUAGE_CODE
+
+
+def in_language_of(user_id: int | None):
+    """Write what follows for this user (a reason they will read, their email): in their language."""
+    from django.utils import translation
+
+    return translation.override(language_of(user_id))

@@ -11,8 +11,8 @@ from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
@@ -178,16 +178,7 @@ def _preferences_form(request):
     from .services import preferences_of
 
     prefs = preferences_of(request.user)
-    return PreferencesForm(
-        initial={"language": prefs.language, "time_zone": prefs.time_zone}, language=_browser_language(request)
-    )
-
-
-def _browser_language(request) -> str:
-    """The page's language (Asia/Seoul comes first among the time zones for Korean)."""
-    from django.utils.translation import get_language
-
-    return get_language() or "en"
+    return PreferencesForm(initial={"language": prefs.language, "time_zone": prefs.time_zone}, language=get_language())
 
 
 @require_POST
@@ -226,7 +217,7 @@ def preferences(request):
     from .forms import PreferencesForm
     from .services import preferences_save
 
-    form = PreferencesForm(request.POST, language=_browser_language(request))
+    form = PreferencesForm(request.POST, language=get_language())
     if not form.is_valid():
         return profile(request, preferences_form=form, status=400)
     prefs = preferences_save(user=request.user, language=form.cleaned_data["language"],

@@ -14,6 +14,8 @@ from .models import Mode
 from .rules import canonical_address, repeated, syntax_problem
 
 MAX_FIXED_IPS = schemas.MAX_FIXED_IPS
+# Said above the rows when a fixed IP is wrong (the API leaves it out: its errors name each row).
+FIXED_IPS_MARKED = _("Correct the fixed IPs marked below.")
 MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&#?\w+;|javascript:", re.IGNORECASE)
 
 
@@ -124,7 +126,7 @@ class AttachForm(forms.Form):
             else:
                 addresses.append(canonical)
         if self.fixed_ip_errors:
-            self.add_error(None, _("Correct the fixed IPs marked below."))
+            self.add_error(None, FIXED_IPS_MARKED)
         data["fixed_ips"] = addresses
 
     def attach_params(self) -> dict:
@@ -155,9 +157,8 @@ class AttachForm(forms.Form):
                 filled = [i for i, row in enumerate(self.fixed_ip_rows) if row.strip()]
                 row = filled[index] if index < len(filled) else index
                 self.fixed_ip_errors[row] = " ".join(messages)
-                correct = str(_("Correct the fixed IPs marked below."))
-                if correct not in self.non_field_errors():
-                    self.add_error(None, correct)
+                if str(FIXED_IPS_MARKED) not in self.non_field_errors():
+                    self.add_error(None, FIXED_IPS_MARKED)
             elif key in self.fields:
                 for message in messages:
                     self.add_error(key, message)

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.approvals.notifications import notify_approvers
@@ -21,7 +21,7 @@ from portal.audit.services import record_event, scp_call_binding
 from portal.core.roles import can_request
 from portal.core.scp import scp_client
 from portal.core.version_watch import version_refusal
-from portal.identity.services import language_of
+from portal.identity.services import in_language_of
 from portal.scp import schemas
 from portal.scp.client import ScpClient
 from portal.scp.errors import (
@@ -151,7 +151,7 @@ def interface_request_submit(
     if existing is not None:
         return existing
     if not can_request(requester):
-        raise deny(user=requester, action="interface_request.submit", reason="You may not submit requests.")
+        raise deny(user=requester, action="interface_request.submit", reason=_("You may not submit requests."))
     plan = attach_validate(
         user=requester,
         server_id=server_id,
@@ -337,6 +337,11 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
     request = InterfaceRequest.objects.filter(pk=request_id).first()
     if request is None:
         return None
+    with in_language_of(request.requester_id):  # what it writes (reasons, emails) is for the requester
+        return _execute(request, client)
+
+
+def _execute(request: InterfaceRequest, client: ScpClient | None) -> InterfaceRequest:
     now = _now()
     due = models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
     if not transition(request, "claim", where=due, claimed_at=now, next_attempt_at=None):
@@ -459,6 +464,11 @@ def interface_request_follow_up(*, request_id: int, attempt: int, client: ScpCli
     request = InterfaceRequest.objects.filter(pk=request_id).first()
     if request is None or request.status != Status.EXECUTING or not (request.result_port_id or request.is_detach):
         return request
+    with in_language_of(request.requester_id):
+        return _follow_up(request, attempt, client)
+
+
+def _follow_up(request: InterfaceRequest, attempt: int, client: ScpClient | None) -> InterfaceRequest:
     client = client or scp_client()
     over = request.claimed_at is None or _now() >= request.claimed_at + dt.timedelta(
         seconds=settings.CONFIG.scp_settle_timeout
@@ -643,7 +653,7 @@ def _decide_ownership(request: InterfaceRequest, interfaces: list[schemas.Interf
 def interface_request_reconcile(*, request_id: int, client: ScpClient | None = None) -> InterfaceRequest:
     """Settle a request whose outcome is unknown by looking at the server; never send the POST again."""
     request = InterfaceRequest.objects.get(pk=request_id)
-    with translation.override(language_of(request.requester_id)):  # the reasons are for the requester
+    with in_language_of(request.requester_id):  # the reasons are for the requester
         return _reconcile(request, client)
 
 
@@ -752,7 +762,7 @@ def requests_watch_late(*, client: ScpClient | None = None, every: bool = False)
 
 
 def _look_again(request: InterfaceRequest, client: ScpClient) -> bool:
-    with _scp_calls_for(request), translation.override(language_of(request.requester_id)):
+    with _scp_calls_for(request), in_language_of(request.requester_id):
         try:
             interfaces = client.list_server_interfaces(request.server_id)
         except ScpNotFound:
@@ -811,7 +821,7 @@ def _next_look(request: InterfaceRequest) -> bool:
 def interface_request_cancel(*, request: InterfaceRequest, user) -> InterfaceRequest:
     """The requester withdraws a request that is pending, or approved but not yet claimed."""
     if request.requester_id != user.pk:
-        raise deny(user=user, action="interface_request.cancel", reason="Only the requester can cancel a request.",
+        raise deny(user=user, action="interface_request.cancel", reason=_("Only the requester can cancel a request."),
                    request=request)  # fmt: skip
     if not transition(
         request, "cancel", reason=_("Cancelled by %(user)s.") % {"user": user.get_username()}, actor=user
@@ -892,7 +902,7 @@ def detach_request_submit(
     if existing is not None:
         return existing
     if not can_request(requester):
-        raise deny(user=requester, action="interface_request.submit", reason="You may not submit requests.")
+        raise deny(user=requester, action="interface_request.submit", reason=_("You may not submit requests."))
     plan = detach_validate(user=requester, server_id=server_id, port_id=port_id, stage="submit", client=client)
     interface = plan.interface
     fields = {

@@ -1,5 +1,4 @@
 from django.tasks import task
-from django.utils import translation
 
 from portal.core.context import RequestContext, bound, new_correlation_id
 
@@ -8,20 +7,11 @@ def _worker_context() -> RequestContext:
     return RequestContext(correlation_id=new_correlation_id(), actor_name="portal-worker")
 
 
-def _requester_language(request_id: int) -> str:
-    """What the worker writes (reasons, emails) is for the requester: in their language."""
-    from portal.identity.services import language_of
-
-    from .models import InterfaceRequest
-
-    return language_of(InterfaceRequest.objects.filter(pk=request_id).values_list("requester_id", flat=True).first())
-
-
 @task()
 def execute_interface_request(request_id: int) -> str:
     from .services import interface_request_execute
 
-    with bound(_worker_context()), translation.override(_requester_language(request_id)):
+    with bound(_worker_context()):
         request = interface_request_execute(request_id=request_id)
     return request.status if request else "missing"
 
@@ -31,6 +21,6 @@ def follow_up_interface_request(request_id: int, attempt: int = 1) -> str:
     """One look at an executing request's new (or departing) interface; schedules the next while it settles."""
     from .services import interface_request_follow_up
 
-    with bound(_worker_context()), translation.override(_requester_language(request_id)):
+    with bound(_worker_context()):
         request = interface_request_follow_up(request_id=request_id, attempt=attempt)
     return request.status if request else "missing"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from portal.approvals.selectors import approval_overview, decision_context
@@ -27,7 +28,7 @@ from .errors import AttachRejected, NotAllowed, ScpUnavailable
 from .forms import MAX_FIXED_IPS, AttachForm, DetachForm
 from .rules import repeated
 
-SCP_DOWN = "SCP is not answering right now, so this page cannot be shown. Try again in a moment."
+SCP_DOWN = gettext_lazy("SCP is not answering right now, so this page cannot be shown. Try again in a moment.")
 # SCP's marker (an id), or the listing's position in each of several sources (ids joined by "~"; "_", ".").
 MARKER_RE = re.compile(r"^[A-Za-z0-9._~-]{1,2000}$")
 MAX_TRAIL = 30  # pages a "Previous" link can walk back; older ones are reached from "First page"
@@ -36,12 +37,27 @@ MAX_TRAIL_CHARS = 4000  # and no more than this much URL
 
 def _require_requester(request, *, target: str = "") -> None:
     if not can_request(request.user):
-        raise services.deny(user=request.user, action="interface_request.access", reason="Requester role needed.",
+        raise services.deny(user=request.user, action="interface_request.access", reason=_("Requester role needed."),
                             target=target)  # fmt: skip
 
 
 def _scp_error_page(request, message: str, status: int = 503):
     return render(request, "core/problem.html", {"message": message}, status=status)
+
+
+def _requester_page(view):
+    """GET or POST, by someone with the requester role (a refusal is audited and answered 403)."""
+
+    @require_http_methods(["GET", "POST"])
+    @wraps(view)
+    def wrapped(request, server_id: str, *args, **kwargs):
+        try:
+            _require_requester(request, target=server_id)
+        except NotAllowed as exc:
+            return _scp_error_page(request, str(exc), status=403)
+        return view(request, server_id, *args, **kwargs)
+
+    return wrapped
 
 
 @login_required
@@ -137,14 +153,9 @@ def _form_from_post(post) -> AttachForm:
 
 
 @login_required
+@_requester_page
 def attach(request, server_id: str):
     """The attach form. GET shows it; POST previews or confirms (or edits the fixed-IP rows in place)."""
-    if request.method not in ("GET", "POST"):
-        return HttpResponseNotAllowed(["GET", "POST"])
-    try:
-        _require_requester(request, target=server_id)
-    except NotAllowed as exc:
-        return _scp_error_page(request, str(exc), status=403)
     action = request.POST.get("action", "preview") if request.method == "POST" else "show"
     if action in ("preview", "confirm"):
         return _attach_submit(request, server_id, action)
@@ -212,14 +223,9 @@ def _attach_submit(request, server_id: str, action: str):
 
 
 @login_required
+@_requester_page
 def detach(request, server_id: str, port_id: str):
     """Detach one interface: GET shows the exact DELETE and what happens to the port; POST submits it."""
-    if request.method not in ("GET", "POST"):
-        return HttpResponseNotAllowed(["GET", "POST"])
-    try:
-        _require_requester(request, target=server_id)
-    except NotAllowed as exc:
-        return _scp_error_page(request, str(exc), status=403)
     form = DetachForm(request.POST if request.method == "POST" else None)
     context = {"form": form, "port_id": port_id, "server_id": server_id}
     try:
@@ -304,10 +310,9 @@ def _decision_panel(request, interface_request):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def request_cancel(request, pk: int):
     """GET asks "cancel this request?"; only the confirming POST cancels."""
-    if request.method not in ("GET", "POST"):
-        return HttpResponseNotAllowed(["GET", "POST"])
     interface_request = interface_request_for(user=request.user, pk=pk, purpose=Purpose.CANCEL)
     if request.method == "GET" or request.POST.get("confirm") != "yes":
         return render(request, "interfaces/cancel_confirm.html", {"req": interface_request})

@@ -210,6 +210,8 @@ def test_only_the_owner_revokes_on_the_profile_but_an_admin_revokes_anyones(clie
     _, token = token_for(requester, "read")
     client.force_login(other_requester)
     assert client.post(f"/accounts/tokens/{token.pk}/revoke/").status_code == 404
+    refused = AuditEvent.objects.get(action="api_token.access")
+    assert (refused.outcome, refused.actor_name, refused.payload) == ("denied", "other", {"token_id": token.pk})
     client.force_login(admin_user)
     response = client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
     assert response.status_code == 302

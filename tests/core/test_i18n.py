@@ -7,7 +7,6 @@ from django.core import mail
 
 from portal.audit.models import AuditEvent
 from portal.identity.models import Preferences
-from portal.interfaces import services
 from portal.interfaces.models import Status
 
 
@@ -54,17 +53,11 @@ def test_form_errors_come_in_korean(sim, world, requester, requester_client):
     assert "10.9.9.9은(는) 서브넷 192.168.10.0/24 밖에 있습니다." in page
 
 
-def test_scp_answers_in_the_requesters_language_and_the_audit_keeps_its_exact_text(
-    sim, world, requester, django_capture_on_commit_callbacks
-):
+def test_scp_answers_in_the_requesters_language_and_the_audit_keeps_its_exact_text(sim, world, requester, submit):
     Preferences.objects.create(user=requester, language="ko")
     sim.faults(conflict_rate=1.0)  # SCP refuses the POST with its transient 409
-    with django_capture_on_commit_callbacks(execute=True):
-        request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="한국어",
-            server_id=world.servers["web-01"].id, mode="subnet", subnet_id=world.subnets["prod-app"].id,
-        )  # fmt: skip
-    request.refresh_from_db()
+    request = submit(justification="한국어", server_id=world.servers["web-01"].id, mode="subnet",
+                     subnet_id=world.subnets["prod-app"].id)  # fmt: skip
     assert request.status == Status.FAILED
     korean = "서버가 다른 작업을 처리하고 있습니다. 잠시 후 다시 시도하세요. (server is busy; try again)"
     assert request.status_reason == f"SCP가 충돌을 보고했으며 아무것도 연결하지 않았습니다: {korean}"
@@ -74,14 +67,10 @@ def test_scp_answers_in_the_requesters_language_and_the_audit_keeps_its_exact_te
     assert mail.outbox[-1].subject == f"요청 {request.pk}: 실패"
 
 
-def test_an_english_reader_asks_scp_in_english(sim, world, requester, django_capture_on_commit_callbacks):
+def test_an_english_reader_asks_scp_in_english(sim, world, submit):
     sim.faults(conflict_rate=1.0)
-    with django_capture_on_commit_callbacks(execute=True):
-        request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="English",
-            server_id=world.servers["web-01"].id, mode="subnet", subnet_id=world.subnets["prod-app"].id,
-        )  # fmt: skip
-    request.refresh_from_db()
+    request = submit(justification="English", server_id=world.servers["web-01"].id, mode="subnet",
+                     subnet_id=world.subnets["prod-app"].id)  # fmt: skip
     assert request.status_reason == "SCP reported a conflict and attached nothing: server is busy; try again"
     post = AuditEvent.objects.filter(action="scp.call", payload__method="POST").get()
     assert post.payload["accept_language"] == "en-US"

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -10,22 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from portal.core import health
 from portal.core.models import Heartbeat
-from portal.interfaces import services
 
 pytestmark = pytest.mark.postgres  # the scrape's fold locks its cursor row
-
-
-@pytest.fixture
-def submit(requester, django_capture_on_commit_callbacks):
-    def _submit(**params):
-        with django_capture_on_commit_callbacks(execute=True):
-            request = services.interface_request_submit(
-                requester=requester, idempotency_key=uuid.uuid4(), justification="metrics", **params
-            )
-        request.refresh_from_db()
-        return request
-
-    return _submit
 
 
 @pytest.fixture(autouse=True)

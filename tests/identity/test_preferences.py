@@ -1,22 +1,15 @@
 """A user's time zone: saved on the profile page, used for every time shown, UTC on hover."""
 
 import re
-import uuid
 import zoneinfo
 
 from portal.audit.models import AuditEvent
 from portal.identity.models import Preferences
-from portal.interfaces import services
 
 
-def test_times_show_in_the_saved_time_zone_with_utc_on_hover(sim, world, requester, requester_client,
-                                                             django_capture_on_commit_callbacks):  # fmt: skip
-    with django_capture_on_commit_callbacks(execute=True):
-        request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="time zones",
-            server_id=world.servers["web-01"].id, mode="subnet", subnet_id=world.subnets["prod-app"].id,
-        )  # fmt: skip
-    request.refresh_from_db()
+def test_times_show_in_the_saved_time_zone_with_utc_on_hover(sim, world, requester, requester_client, submit):
+    request = submit(justification="time zones", server_id=world.servers["web-01"].id, mode="subnet",
+                     subnet_id=world.subnets["prod-app"].id)  # fmt: skip
     utc = request.created_at.strftime("%Y-%m-%d %H:%M:%S")
     page = requester_client.get(f"/requests/{request.pk}/").content.decode()
     assert f'title="{utc} UTC">{utc} UTC</time>' in page  # nothing chosen: UTC

@@ -12,13 +12,9 @@ from portal.interfaces.models import Status
 
 
 @pytest.fixture
-def attached_by_portal(sim, world, requester, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="through the portal",
-            server_id=world.servers["web-01"].id, mode="subnet", subnet_id=world.subnets["prod-app"].id,
-        )  # fmt: skip
-    request.refresh_from_db()
+def attached_by_portal(sim, world, submit):
+    request = submit(justification="through the portal", server_id=world.servers["web-01"].id, mode="subnet",
+                     subnet_id=world.subnets["prod-app"].id)  # fmt: skip
     assert request.status == Status.SUCCEEDED
     return request
 

@@ -27,14 +27,10 @@ def test_snippets_for_ipv6():
     assert "netsh interface ipv6 add address" in config.netsh and "gateway" not in config.netplan
 
 
-def test_the_request_page_shows_real_values_and_the_detach_the_reverse(sim, world, requester, client,
+def test_the_request_page_shows_real_values_and_the_detach_the_reverse(sim, world, requester, client, submit,
                                                                       django_capture_on_commit_callbacks):  # fmt: skip
-    with django_capture_on_commit_callbacks(execute=True):
-        request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="x", server_id=world.servers["web-01"].id,
-            mode="subnet", subnet_id=world.subnets["prod-db"].id, fixed_ips=["192.168.20.50"],
-        )  # fmt: skip
-    request.refresh_from_db()
+    request = submit(justification="x", server_id=world.servers["web-01"].id, mode="subnet",
+                     subnet_id=world.subnets["prod-db"].id, fixed_ips=["192.168.20.50"])  # fmt: skip
     assert request.status == Status.SUCCEEDED
     client.force_login(requester)
     page = client.get(f"/requests/{request.pk}/").content.decode()
@@ -52,22 +48,13 @@ def test_the_request_page_shows_real_values_and_the_detach_the_reverse(sim, worl
 
 
 def test_the_attach_form_shows_each_subnets_gateway_and_the_result_page_reads_it_without_asking_scp(
-    sim, world, requester_client, django_capture_on_commit_callbacks, requester
+    sim, world, requester_client, submit
 ):
-    import uuid
-
-    from portal.interfaces import services
-
     server = world.servers["web-01"]
     form = requester_client.get(f"/servers/{server.id}/attach/").content.decode()
     subnet = world.subnets["prod-app"]
     assert f"prod-app ({subnet.cidr}, gateway {subnet.gateway_ip_address})" in form
-    with django_capture_on_commit_callbacks(execute=True):
-        request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="gateway",
-            server_id=server.id, mode="subnet", subnet_id=subnet.id,
-        )  # fmt: skip
-    request.refresh_from_db()
+    request = submit(justification="gateway", server_id=server.id, mode="subnet", subnet_id=subnet.id)
     assert request.subnet_gateway == subnet.gateway_ip_address
     sim.clear_log()
     page = requester_client.get(f"/requests/{request.pk}/").content.decode()

@@ -8,7 +8,6 @@ the request made. The simulator produces the late apply itself (`apply_later_rat
 import time
 import uuid
 
-import pytest
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
@@ -16,19 +15,6 @@ from portal.drift.models import DriftFinding
 from portal.drift.services import drift_scan
 from portal.interfaces import services
 from portal.interfaces.models import InterfaceRequest, Status
-
-
-@pytest.fixture
-def submit(requester, django_capture_on_commit_callbacks):
-    def _submit(**params):
-        with django_capture_on_commit_callbacks(execute=True):
-            request = services.interface_request_submit(
-                requester=requester, idempotency_key=uuid.uuid4(), justification="late apply", **params
-            )
-        request.refresh_from_db()
-        return request
-
-    return _submit
 
 
 def applied_late(sim) -> list[str]:

@@ -2,9 +2,6 @@
 the tooltips (the audit log keeps them all)."""
 
 import re
-import uuid
-
-from portal.interfaces import services
 
 
 def visible(page: str) -> str:
@@ -14,13 +11,10 @@ def visible(page: str) -> str:
     return re.sub(r"<[^>]+>", " ", page)
 
 
-def test_the_request_page_reads_in_words(sim, world, requester, requester_client, django_capture_on_commit_callbacks):
+def test_the_request_page_reads_in_words(sim, world, requester_client, submit):
     server, subnet = world.servers["web-01"], world.subnets["prod-app"]
-    with django_capture_on_commit_callbacks(execute=True):
-        request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="words",
-            server_id=server.id, mode="subnet", subnet_id=subnet.id, fixed_ips=["192.168.10.51"],
-        )  # fmt: skip
+    request = submit(justification="words", server_id=server.id, mode="subnet", subnet_id=subnet.id,
+                     fixed_ips=["192.168.10.51"])  # fmt: skip
     page = requester_client.get(f"/requests/{request.pk}/").content.decode()
     text = visible(page)
     for phrase in ("Submitted", "Approved automatically by policy", "The portal started carrying it out",

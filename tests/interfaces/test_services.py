@@ -12,24 +12,6 @@ from portal.interfaces.models import FrozenParametersError, InterfaceRequest, St
 from portal.scp import schemas
 
 
-@pytest.fixture
-def submit(requester, django_capture_on_commit_callbacks):
-    """Submit as the requester and run what follows the commit (execution, on the immediate backend)."""
-
-    def _submit(*, user=None, key=None, **params):
-        with django_capture_on_commit_callbacks(execute=True):
-            request = services.interface_request_submit(
-                requester=user or requester,
-                idempotency_key=key or uuid.uuid4(),
-                justification="Backup network",
-                **params,
-            )
-        request.refresh_from_db()
-        return request
-
-    return _submit
-
-
 def by_subnet(world, server="web-01", subnet="prod-app", fixed_ips=None):
     return {"server_id": world.servers[server].id, "mode": "subnet", "subnet_id": world.subnets[subnet].id,
             "fixed_ips": fixed_ips or []}  # fmt: skip

@@ -4,6 +4,7 @@ body. One access rule answers all of them (portal.interfaces.access); this matri
 import pytest
 
 from portal.audit.models import AuditEvent
+from portal.drift.services import drift_scan
 from portal.interfaces.models import Status
 
 from .conftest import FIXED_IP, SECRET_JUSTIFICATION
@@ -20,6 +21,7 @@ def urls(world, request, event_seq):
     return {
         "request page": ("get", f"/requests/{request.pk}/", {}, {}),
         "request status fragment": ("get", f"/requests/{request.pk}/?fragment=status", {}, HX),
+        "cancel confirmation": ("get", f"/requests/{request.pk}/cancel/", {}, {}),
         "cancel": ("post", f"/requests/{request.pk}/cancel/", {"confirm": "yes"}, {}),
         "decide (htmx)": ("post", f"/approvals/{request.pk}/decide/", {"decision": "maybe"}, HX),
         "decide (form)": ("post", f"/approvals/{request.pk}/decide/", {"decision": "maybe"}, {}),
@@ -36,6 +38,13 @@ def urls(world, request, event_seq):
         "server search": ("get", "/servers/?q=web", {}, HX),
         "my requests": ("get", "/requests/", {}, {}),
         "approval queue": ("get", "/approvals/", {}, {}),
+        "detach page": ("get", f"/servers/{server}/detach/{world.ports['web-01-eth0'].id}/", {}, {}),
+        "drift report": ("get", "/drift/", {}, {}),
+        "drift export": ("get", "/drift/export.csv", {}, {}),
+        "drift scan now": ("post", "/drift/scan/", {}, {}),
+        "profile": ("get", "/accounts/profile/", {}, {}),
+        "preferences": ("post", "/accounts/preferences/", {"time_zone": ""}, {}),
+        "language switch": ("post", "/language/", {"language": "en"}, {}),
     }
 
 
@@ -43,6 +52,7 @@ EXPECTED = {
     #                              web_req web_appr web_aud apps_req apps_appr apps_aud global nobody anon
     "request page":               (200,    200,     200,    404,     404,      404,     200,   404,   302),
     "request status fragment":    (200,    200,     200,    404,     404,      404,     200,   404,   302),
+    "cancel confirmation":        (200,    404,     404,    404,     404,      404,     404,   404,   302),
     "cancel":                     (302,    404,     404,    404,     404,      404,     404,   404,   302),
     "decide (htmx)":              (200,    200,     404,    404,     404,      404,     404,   404,   302),
     "decide (form)":              (403,    403,     404,    404,     404,      404,     404,   404,   302),
@@ -59,6 +69,13 @@ EXPECTED = {
     "server search":              (200,    200,     200,    200,     200,      200,     200,   200,   302),
     "my requests":                (200,    200,     200,    200,     200,      200,     200,   200,   302),
     "approval queue":             (403,    200,     403,    403,     200,      403,     403,   403,   302),
+    "detach page":                (409,    409,     403,    404,     404,      403,     403,   403,   302),
+    "drift report":               (404,    404,     200,    404,     404,      200,     200,   404,   302),
+    "drift export":               (404,    404,     200,    404,     404,      200,     200,   404,   302),
+    "drift scan now":             (404,    404,     302,    404,     404,      302,     302,   404,   302),
+    "profile":                    (200,    200,     200,    200,     200,      200,     200,   200,   302),
+    "preferences":                (302,    302,     302,    302,     302,      302,     302,   302,   302),
+    "language switch":            (302,    302,     302,    302,     302,      302,     302,   302,   302),
 }  # fmt: skip
 
 
@@ -72,6 +89,9 @@ def _body(response) -> str:
 def test_every_url_answers_each_role_as_its_audience_allows(client, org, sim, world, web_request, role):
     submitted = AuditEvent.objects.get(action="interface_request.submitted", interface_request_id=web_request.pk)
     web_server = world.servers["web-01"]
+    # A drift finding on the web team's server: another team's auditor must not see it in the report or export.
+    sim.out_of_band("add", server_id=web_server.id, subnet_id=world.subnets["prod-db"].id)
+    drift_scan(trigger="test")
     if role != "anonymous":
         client.force_login(org.users[role])
     outsider = not role.startswith(("web_", "global"))

@@ -13,14 +13,54 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterModelOptions(
+            name='groupmapping',
+            options={'ordering': ['idp_group', 'id'], 'verbose_name': 'IdP group mapping', 'verbose_name_plural': 'IdP group mappings'},
+        ),
+        migrations.AlterModelOptions(
+            name='identity',
+            options={'verbose_name': 'identity', 'verbose_name_plural': 'identities'},
+        ),
+        migrations.AlterField(
+            model_name='groupmapping',
+            name='idp_group',
+            field=models.CharField(help_text="The group's name as the IdP sends it in the groups claim.", max_length=255, verbose_name='IdP group'),
+        ),
+        migrations.AlterField(
+            model_name='groupmapping',
+            name='team_role',
+            field=models.CharField(choices=[('member', "Member (requests on the team's servers)"), ('auditor', "Auditor (reads the team's requests and events)")], default='member', max_length=8, verbose_name='team role'),
+        ),
+        migrations.AlterField(
+            model_name='identity',
+            name='issuer',
+            field=models.CharField(max_length=255, verbose_name='issuer'),
+        ),
+        migrations.AlterField(
+            model_name='identity',
+            name='last_groups',
+            field=models.JSONField(blank=True, default=list, verbose_name='groups at the last sign-in'),
+        ),
+        migrations.AlterField(
+            model_name='identity',
+            name='last_login_at',
+            field=models.DateTimeField(blank=True, null=True, verbose_name='last sign-in'),
+        ),
+        migrations.AlterField(
+            model_name='identity',
+            name='subject',
+            field=models.CharField(max_length=255, verbose_name='subject'),
+        ),
         migrations.CreateModel(
             name='Preferences',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('language', models.CharField(blank=True, choices=[('en', 'English'), ('ko', '한국어')], max_length=8)),
                 ('time_zone', models.CharField(blank=True, max_length=64)),
                 ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='preferences', to=settings.AUTH_USER_MODEL)),
             ],
             options={
+                'verbose_name': 'preferences',
                 'verbose_name_plural': 'preferences',
             },
         ),

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('interfaces', '0006_subnet_gateway'),
+        ('interfaces', '0004_fixed_ip_holds'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -16,6 +16,21 @@ class Migration(migrations.Migration):
         migrations.AlterModelOptions(
             name='interfacerequest',
             options={'ordering': ['-created_at', '-id'], 'verbose_name': 'interface request', 'verbose_name_plural': 'interface requests'},
+        ),
+        migrations.AddField(
+            model_name='interfacerequest',
+            name='subnet_gateway',
+            field=models.CharField(blank=True, max_length=45),
+        ),
+        migrations.AddField(
+            model_name='interfacerequest',
+            name='watch_next_at',
+            field=models.DateTimeField(blank=True, db_index=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='interfacerequest',
+            name='watch_until',
+            field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
             model_name='interfacerequest',

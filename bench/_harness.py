@@ -58,13 +58,35 @@ def stack(*, sim_args: list[str], env: dict[str, str], with_portal: bool = True,
         start("manage.py", "scp_simulator", "--port", str(sim_port), "--control", *sim_args)
         if with_portal:
             subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=environment, check=True)  # noqa: S603
-            subprocess.run([PYTHON, "manage.py", "seed_demo"], cwd=ROOT, env=environment, check=True,  # noqa: S603
-                           stdout=subprocess.DEVNULL)  # fmt: skip
-            start("-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{web_port}", "--workers", "2",
-                  "--threads", "4")  # fmt: skip
+            subprocess.run(
+                [PYTHON, "manage.py", "seed_demo"],
+                cwd=ROOT,
+                env=environment,
+                check=True,  # noqa: S603
+                stdout=subprocess.DEVNULL,
+            )
+            start(
+                "-m",
+                "gunicorn",
+                "portal.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{web_port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+            )
             for _ in range(workers):
-                start("manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05", "--no-reload",
-                      "--no-startup-delay")  # fmt: skip
+                start(
+                    "manage.py",
+                    "db_worker",
+                    "--queue-name",
+                    "*",
+                    "--interval",
+                    "0.05",
+                    "--no-reload",
+                    "--no-startup-delay",
+                )
             wait_for_port(web_port)
         wait_for_port(sim_port)
         print(f"logs in {workdir}", file=sys.stderr)

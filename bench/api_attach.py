@@ -34,8 +34,11 @@ class ApiUser:
     def attach(self, server_id: str, subnet_id: str) -> float:
         body = {"mode": "subnet", "subnet_id": subnet_id, "justification": "benchmark"}
         started = time.perf_counter()
-        created = self.http.post(f"{self.base}/servers/{server_id}/attach-requests", json=body,
-                                 headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+        created = self.http.post(
+            f"{self.base}/servers/{server_id}/attach-requests",
+            json=body,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
         assert created.status_code == 201, created.text[:2000]
         url = f"{self.base}/attach-requests/{created.json()['id']}"
         while True:
@@ -57,14 +60,22 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.25, help="SCP_POLL_INTERVAL, for every side")
     args = parser.parse_args()
     password = "bench-pass-2026"
-    env = {"SCP_POLL_INTERVAL": str(args.poll), "DEMO_PASSWORD": password, "APPROVAL_DEFAULT": "auto",
-           "API_RATE_LIMIT": "100000"}  # fmt: skip
+    env = {
+        "SCP_POLL_INTERVAL": str(args.poll),
+        "DEMO_PASSWORD": password,
+        "APPROVAL_DEFAULT": "auto",
+        "API_RATE_LIMIT": "100000",
+    }
     sim_args = ["--latency-ms", str(args.latency_ms), "--settle-seconds", str(args.settle)]
     with stack(sim_args=sim_args, env=env) as (environment, base):
         token = subprocess.run(  # noqa: S603
             [PYTHON, "manage.py", "api_token", "create", "requester", "--scopes", "read,request"],
-            cwd=ROOT, env=environment, capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         client, targets = attach_targets(environment)
         form_user, api_user = PortalUser(base, "requester", password), ApiUser(base, token)
         direct, form, api = [], [], []
@@ -75,8 +86,11 @@ def main() -> None:
             api.append(api_user.attach(server_id, subnet_id))
     d, f, a = statistics.median(direct), statistics.median(form), statistics.median(api)
     print(f"runs={args.runs} latency_ms={args.latency_ms:g} settle_s={args.settle:g} poll_s={args.poll:g}")
-    for label, value, runs in (("direct ScpClient attach→ACTIVE", d, direct), ("form Confirm→succeeded", f, form),
-                               ("API submit→succeeded", a, api)):  # fmt: skip
+    for label, value, runs in (
+        ("direct ScpClient attach→ACTIVE", d, direct),
+        ("form Confirm→succeeded", f, form),
+        ("API submit→succeeded", a, api),
+    ):
         low, high = min(runs) * 1000, max(runs) * 1000
         print(f"{label + ' median:':38} {value * 1000:.0f} ms (min {low:.0f}, max {high:.0f})")
     print(f"form_ratio={f / d:.2f}")

@@ -68,8 +68,10 @@ def main() -> None:
             for process in processes:
                 process.join()
             rates[writers] = each * writers / elapsed
-            print(f"{writers:>2} writer{'s' if writers > 1 else ' '}: {each * writers} events in {elapsed:.2f} s = "
-                  f"{rates[writers]:.0f} events/s")  # fmt: skip
+            print(
+                f"{writers:>2} writer{'s' if writers > 1 else ' '}: {each * writers} events in {elapsed:.2f} s = "
+                f"{rates[writers]:.0f} events/s"
+            )
         os.environ.update(env)
         import django
 

@@ -26,8 +26,22 @@ from portal.audit.chain import GENESIS_HASH, event_hash  # noqa: E402  (pure Pyt
 
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 SCRATCH_DB = "scp_bench_audit"
-COLUMNS = ("seq", "created_at", "action", "outcome", "actor_id", "actor_name", "source_ip", "user_agent",
-           "correlation_id", "interface_request_id", "target", "payload", "prev_hash", "hash")  # fmt: skip
+COLUMNS = (
+    "seq",
+    "created_at",
+    "action",
+    "outcome",
+    "actor_id",
+    "actor_name",
+    "source_ip",
+    "user_agent",
+    "correlation_id",
+    "interface_request_id",
+    "target",
+    "payload",
+    "prev_hash",
+    "hash",
+)
 DEPTH = 50_000
 RUNS = 20
 
@@ -42,10 +56,18 @@ def synthetic_events(n: int):
         action = actions[i % len(actions)]
         server = f"{i % 5000:08x}-5d4b-4bc8-b2ae-35100fa9241f"
         payload = (
-            {"method": "GET", "url": f"https://virtualserver.kr-west1.e.samsungsdscloud.com/v1/servers/{server}",
-             "api_version": "1.3", "status": 200, "latency_ms": 41.5, "access_key": "…0001", "attempt": 1}
-            if action == "scp.call" else {"reason": "", "note": f"event {i}"}
-        )  # fmt: skip
+            {
+                "method": "GET",
+                "url": f"https://virtualserver.kr-west1.e.samsungsdscloud.com/v1/servers/{server}",
+                "api_version": "1.3",
+                "status": 200,
+                "latency_ms": 41.5,
+                "access_key": "…0001",
+                "attempt": 1,
+            }
+            if action == "scp.call"
+            else {"reason": "", "note": f"event {i}"}
+        )
         row = {
             "seq": i,
             "created_at": start + dt.timedelta(milliseconds=250 * i),
@@ -74,8 +96,9 @@ def load(n: int, database_url: str) -> float:
             with cursor.copy(f"COPY audit_auditevent ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 for row in synthetic_events(n):
                     copy.write_row([json.dumps(row[c]) if c == "payload" else row[c] for c in COLUMNS])
-            cursor.execute("UPDATE audit_auditchainhead SET last_seq = %s, last_hash = %s WHERE id = 1",
-                           (n, row["hash"]))  # fmt: skip
+            cursor.execute(
+                "UPDATE audit_auditchainhead SET last_seq = %s, last_hash = %s WHERE id = 1", (n, row["hash"])
+            )
             cursor.execute("ANALYZE audit_auditevent")
     else:
         import sqlite3
@@ -100,8 +123,9 @@ def load(n: int, database_url: str) -> float:
 
 
 def manage(env: dict, *args: str, capture=True) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=capture, text=True,
-                          check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=capture, text=True, check=False
+    )
 
 
 EXPORT_SCRIPT = """
@@ -140,8 +164,13 @@ def main() -> None:
             conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB}")
             conn.execute(f"CREATE DATABASE {SCRATCH_DB}")
         database_url = f"{PG_SERVER}/{SCRATCH_DB}"
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "portal.settings",
-           "ALLOWED_HOSTS": "testserver,localhost", "DEBUG": "true"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "ALLOWED_HOSTS": "testserver,localhost",
+        "DEBUG": "true",
+    }
     try:
         result = manage(env, "migrate", "-v0")
         assert result.returncode == 0, result.stderr
@@ -188,8 +217,14 @@ def main() -> None:
         figures["portal text, 1 in 5,000"] = median_ms("/audit/?q=" + quote(f"{1234:08x}-5d4b"))
 
         export_file = workdir / "export.jsonl"
-        exported = subprocess.run([sys.executable, "-c", EXPORT_SCRIPT, str(export_file)], cwd=ROOT, env=env,
-                                  capture_output=True, text=True, check=True)  # fmt: skip
+        exported = subprocess.run(
+            [sys.executable, "-c", EXPORT_SCRIPT, str(export_file)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         count, export_seconds, peak_kb = exported.stdout.split()
         started = time.perf_counter()
         verified = manage(env, "audit_verify")
@@ -210,8 +245,10 @@ def main() -> None:
     for name, value in figures.items():
         print(f"{name + ' (median of 20):':36} {value:8.1f} ms")
     rate = int(count) / float(export_seconds)
-    print(f"export JSONL: {int(count):,} events in {float(export_seconds):.1f} s = {rate:,.0f} events/s, "
-          f"peak RSS {int(peak_kb) / 1024:.0f} MB")  # fmt: skip
+    print(
+        f"export JSONL: {int(count):,} events in {float(export_seconds):.1f} s = {rate:,.0f} events/s, "
+        f"peak RSS {int(peak_kb) / 1024:.0f} MB"
+    )
     print(f"audit_verify (database): {verify_seconds:.1f} s: {(verified.stdout + verified.stderr).strip()}")
     print(
         f"audit_verify --file:     {verify_file_seconds:.1f} s: {(verified_file.stdout + verified_file.stderr).strip()}"

@@ -39,11 +39,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # The simulator's faults for the soak; each write draws at most one of them.
 SCP_FAULTS = {
     "latency_ms": 40,  # every answer is slow
-    "error_rate": 0.12, "error_statuses": [500, 502, 503], "error_methods": ["POST"],  # 5xx before applying
+    "error_rate": 0.12,
+    "error_statuses": [500, 502, 503],
+    "error_methods": ["POST"],  # 5xx before applying
     "drop_after_apply_rate": 0.12,  # applied, then the connection dropped
-    "late_after_apply_rate": 0.14, "late_seconds": [0.6, 2.0],  # applied, answered slowly or after the read timeout
-    "apply_later_rate": 0.12, "apply_later_seconds": 1.0,  # 504, applied a second later
-}  # fmt: skip
+    "late_after_apply_rate": 0.14,
+    "late_seconds": [0.6, 2.0],  # applied, answered slowly or after the read timeout
+    "apply_later_rate": 0.12,
+    "apply_later_seconds": 1.0,  # 504, applied a second later
+}
 PROCESS_ENV = {
     "TASKS_BACKEND": "database",
     "EXECUTION_LEASE_SECONDS": "30",  # the lowest allowed: work a killed worker held is reconciled after this
@@ -81,8 +85,10 @@ class Report:
         lines += [f"{'  ' + how:56} {n:6}" for how, n in sorted(self.settled_by.items())]
         lines.append(f"{'refused at submission (nothing stored)':56} {self.refused_at_submit:6}")
         lines.append("")
-        lines.append(f"attaches={self.attaches} faults={self.total_faults} duplicated={len(self.duplicated)} "
-                     f"lost={len(self.lost)} untrue={len(self.untrue)} seconds={self.seconds:.0f}")  # fmt: skip
+        lines.append(
+            f"attaches={self.attaches} faults={self.total_faults} duplicated={len(self.duplicated)} "
+            f"lost={len(self.lost)} untrue={len(self.untrue)} seconds={self.seconds:.0f}"
+        )
         return "\n".join(lines)
 
 
@@ -97,12 +103,26 @@ class Workers:
     def start(self) -> None:
         self.serial += 1
         worker_id = f"soak-worker-{self.serial}"
-        command = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05",
-                   "--no-reload", "--no-startup-delay", "--worker-id", worker_id]  # fmt: skip
+        command = [
+            sys.executable,
+            "manage.py",
+            "db_worker",
+            "--queue-name",
+            "*",
+            "--interval",
+            "0.05",
+            "--no-reload",
+            "--no-startup-delay",
+            "--worker-id",
+            worker_id,
+        ]
         self.running[worker_id] = subprocess.Popen(  # noqa: S603
-            command, cwd=ROOT, env={**self.env, "PGAPPNAME": worker_id},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            command,
+            cwd=ROOT,
+            env={**self.env, "PGAPPNAME": worker_id},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def replace_exited(self) -> int:
         exited = [w for w, p in self.running.items() if p.poll() is not None]
@@ -180,8 +200,19 @@ def plan_attaches(client, server_ids: list[str], count: int, rng: random.Random)
     return plans
 
 
-def soak(*, requester, server_ids: list[str], sim_url: str, env: dict[str, str], attaches: int, workers: int,
-         chaos: int, seed: int = 7, deadline_seconds: float = 600, log=print) -> Report:  # fmt: skip
+def soak(
+    *,
+    requester,
+    server_ids: list[str],
+    sim_url: str,
+    env: dict[str, str],
+    attaches: int,
+    workers: int,
+    chaos: int,
+    seed: int = 7,
+    deadline_seconds: float = 600,
+    log=print,
+) -> Report:
     """Run the soak against the database Django is set up with; `env` is the processes' environment."""
     import requests
     from django.db import connections
@@ -202,8 +233,13 @@ def soak(*, requester, server_ids: list[str], sim_url: str, env: dict[str, str],
     plans = plan_attaches(client, server_ids, attaches, rng)
     http.post(f"{sim_url}/_sim/faults", json={**SCP_FAULTS, "seed": seed}, timeout=5).raise_for_status()
     env = {**env, **PROCESS_ENV}
-    scheduler = subprocess.Popen([sys.executable, "manage.py", "scheduler", "--interval", "1"], cwd=ROOT,  # noqa: S603
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    scheduler = subprocess.Popen(
+        [sys.executable, "manage.py", "scheduler", "--interval", "1"],
+        cwd=ROOT,  # noqa: S603
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     fleet = Workers(workers, env)
     stop_chaos = threading.Event()
 
@@ -223,8 +259,9 @@ def soak(*, requester, server_ids: list[str], sim_url: str, env: dict[str, str],
 
     def submit(plan: dict) -> None:
         try:
-            services.interface_request_submit(requester=requester, idempotency_key=uuid.uuid4(),
-                                              justification="fault soak", **plan)  # fmt: skip
+            services.interface_request_submit(
+                requester=requester, idempotency_key=uuid.uuid4(), justification="fault soak", **plan
+            )
         except (AttachRejected, ScpUnavailable):
             report.refused_at_submit += 1
         finally:
@@ -267,13 +304,18 @@ def soak(*, requester, server_ids: list[str], sim_url: str, env: dict[str, str],
     requests_ = list(InterfaceRequest.objects.filter(requester=requester))
     report.outcomes.update(r.status for r in requests_)
     events = Counter(
-        AuditEvent.objects.filter(interface_request_id__in=[r.pk for r in requests_],
-                                  action__in=["interface_request.reconciled", "interface_request.applied_late",
-                                              "interface_request.unknown"]).values_list("action", flat=True)
-    )  # fmt: skip
-    report.settled_by.update({"answers lost (went unknown)": events["interface_request.unknown"],
-                              "settled by reconciliation": events["interface_request.reconciled"],
-                              "settled as applied late": events["interface_request.applied_late"]})  # fmt: skip
+        AuditEvent.objects.filter(
+            interface_request_id__in=[r.pk for r in requests_],
+            action__in=["interface_request.reconciled", "interface_request.applied_late", "interface_request.unknown"],
+        ).values_list("action", flat=True)
+    )
+    report.settled_by.update(
+        {
+            "answers lost (went unknown)": events["interface_request.unknown"],
+            "settled by reconciliation": events["interface_request.reconciled"],
+            "settled as applied late": events["interface_request.applied_late"],
+        }
+    )
     judge(report, client, requests_, before)
     report.seconds = time.monotonic() - started
     return report
@@ -303,11 +345,16 @@ def judge(report: Report, client, requests_, before: dict[str, set[str]]) -> Non
         for interface in client.list_server_interfaces(server_id):
             if interface.port_id in ports:
                 continue
-            owners = [r for r in mine if (r.mode == "port" and r.port_id == interface.port_id)
-                      or (r.fixed_ips and set(r.fixed_ips) <= set(interface.addresses))]  # fmt: skip
+            owners = [
+                r
+                for r in mine
+                if (r.mode == "port" and r.port_id == interface.port_id)
+                or (r.fixed_ips and set(r.fixed_ips) <= set(interface.addresses))
+            ]
             if not owners:  # an address SCP chose: the server's one automatic-address request
-                owners = [r for r in mine if r.mode == "subnet" and not r.fixed_ips
-                          and r.subnet_id == interface.subnet_id]  # fmt: skip
+                owners = [
+                    r for r in mine if r.mode == "subnet" and not r.fixed_ips and r.subnet_id == interface.subnet_id
+                ]
             if len(owners) != 1:
                 report.duplicated.append(f"{interface.port_id} on {server_id}: nobody asked for it")
                 continue
@@ -341,8 +388,10 @@ def main() -> None:
         admin.execute(f"CREATE DATABASE {database}")
     url = server_url.rsplit("/", 1)[0] + f"/{database}"
     try:
-        with stack(sim_args=["--settle-seconds", "1"], env={"DATABASE_URL": url, **PROCESS_ENV},
-                   with_portal=False) as (environment, _):  # fmt: skip
+        with stack(sim_args=["--settle-seconds", "1"], env={"DATABASE_URL": url, **PROCESS_ENV}, with_portal=False) as (
+            environment,
+            _,
+        ):
             run = {"cwd": ROOT, "env": environment, "check": True}
             subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], **run)  # noqa: S603
             subprocess.run([sys.executable, "manage.py", "seed_demo"], stdout=subprocess.DEVNULL, **run)  # noqa: S603
@@ -355,12 +404,22 @@ def main() -> None:
             from portal.core.scp import scp_client
 
             requester = get_user_model().objects.get(username="requester")
-            servers = [s.id for s in scp_client(audited=False).iter_servers()
-                       if s.state in ("ACTIVE", "SHUTOFF") and not s.locked
-                       and s.name.startswith(("web-", "app-"))]  # fmt: skip
+            servers = [
+                s.id
+                for s in scp_client(audited=False).iter_servers()
+                if s.state in ("ACTIVE", "SHUTOFF") and not s.locked and s.name.startswith(("web-", "app-"))
+            ]
             sim_url = environment["SCP_VIRTUALSERVER_URL"].rsplit("/", 1)[0]
-            report = soak(requester=requester, server_ids=servers, sim_url=sim_url, env=environment,
-                          attaches=args.attaches, workers=args.workers, chaos=args.chaos, seed=args.seed)  # fmt: skip
+            report = soak(
+                requester=requester,
+                server_ids=servers,
+                sim_url=sim_url,
+                env=environment,
+                attaches=args.attaches,
+                workers=args.workers,
+                chaos=args.chaos,
+                seed=args.seed,
+            )
             from django.db import connections
 
             connections.close_all()

@@ -35,11 +35,15 @@ def targets_round_robin(environment):
     from portal.scp import schemas
 
     # This stack's simulator: the settings were read for the first stack this process saw.
-    client = scp_client(audited=False, virtualserver_url=environment["SCP_VIRTUALSERVER_URL"],
-                        vpc_url=environment["SCP_VPC_URL"])  # fmt: skip
+    client = scp_client(
+        audited=False, virtualserver_url=environment["SCP_VIRTUALSERVER_URL"], vpc_url=environment["SCP_VPC_URL"]
+    )
     # The demo requester's teams own web-*, app-* and dev-*; attaches spread over every server that can take one.
-    servers = [s for s in client.iter_servers() if s.state in ("ACTIVE", "SHUTOFF") and not s.locked
-               and s.name.startswith(("web-", "app-", "dev-"))]  # fmt: skip
+    servers = [
+        s
+        for s in client.iter_servers()
+        if s.state in ("ACTIVE", "SHUTOFF") and not s.locked and s.name.startswith(("web-", "app-", "dev-"))
+    ]
     subnets = {}
     for subnet in client.iter_subnets():
         subnets.setdefault(subnet.vpc_id, subnet)
@@ -90,9 +94,11 @@ def portal_run(base, token, pairs, attaches: int, concurrency: int, poll: float)
         return http
 
     def attach(http, server_id, subnet_id):
-        created = http.post(f"{base}/api/v1/servers/{server_id}/attach-requests",
-                            json={"mode": "subnet", "subnet_id": subnet_id, "justification": "load"},
-                            headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+        created = http.post(
+            f"{base}/api/v1/servers/{server_id}/attach-requests",
+            json={"mode": "subnet", "subnet_id": subnet_id, "justification": "load"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
         if created.status_code != 201:
             return created.text[:300]
         url = f"{base}/api/v1/attach-requests/{created.json()['id']}"
@@ -118,10 +124,16 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=1.0, help="SCP_POLL_INTERVAL and every side's polling")
     args = parser.parse_args()
     sim_args = ["--latency-ms", str(args.latency_ms), "--settle-seconds", str(args.settle)]
-    env = {"SCP_POLL_INTERVAL": str(args.poll), "APPROVAL_DEFAULT": "auto", "API_RATE_LIMIT": "1000000",
-           "SCP_SETTLE_TIMEOUT": "120"}  # fmt: skip
-    print(f"attaches={args.attaches} concurrency={args.concurrency} latency_ms={args.latency_ms:g} "
-          f"settle_s={args.settle:g} poll_s={args.poll:g}")  # fmt: skip
+    env = {
+        "SCP_POLL_INTERVAL": str(args.poll),
+        "APPROVAL_DEFAULT": "auto",
+        "API_RATE_LIMIT": "1000000",
+        "SCP_SETTLE_TIMEOUT": "120",
+    }
+    print(
+        f"attaches={args.attaches} concurrency={args.concurrency} latency_ms={args.latency_ms:g} "
+        f"settle_s={args.settle:g} poll_s={args.poll:g}"
+    )
     with stack(sim_args=sim_args, env=env, with_portal=False) as (environment, _):
         client, pairs, schemas = targets_round_robin(environment)
         wall, durations = direct_run(client, schemas, pairs, args.attaches, args.concurrency, args.poll)
@@ -134,14 +146,20 @@ def main() -> None:
         with stack(sim_args=sim_args, env=env, workers=workers) as (environment, base):
             token = subprocess.run(  # noqa: S603
                 [PYTHON, "manage.py", "api_token", "create", "requester", "--scopes", "read,request"],
-                cwd=ROOT, env=environment, capture_output=True, text=True, check=True,
-            ).stdout.strip()  # fmt: skip
+                cwd=ROOT,
+                env=environment,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
             _, pairs, _ = targets_round_robin(environment)
             wall, durations, failures = portal_run(base, token, pairs, args.attaches, args.concurrency, args.poll)
         rate = len(durations) / wall
         ratio = rate / direct_rate
-        print(f"portal, {workers} workers: {rate:.2f} attaches/s, {len(durations)} succeeded, {len(failures)} not "
-              f"(p50 {pct(durations, .5):.2f} s, p95 {pct(durations, .95):.2f} s), ratio {ratio:.2f}")  # fmt: skip
+        print(
+            f"portal, {workers} workers: {rate:.2f} attaches/s, {len(durations)} succeeded, {len(failures)} not "
+            f"(p50 {pct(durations, 0.5):.2f} s, p95 {pct(durations, 0.95):.2f} s), ratio {ratio:.2f}"
+        )
         for failure in failures[:3]:
             print(f"  not succeeded: {failure}")
     print(f"ratio={ratio:.2f}")

@@ -27,17 +27,17 @@ urlpatterns = [
         "accounts/password_reset/done/",
         reset_gate(auth_views.PasswordResetDoneView.as_view()),
         name="password_reset_done",
-    ),  # fmt: skip
+    ),
     path(
         "accounts/reset/<uidb64>/<token>/",
         reset_gate(identity_views.PasswordResetConfirmView.as_view()),
         name="password_reset_confirm",
-    ),  # fmt: skip
+    ),
     path(
         "accounts/reset/done/",
         reset_gate(auth_views.PasswordResetCompleteView.as_view()),
         name="password_reset_complete",
-    ),  # fmt: skip
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("portal.interfaces.urls")),

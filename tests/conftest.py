@@ -82,11 +82,19 @@ def _fast_password_hashing():
 @pytest.fixture(scope="session")
 def simulator_process():
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "scp_simulator", "--port", str(SIM_PORT), "--control",
-         "--settle-seconds", str(TEST_SETTLE_SECONDS)],
+        [
+            sys.executable,
+            "manage.py",
+            "scp_simulator",
+            "--port",
+            str(SIM_PORT),
+            "--control",
+            "--settle-seconds",
+            str(TEST_SETTLE_SECONDS),
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         _wait_for_port(SIM_PORT)
         yield SimulatorHandle(SIM_URL)
@@ -247,9 +255,11 @@ def submit(requester, django_capture_on_commit_callbacks):
     def _submit(*, user=None, key=None, justification="Backup network", **params):
         with django_capture_on_commit_callbacks(execute=True):
             request = services.interface_request_submit(
-                requester=user or requester, idempotency_key=key or uuid.uuid4(), justification=justification,
+                requester=user or requester,
+                idempotency_key=key or uuid.uuid4(),
+                justification=justification,
                 **params,
-            )  # fmt: skip
+            )
         request.refresh_from_db()
         return request
 

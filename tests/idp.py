@@ -46,9 +46,12 @@ class Idp:
         response = http.get(authorize_url, timeout=10)
         action = re.search(r'<form[^>]*action="([^"]+)"', response.text)
         assert action, f"no sign-in form at the IdP: {response.status_code} {response.text[:300]}"
-        response = http.post(urljoin(response.url, action.group(1)),
-                             data={"prompt": "login", "login": username, "password": password},
-                             allow_redirects=False, timeout=10)  # fmt: skip
+        response = http.post(
+            urljoin(response.url, action.group(1)),
+            data={"prompt": "login", "login": username, "password": password},
+            allow_redirects=False,
+            timeout=10,
+        )
         for _ in range(10):
             location = urljoin(response.url, response.headers.get("Location", ""))
             assert response.is_redirect, f"the IdP did not redirect: {response.status_code} {response.text[:300]}"

@@ -29,8 +29,9 @@ class PortalApi(NinjaAPI):
         if "Problem" not in schema["components"]["schemas"]:
             from .schemas import Problem
 
-            schema["components"]["schemas"].update(Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-                                                   .pop("$defs", {}))  # fmt: skip
+            schema["components"]["schemas"].update(
+                Problem.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {})
+            )
             schema["components"]["schemas"]["Problem"] = Problem.model_json_schema(
                 ref_template="#/components/schemas/{model}"
             )
@@ -57,11 +58,16 @@ def _link_request_ids(schema) -> None:
     submit = operation("/servers/{server_id}/attach-requests", "post")
     if submit is None:
         return
-    targets = {"GetRequest": operation("/attach-requests/{request_id}", "get"),
-               "CancelRequest": operation("/attach-requests/{request_id}/cancel", "post"),
-               "DecideRequest": operation("/approvals/{request_id}/decision", "post")}  # fmt: skip
-    links = {name: {"operationId": target["operationId"], "parameters": {"request_id": "$response.body#/id"}}
-             for name, target in targets.items() if target}  # fmt: skip
+    targets = {
+        "GetRequest": operation("/attach-requests/{request_id}", "get"),
+        "CancelRequest": operation("/attach-requests/{request_id}/cancel", "post"),
+        "DecideRequest": operation("/approvals/{request_id}/decision", "post"),
+    }
+    links = {
+        name: {"operationId": target["operationId"], "parameters": {"request_id": "$response.body#/id"}}
+        for name, target in targets.items()
+        if target
+    }
     for status in ("200", "201"):
         if status in submit.get("responses", {}):
             submit["responses"][status]["links"] = links

@@ -26,7 +26,7 @@ def queue(request):
             "request": presenters.request_out(item, request),
             "age_seconds": int((now - item.created_at).total_seconds()),
             "deciders": [u.get_username() for u in selectors.deciders_for(item)],
-        }  # fmt: skip
+        }
         for item in selectors.pending_for(user=request.user)
     ]
 
@@ -37,8 +37,12 @@ def decide(request, request_id: int, payload: DecisionIn):
     comment. Refusals (your own request, not your step, already decided) are 403 with the reason. Scope: `approve`."""
     require_scope(request, Scope.APPROVE)
     interface_request = interface_request_for(user=request.user, pk=request_id, purpose=Purpose.DECIDE)
-    services.request_decide(request=interface_request, user=request.user, approve=payload.decision == "approve",
-                            comment=payload.comment.replace("\x00", ""),
-                            parameters_digest=payload.parameters_digest)  # fmt: skip
+    services.request_decide(
+        request=interface_request,
+        user=request.user,
+        approve=payload.decision == "approve",
+        comment=payload.comment.replace("\x00", ""),
+        parameters_digest=payload.parameters_digest,
+    )
     interface_request.refresh_from_db()
     return presenters.request_out(interface_request, request)

@@ -37,8 +37,9 @@ def _validated(request, server_id: str, payload: AttachIn, *, stage: str, key: u
     form = AttachForm(data)
     if not form.is_valid():
         errors, submitted = form.rejection_detail()
-        services.attach_input_rejected(user=request.user, server_id=server_id, stage=stage, errors=errors,
-                                       submitted=submitted)  # fmt: skip
+        services.attach_input_rejected(
+            user=request.user, server_id=server_id, stage=stage, errors=errors, submitted=submitted
+        )
         if any(k.startswith("fixed_ip_") for k in errors):
             errors["__all__"] = [m for m in errors.get("__all__", []) if m != str(FIXED_IPS_MARKED)]
         raise AttachRejected({k: v for k, v in errors.items() if v})
@@ -63,8 +64,11 @@ def _same_parameters(existing: InterfaceRequest, server_id: str, params: dict) -
         return sorted(canonical_address(a) for a in addresses)
 
     return (existing.server_id, existing.mode, existing.subnet_id, existing.port_id) == (
-        server_id, params["mode"], params["subnet_id"], params["port_id"]
-    ) and canonical(existing.fixed_ips or []) == canonical(params["fixed_ips"])  # fmt: skip
+        server_id,
+        params["mode"],
+        params["subnet_id"],
+        params["port_id"],
+    ) and canonical(existing.fixed_ips or []) == canonical(params["fixed_ips"])
 
 
 @router.post(
@@ -81,7 +85,7 @@ def attach_submit(
         None,
         alias="Idempotency-Key",
         description="A UUID: the same key from the same user always yields the same request (201 first, then 200).",
-    ),  # fmt: skip
+    ),
 ):
     """Submit as the form's Confirm does: policies decide whether approvers must agree. Scope: `request`."""
     require_scope(request, Scope.REQUEST)
@@ -89,13 +93,18 @@ def attach_submit(
     form = _validated(request, server_id, payload, stage="submit", key=key)
     params = form.attach_params()
     return _idempotent(
-        request, response, key,
+        request,
+        response,
+        key,
         same=lambda existing: _same_parameters(existing, server_id, params),
         create=lambda: services.interface_request_submit(
-            requester=request.user, idempotency_key=key, server_id=server_id,
-            justification=form.cleaned_data["justification"], **params,
+            requester=request.user,
+            idempotency_key=key,
+            server_id=server_id,
+            justification=form.cleaned_data["justification"],
+            **params,
         ),
-    )  # fmt: skip
+    )
 
 
 def _idempotent(request, response, key: uuid.UUID, *, same, create):
@@ -103,8 +112,11 @@ def _idempotent(request, response, key: uuid.UUID, *, same, create):
     with other parameters."""
     existing = selectors.request_by_idempotency_key(user=request.user, key=key)
     if existing is not None and not same(existing):
-        raise HttpError(409, f"This Idempotency-Key was used for request {existing.pk}, with other parameters; "
-                             "use a new key for a new request.")  # fmt: skip
+        raise HttpError(
+            409,
+            f"This Idempotency-Key was used for request {existing.pk}, with other parameters; "
+            "use a new key for a new request.",
+        )
     created = existing or create()
     response["Location"] = f"/api/v1/attach-requests/{created.pk}"
     return Answer(200 if existing is not None else 201, presenters.request_out(created, request))
@@ -115,8 +127,9 @@ def _justified(request, server_id: str, text: str) -> str:
     form = DetachForm({"justification": text, "idempotency_key": str(uuid.uuid4())})
     if not form.is_valid():
         errors = {k: [str(m) for m in v] for k, v in form.errors.items()}
-        services.attach_input_rejected(user=request.user, server_id=server_id, stage="submit", errors=errors,
-                                       submitted={"action": "detach"})  # fmt: skip
+        services.attach_input_rejected(
+            user=request.user, server_id=server_id, stage="submit", errors=errors, submitted={"action": "detach"}
+        )
         raise AttachRejected(errors)
     return form.cleaned_data["justification"]
 
@@ -127,9 +140,11 @@ def detach_preview(request, server_id: str, payload: DetachIn):
     Scope: `request`."""
     require_scope(request, Scope.REQUEST)
     plan = services.detach_validate(user=request.user, server_id=server_id, port_id=payload.port_id)
-    return {"server": presenters.server_out(plan.server),
-            "call": presenters.call_out(services.request_preview(plan=plan)),
-            "effect": services.detach_effect(server_id=server_id, port_id=payload.port_id)}  # fmt: skip
+    return {
+        "server": presenters.server_out(plan.server),
+        "call": presenters.call_out(services.request_preview(plan=plan)),
+        "effect": services.detach_effect(server_id=server_id, port_id=payload.port_id),
+    }
 
 
 @router.post(
@@ -149,14 +164,20 @@ def detach_submit(
     justification = _justified(request, server_id, payload.justification)
     key = idempotency_key or uuid.uuid4()
     return _idempotent(
-        request, response, key,
-        same=lambda existing: (existing.action, existing.server_id, existing.port_id) == (
-            "detach", server_id, payload.port_id),
+        request,
+        response,
+        key,
+        same=lambda existing: (
+            (existing.action, existing.server_id, existing.port_id) == ("detach", server_id, payload.port_id)
+        ),
         create=lambda: services.detach_request_submit(
-            requester=request.user, idempotency_key=key, server_id=server_id, port_id=payload.port_id,
+            requester=request.user,
+            idempotency_key=key,
+            server_id=server_id,
+            port_id=payload.port_id,
             justification=justification,
         ),
-    )  # fmt: skip
+    )
 
 
 @router.get("/attach-requests", response=RequestPageOut, summary="My requests")
@@ -176,8 +197,10 @@ def my_requests(
     page = list(rows[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
-    return {"items": [presenters.request_out(r, request) for r in page],
-            "next_before": page[-1].pk if more and page else None}  # fmt: skip
+    return {
+        "items": [presenters.request_out(r, request) for r in page],
+        "next_before": page[-1].pk if more and page else None,
+    }
 
 
 @router.get("/attach-requests/{request_id}", response=RequestOut, summary="One request and what to poll")

@@ -50,11 +50,17 @@ def _filters(request, query: EventQuery) -> selectors.EventFilter:
     if query.since and query.until and query.since >= query.until:
         raise HttpError(422, "until: Choose an end after the start.")
     return selectors.EventFilter(
-        since=query.since, until=query.until, actor=query.actor.strip(), action=query.action.strip(),
-        outcome=query.outcome or "", server_id=query.server.strip(), request_id=query.request,
-        text=query.q.strip().replace("\x00", ""), request_scope=audit_request_scope(request.user),
+        since=query.since,
+        until=query.until,
+        actor=query.actor.strip(),
+        action=query.action.strip(),
+        outcome=query.outcome or "",
+        server_id=query.server.strip(),
+        request_id=query.request,
+        text=query.q.strip().replace("\x00", ""),
+        request_scope=audit_request_scope(request.user),
         correlation_id=query.correlation.strip(),
-    )  # fmt: skip
+    )
 
 
 @router.get("/audit/events", response=AuditPageOut, summary="Audit events")
@@ -87,8 +93,11 @@ def export_csv(request, filters: Query[EventQuery]):
     return _export(request, "csv", filters)
 
 
-@router.get("/audit/export.jsonl", summary="Export as JSON Lines",
-            openapi_extra=_file("application/x-ndjson", "Every matching event, one JSON object a line."))  # fmt: skip
+@router.get(
+    "/audit/export.jsonl",
+    summary="Export as JSON Lines",
+    openapi_extra=_file("application/x-ndjson", "Every matching event, one JSON object a line."),
+)
 def export_jsonl(request, filters: Query[EventQuery]):
     """As the CSV export, one JSON object a line: `manage.py audit_verify --file` checks it. Scope: `audit`."""
     return _export(request, "jsonl", filters)

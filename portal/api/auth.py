@@ -21,8 +21,7 @@ class BearerToken(HttpBearer):
         api_token = token_authenticate(token, source_ip=client_ip(request))
         request.user = api_token.user
         request.api_token = api_token
-        context.rebind(actor_id=api_token.user.pk, actor_name=api_token.user.get_username(),
-                       api_token=api_token.prefix)  # fmt: skip
+        context.rebind(actor_id=api_token.user.pk, actor_name=api_token.user.get_username(), api_token=api_token.prefix)
         return api_token.user
 
 
@@ -42,11 +41,19 @@ def require_scope(request, scope: Scope) -> None:
     allowed = set(scopes_allowed(request.user))
     token = getattr(request, "api_token", None)
     if token is not None and scope not in token.scopes:
-        raise deny(user=request.user, action="api_token.refused", target=token.prefix,
-                   reason=f"This token does not have the {scope} scope.")  # fmt: skip
+        raise deny(
+            user=request.user,
+            action="api_token.refused",
+            target=token.prefix,
+            reason=f"This token does not have the {scope} scope.",
+        )
     if scope not in allowed:
-        raise deny(user=request.user, action="api.access", target=request.path[:128],
-                   reason=f"Your roles do not allow the {scope} scope.")  # fmt: skip
+        raise deny(
+            user=request.user,
+            action="api.access",
+            target=request.path[:128],
+            reason=f"Your roles do not allow the {scope} scope.",
+        )
 
 
 def caller_scopes(request) -> list[str]:

@@ -11,17 +11,21 @@ from .models import Scope
 
 class TokenForm(forms.Form):
     name = forms.CharField(
-        label=_("Name"), max_length=100, help_text=_("What the token is for, e.g. “nightly CI attach”."),
+        label=_("Name"),
+        max_length=100,
+        help_text=_("What the token is for, e.g. “nightly CI attach”."),
         error_messages={"required": _("Give the token a name, so you know it again in this list.")},
-    )  # fmt: skip
+    )
     scopes = forms.MultipleChoiceField(
-        label=_("Scopes"), widget=forms.CheckboxSelectMultiple,
+        label=_("Scopes"),
+        widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one scope.")},
-    )  # fmt: skip
+    )
     expires_on = forms.DateField(
-        label=_("Expires on"), widget=forms.DateInput(attrs={"type": "date"}),
+        label=_("Expires on"),
+        widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"required": _("Choose when the token expires."), "invalid": _("Enter a date as YYYY-MM-DD.")},
-    )  # fmt: skip
+    )
 
     creation_key = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": _("Reload the page.")})
 

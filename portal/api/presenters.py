@@ -25,8 +25,14 @@ RETRY_AFTER = {
 
 
 def server_out(server: scp.Server) -> dict:
-    return {"id": server.id, "name": server.name, "state": server.state, "vpc_id": server.vpc_id,
-            "locked": bool(server.locked), "created_at": server.created_at}  # fmt: skip
+    return {
+        "id": server.id,
+        "name": server.name,
+        "state": server.state,
+        "vpc_id": server.vpc_id,
+        "locked": bool(server.locked),
+        "created_at": server.created_at,
+    }
 
 
 def interface_out(interface: scp.InterfaceResponse) -> dict:
@@ -41,13 +47,25 @@ def interface_out(interface: scp.InterfaceResponse) -> dict:
 
 
 def subnet_out(subnet: scp.Subnet) -> dict:
-    return {"id": subnet.id, "name": subnet.name, "cidr": subnet.cidr, "vpc_id": subnet.vpc_id,
-            "state": subnet.state, "gateway_ip_address": subnet.gateway_ip_address}  # fmt: skip
+    return {
+        "id": subnet.id,
+        "name": subnet.name,
+        "cidr": subnet.cidr,
+        "vpc_id": subnet.vpc_id,
+        "state": subnet.state,
+        "gateway_ip_address": subnet.gateway_ip_address,
+    }
 
 
 def port_out(port: scp.Port) -> dict:
-    return {"id": port.id, "name": port.name, "subnet_id": port.subnet_id, "fixed_ip_address": port.fixed_ip_address,
-            "mac_address": port.mac_address, "state": port.state}  # fmt: skip
+    return {
+        "id": port.id,
+        "name": port.name,
+        "subnet_id": port.subnet_id,
+        "fixed_ip_address": port.fixed_ip_address,
+        "mac_address": port.mac_address,
+        "state": port.state,
+    }
 
 
 def call_out(preview: dict) -> dict:
@@ -112,7 +130,7 @@ def request_out(request: InterfaceRequest, http_request) -> dict:
                     }
                     for d in step["decisions"]
                 ],
-            }  # fmt: skip
+            }
             for step in approval_progress(request)
         ],
         "result": _result(request),

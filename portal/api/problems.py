@@ -52,8 +52,11 @@ def _validation(request, exc: ValidationError):
 
 
 def _rejected(request, exc: AttachRejected):
-    errors = [{"field": _rejected_field(key), "message": message} for key, messages in exc.errors.items()
-              for message in messages]  # fmt: skip
+    errors = [
+        {"field": _rejected_field(key), "message": message}
+        for key, messages in exc.errors.items()
+        for message in messages
+    ]
     return problem(422, exc.summary, title="The attach cannot be made as asked", errors=errors)
 
 

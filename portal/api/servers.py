@@ -41,9 +41,11 @@ def server_detail(request, server_id: str):
     """The server (if your teams own it), its interfaces, and why it cannot take one now. Scope: `read`."""
     require_scope(request, Scope.READ)
     detail = selectors.server_detail(user=request.user, server_id=server_id)
-    return {"server": presenters.server_out(detail.server),
-            "interfaces": [presenters.interface_out(i) for i in detail.interfaces],
-            "unavailable_reason": detail.unavailable_reason}  # fmt: skip
+    return {
+        "server": presenters.server_out(detail.server),
+        "interfaces": [presenters.interface_out(i) for i in detail.interfaces],
+        "unavailable_reason": detail.unavailable_reason,
+    }
 
 
 @router.get("/servers/{server_id}/subnets", response=list[SubnetOut], summary="Subnets a new port can go on")
@@ -72,6 +74,5 @@ def ip_check(
     """Whether `address` is valid in the subnet and free now (checked again at submission). Scope: `read`."""
     require_scope(request, Scope.READ)
     address = address.strip()
-    message, ok = selectors.fixed_ip_check(user=request.user, server_id=server_id, subnet_id=subnet_id,
-                                           address=address)  # fmt: skip
+    message, ok = selectors.fixed_ip_check(user=request.user, server_id=server_id, subnet_id=subnet_id, address=address)
     return {"address": address, "ok": ok, "message": message}

@@ -74,8 +74,10 @@ class AlreadyCreated(Exception):
 
     def __init__(self, token: ApiToken) -> None:
         self.token = token
-        super().__init__(f"The token “{token.name}” ({token.prefix}) was created already; its secret was shown once "
-                         "and cannot be shown again. Revoke it and create another if you did not copy it.")  # fmt: skip
+        super().__init__(
+            f"The token “{token.name}” ({token.prefix}) was created already; its secret was shown once "
+            "and cannot be shown again. Revoke it and create another if you did not copy it."
+        )
 
 
 def token_create(
@@ -99,9 +101,16 @@ def token_create(
             break
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
-        token = ApiToken.objects.create(user=user, name=name.strip()[:100], prefix=prefix, secret_hash=_digest(secret),
-                                        scopes=wanted, created_at=now, expires_at=expires_at,
-                                        creation_key=creation_key)  # fmt: skip
+        token = ApiToken.objects.create(
+            user=user,
+            name=name.strip()[:100],
+            prefix=prefix,
+            secret_hash=_digest(secret),
+            scopes=wanted,
+            created_at=now,
+            expires_at=expires_at,
+            creation_key=creation_key,
+        )
         record_event(
             action="api_token.created",
             outcome=Outcome.SUCCESS,
@@ -111,7 +120,7 @@ def token_create(
                 "scopes": wanted,
                 "expires_at": expires_at.isoformat(),
                 "via": via,
-            },  # fmt: skip
+            },
             target=prefix,
             actor=user,
         )
@@ -134,7 +143,7 @@ def token_revoke(*, token: ApiToken, by) -> bool:
                 "name": token.name,
                 "owner": token.user.get_username(),
                 "by": "command line" if by is None else ("owner" if by.pk == token.user_id else "administrator"),
-            },  # fmt: skip
+            },
             target=token.prefix,
             actor=by,
         )
@@ -216,8 +225,9 @@ def token_of(*, user, pk: int) -> ApiToken:
 
     token = ApiToken.objects.filter(pk=pk, user=user).select_related("user").first()
     if token is None:
-        record_event(action="api_token.access", outcome=Outcome.DENIED, payload={"token_id": pk},
-                     target=str(pk), actor=user)  # fmt: skip
+        record_event(
+            action="api_token.access", outcome=Outcome.DENIED, payload={"token_id": pk}, target=str(pk), actor=user
+        )
         raise NotFound(_("No such token."))
     return token
 

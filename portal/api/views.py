@@ -21,8 +21,13 @@ def token_new(request):
     if not form.is_valid():
         return profile(request, token_form=form, status=400)
     try:
-        new = token_create(user=request.user, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
-                           expires_at=form.expires_at(), creation_key=form.cleaned_data["creation_key"])  # fmt: skip
+        new = token_create(
+            user=request.user,
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.expires_at(),
+            creation_key=form.cleaned_data["creation_key"],
+        )
     except AlreadyCreated as exc:  # the page was re-posted (a reload): no second token, and no secret again
         messages.info(request, str(exc))
         return redirect("profile")

@@ -27,8 +27,18 @@ class ApprovalStepInline(admin.TabularInline):
 
 @admin.register(ApprovalPolicy)
 class ApprovalPolicyAdmin(AuditedAdmin):
-    list_display = ("order", "name", "enabled", "action", "server_name_pattern", "vpc_id", "mode", "fixed_ips",
-                    "outcome", "steps_summary")  # fmt: skip
+    list_display = (
+        "order",
+        "name",
+        "enabled",
+        "action",
+        "server_name_pattern",
+        "vpc_id",
+        "mode",
+        "fixed_ips",
+        "outcome",
+        "steps_summary",
+    )
     list_display_links = ("name",)
     list_editable = ("order", "enabled")
     ordering = ("order", "id")

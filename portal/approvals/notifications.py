@@ -34,11 +34,16 @@ def notify_approvers(*, request_id: int) -> None:
                 else ""
             )
             subject = _("Approval needed%(step)s: interface for %(server)s (request %(pk)s)") % {
-                "step": step, "server": request.server_name, "pk": request.pk}  # fmt: skip
+                "step": step,
+                "server": request.server_name,
+                "pk": request.pk,
+            }
             body = _("%(user)s asks to %(what)s.\nJustification: %(justification)s\n\nReview it: %(link)s\n") % {
-                "user": request.requester.get_username(), "what": _what(request),
-                "justification": request.justification, "link": _link(request.pk),
-            }  # fmt: skip
+                "user": request.requester.get_username(),
+                "what": _what(request),
+                "justification": request.justification,
+                "link": _link(request.pk),
+            }
             send_notification(subject, body, recipients, request_id=request.pk)
 
 
@@ -46,7 +51,10 @@ def _what(request: InterfaceRequest) -> str:
     if request.is_detach:
         addresses = request.port_name or _("no address")
         return _("detach the interface %(port)s (%(addresses)s) from %(server)s") % {
-            "port": request.port_id, "addresses": addresses, "server": request.server_name}  # fmt: skip
+            "port": request.port_id,
+            "addresses": addresses,
+            "server": request.server_name,
+        }
     return _("attach an interface to %(server)s") % {"server": request.server_name}
 
 
@@ -58,7 +66,7 @@ def _tell_requester(request_id: int, compose: Callable[[InterfaceRequest], tuple
         send_notification(
             _("Request %(pk)s%(subject)s") % {"pk": request.pk, "subject": subject},
             _("Your request to %(what)s %(text)s\n\n%(link)s\n")
-            % {"what": _what(request), "text": text, "link": _link(request.pk)},  # fmt: skip
+            % {"what": _what(request), "text": text, "link": _link(request.pk)},
             [request.requester.email],
             request_id=request.pk,
         )

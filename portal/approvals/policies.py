@@ -37,8 +37,13 @@ def policy_decide(*, plan, team) -> PolicyDecision:
     action = getattr(plan, "action", "attach")
     name, steps = None, []
     for policy in ApprovalPolicy.objects.filter(enabled=True).prefetch_related("steps__groups"):
-        if policy.matches(server_name=plan.server.name, vpc_id=plan.server.vpc_id or "", mode=plan.mode,
-                          has_fixed_ips=has_fixed_ips, action=action):  # fmt: skip
+        if policy.matches(
+            server_name=plan.server.name,
+            vpc_id=plan.server.vpc_id or "",
+            mode=plan.mode,
+            has_fixed_ips=has_fixed_ips,
+            action=action,
+        ):
             if policy.outcome == PolicyOutcome.AUTO_APPROVE:
                 return PolicyDecision(True, policy.name, [], expires_after)
             name, steps = policy.name, policy.step_specs()

@@ -101,11 +101,22 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
     now = _now()
     with transaction.atomic():
         ApprovalDecision.objects.create(
-            request=locked, step=step_index, user=user, approve=approve, comment=comment,
-            parameters_digest=digest, decided_at=now,
-        )  # fmt: skip
-    payload = {"comment": comment, "parameters_digest": digest, "policy": locked.policy_name,
-               "step": step_index + 1, "steps": len(locked.approval_steps), "rule": describe_step(step)}  # fmt: skip
+            request=locked,
+            step=step_index,
+            user=user,
+            approve=approve,
+            comment=comment,
+            parameters_digest=digest,
+            decided_at=now,
+        )
+    payload = {
+        "comment": comment,
+        "parameters_digest": digest,
+        "policy": locked.policy_name,
+        "step": step_index + 1,
+        "steps": len(locked.approval_steps),
+        "rule": describe_step(step),
+    }
     decided = {"decided_by": user, "decided_at": now, "decision_comment": comment}
     if not approve:
         with in_language_of(locked.requester_id):  # the requester reads it
@@ -134,8 +145,15 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
                 "n": step_index + 1,
                 "next": step_index + 2,
             }
-        moved = transition(locked, "complete_step", actor=user, reason=reason, payload=payload,
-                           where=_at_step(step_index), current_step=step_index + 1)  # fmt: skip
+        moved = transition(
+            locked,
+            "complete_step",
+            actor=user,
+            reason=reason,
+            payload=payload,
+            where=_at_step(step_index),
+            current_step=step_index + 1,
+        )
     else:
         moved = transition(locked, "approve", actor=user, payload=payload, where=_at_step(step_index), **decided)
     if not moved:  # cannot happen under the row lock; if it ever does, the decision must not stand

@@ -32,8 +32,12 @@ def decide(request, pk: int):
     error = None
     try:
         if action not in ("approve", "reject"):
-            raise deny(user=request.user, action="approval.decide", reason=_("Choose Approve or Reject."),
-                       request=interface_request)  # fmt: skip
+            raise deny(
+                user=request.user,
+                action="approval.decide",
+                reason=_("Choose Approve or Reject."),
+                request=interface_request,
+            )
         services.request_decide(
             request=interface_request,
             user=request.user,

@@ -72,11 +72,19 @@ def _classify_mismatch(row: Mapping[str, Any], count: int) -> Verdict:
         for original in (seq - delta, seq + delta):
             if original >= 1 and event_hash({**row, "seq": original}) == row["hash"]:
                 if original == seq - 1:
-                    return Verdict(False, count, seq - 1, f"inserted: seq {seq - 1} was inserted; the event now at "
-                                                          f"seq {seq} was seq {original}")  # fmt: skip
+                    return Verdict(
+                        False,
+                        count,
+                        seq - 1,
+                        f"inserted: seq {seq - 1} was inserted; the event now at seq {seq} was seq {original}",
+                    )
                 if original == seq + 1:
-                    return Verdict(False, count, seq, f"missing: the event at seq {seq} was deleted and the "
-                                                      "events after it renumbered")  # fmt: skip
+                    return Verdict(
+                        False,
+                        count,
+                        seq,
+                        f"missing: the event at seq {seq} was deleted and the events after it renumbered",
+                    )
                 return Verdict(False, count, seq, f"out of order: the event at seq {seq} belongs at seq {original}")
     return Verdict(False, count, seq, "changed: the event's content does not match its hash")
 
@@ -168,8 +176,12 @@ def anchor_verdict(verdict: Verdict, anchors: Iterable[tuple[int, str]], found: 
         if seq not in found:
             return Verdict(False, verdict.events, seq, "missing: the anchored event is not in the log")
         if found[seq] != expected:
-            return Verdict(False, verdict.events, seq, "changed: the event's hash is not the anchored one, so the "
-                                                       "chain was rewritten at or before it")  # fmt: skip
+            return Verdict(
+                False,
+                verdict.events,
+                seq,
+                "changed: the event's hash is not the anchored one, so the chain was rewritten at or before it",
+            )
     return verdict
 
 

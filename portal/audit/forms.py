@@ -34,9 +34,11 @@ class EventFilterForm(forms.Form):
     )
     actor = forms.CharField(label=_("Actor"), required=False, max_length=150)
     action = forms.CharField(
-        label=_("Action"), required=False, max_length=64,
+        label=_("Action"),
+        required=False,
+        max_length=64,
         widget=forms.TextInput(attrs={"list": "audit-actions", "autocomplete": "off"}),
-    )  # fmt: skip
+    )
     outcome = forms.ChoiceField(label=_("Outcome"), required=False, choices=[("", _("Any")), *Outcome.choices])
     server = forms.CharField(label=_("Server id"), required=False, max_length=128)
     request = forms.IntegerField(label=_("Request #"), required=False, min_value=1, max_value=2**62)

@@ -33,6 +33,9 @@ def _locked_out(sender, request, username, ip_address, **kwargs):
     record_event(
         action="auth.locked_out",
         outcome=Outcome.DENIED,
-        payload={"username": str(username or "")[:MAX_USERNAME], "address": ip_address,
-                 "failures": getattr(request, "axes_failures_since_start", None)},
-    )  # fmt: skip
+        payload={
+            "username": str(username or "")[:MAX_USERNAME],
+            "address": ip_address,
+            "failures": getattr(request, "axes_failures_since_start", None),
+        },
+    )

@@ -41,8 +41,13 @@ def _filters(request) -> tuple[EventFilterForm, selectors.EventFilter | None]:
 def event_list(request):
     _require_auditor(request)
     form, filters = _filters(request)
-    context = {"form": form, "badge": selectors.last_verification(), "head": selectors.chain_head(),
-               "verifying": selectors.verification_pending(), "known_actions": KNOWN_ACTIONS}  # fmt: skip
+    context = {
+        "form": form,
+        "badge": selectors.last_verification(),
+        "head": selectors.chain_head(),
+        "verifying": selectors.verification_pending(),
+        "known_actions": KNOWN_ACTIONS,
+    }
     if request.htmx and request.GET.get("fragment") == "integrity":
         return render(request, "audit/event_list.html#integrity", context)
     if filters is not None:

@@ -65,7 +65,7 @@ class AuditedAdmin(admin.ModelAdmin):
                 "before": changed_before,
                 "after": changed_after,
                 **extra,
-            },  # fmt: skip
+            },
             target=f"{obj._meta.model_name}:{obj.pk}"[:128],
             actor=request.user,
         )
@@ -87,8 +87,9 @@ class AuditedAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)  # many-to-many sets and inlines are saved here
         obj = form.instance
-        self._record(request, obj, "changed" if change else "added", getattr(request, "_audit_before", {}),
-                     self._state(obj))  # fmt: skip
+        self._record(
+            request, obj, "changed" if change else "added", getattr(request, "_audit_before", {}), self._state(obj)
+        )
 
     def delete_model(self, request, obj):
         before = self._state(obj)

@@ -16,8 +16,13 @@ CONTEXT_KEYS = ("correlation_id", "request_id", "user")
 
 
 def _secrets(config) -> list[str]:
-    values = [config.secret_key, config.scp_secret_key, config.oidc_client_secret, config.email_host_password,
-              config.metrics_token]  # fmt: skip
+    values = [
+        config.secret_key,
+        config.scp_secret_key,
+        config.oidc_client_secret,
+        config.email_host_password,
+        config.metrics_token,
+    ]
     return [v.get_secret_value() for v in values if v is not None and len(v.get_secret_value()) >= 8]
 
 

@@ -80,9 +80,12 @@ def metrics_fold() -> int:
             payload = payload or {}
             seconds = float(payload.get("latency_ms") or 0) / 1000
             status = payload.get("status")
-            key = (str(payload.get("service", ""))[:20], endpoint_of(str(payload.get("url", ""))),
-                   str(payload.get("method", ""))[:8], str(status) if status else str(payload.get("error_class")
-                   or "none")[:20])  # fmt: skip
+            key = (
+                str(payload.get("service", ""))[:20],
+                endpoint_of(str(payload.get("url", ""))),
+                str(payload.get("method", ""))[:8],
+                str(status) if status else str(payload.get("error_class") or "none")[:20],
+            )
             entry = calls[key]
             entry[0] += 1
             entry[1] += seconds
@@ -92,9 +95,13 @@ def metrics_fold() -> int:
         if action in RECONCILE_ACTIONS:
             counters[("portal_reconciliations", _labels(outcome=outcome))] += 1
     for (service, endpoint, method, status), (count, seconds, buckets) in calls.items():
-        _bump(ScpCallStat, {"service": service, "endpoint": endpoint, "method": method, "status": status},
-              count=F("count") + count, seconds_sum=F("seconds_sum") + seconds,
-              **{f"b{i}": F(f"b{i}") + n for i, n in buckets.items()})  # fmt: skip
+        _bump(
+            ScpCallStat,
+            {"service": service, "endpoint": endpoint, "method": method, "status": status},
+            count=F("count") + count,
+            seconds_sum=F("seconds_sum") + seconds,
+            **{f"b{i}": F(f"b{i}") + n for i, n in buckets.items()},
+        )
     for (name, labels), n in counters.items():
         _bump(MetricCounter, {"name": name, "labels": labels}, value=F("value") + n)
     MetricCounter.objects.filter(pk=cursor.pk).update(value=head)
@@ -190,14 +197,17 @@ class PortalCollector:
         from .models import Heartbeat, ScpApiVersion
 
         now = timezone.now()
-        beats = GaugeMetricFamily("portal_heartbeat_age_seconds", "Seconds since a process's last heartbeat",
-                                  labels=["process"])  # fmt: skip
+        beats = GaugeMetricFamily(
+            "portal_heartbeat_age_seconds", "Seconds since a process's last heartbeat", labels=["process"]
+        )
         for beat in Heartbeat.objects.order_by("name"):
             beats.add_metric([beat.name], (now - beat.beat_at).total_seconds())
         yield beats
-        days = GaugeMetricFamily("portal_scp_api_version_days_left",
-                                 "Days until the Not Before date of each SCP API version SCP publishes",
-                                 labels=["service", "version", "status"])  # fmt: skip
+        days = GaugeMetricFamily(
+            "portal_scp_api_version_days_left",
+            "Days until the Not Before date of each SCP API version SCP publishes",
+            labels=["service", "version", "status"],
+        )
         today = dt.datetime.now(dt.UTC).date()
         for entry in ScpApiVersion.objects.exclude(not_before=None):
             days.add_metric([entry.service, entry.version, entry.status], (entry.not_before - today).days)

@@ -67,15 +67,20 @@ class OperationsMiddleware:
                 from .health import readiness
 
                 ready, checks = readiness()
-                response = JsonResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                                        status=200 if ready else 503)  # fmt: skip
+                response = JsonResponse(
+                    {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
+                )
                 if not ready:  # one line naming what is wrong, instead of Django's bare "Service Unavailable"
                     failing = {name: check["detail"] for name, check in checks.items() if not check["ok"]}
                     logger.warning("not ready: %s", failing)
                     response._has_been_logged = True
                 if not metrics_allowed(request):  # details (addresses, errors) only for operators
-                    response.content = JsonResponse({"status": "ready" if ready else "not ready", "checks": {
-                        name: {"ok": check["ok"]} for name, check in checks.items()}}).content  # fmt: skip
+                    response.content = JsonResponse(
+                        {
+                            "status": "ready" if ready else "not ready",
+                            "checks": {name: {"ok": check["ok"]} for name, check in checks.items()},
+                        }
+                    ).content
                 return response
             case "/metrics":
                 return self._metrics(request)
@@ -86,8 +91,12 @@ class OperationsMiddleware:
         from django.http import HttpResponse
 
         if not metrics_allowed(request):
-            return HttpResponse("Forbidden: /metrics needs the bearer token (METRICS_TOKEN) or an address in "
-                                "METRICS_ALLOWED_NETWORKS.\n", status=403, content_type="text/plain")  # fmt: skip
+            return HttpResponse(
+                "Forbidden: /metrics needs the bearer token (METRICS_TOKEN) or an address in "
+                "METRICS_ALLOWED_NETWORKS.\n",
+                status=403,
+                content_type="text/plain",
+            )
         from .metrics import CONTENT_TYPE, metrics_text
 
         return HttpResponse(metrics_text(), content_type=CONTENT_TYPE)
@@ -144,7 +153,7 @@ class RejectControlCharactersMiddleware:
                 "path": request.path[:200],
                 "method": request.method,
                 "reason": "control character in the request",
-            },  # fmt: skip
+            },
             actor=request.user if getattr(request, "user", None) and request.user.is_authenticated else None,
         )
         message = (

@@ -26,8 +26,10 @@ def scp_language() -> str:
 
 def scp_client(*, audited: bool = True, **overrides) -> ScpClient:
     """The configured client; `overrides` replace settings for one purpose (e.g. a probe's short timeouts)."""
-    return ScpClient(**{**scp_settings(), "accept_language": scp_language, **overrides},
-                     observer=_audit_observer if audited else None)  # fmt: skip
+    return ScpClient(
+        **{**scp_settings(), "accept_language": scp_language, **overrides},
+        observer=_audit_observer if audited else None,
+    )
 
 
 def flush_records(observer, records: list[CallRecord]) -> None:

@@ -35,10 +35,16 @@ def task_results_recover_abandoned(*, older_than: dt.timedelta) -> int:
     cutoff = timezone.now() - older_than
     recovered = 0
     for result in DBTaskResult.objects.running().filter(started_at__lt=cutoff):
-        if not DBTaskResult.objects.running().filter(pk=result.pk).update(
-            status="FAILED", finished_at=timezone.now(), exception_class_path=f"{__name__}.WorkerLost",
-            traceback=f"WorkerLost: running since {result.started_at:%Y-%m-%d %H:%M:%S} UTC on {result.worker_ids}",
-        ):  # fmt: skip
+        if (
+            not DBTaskResult.objects.running()
+            .filter(pk=result.pk)
+            .update(
+                status="FAILED",
+                finished_at=timezone.now(),
+                exception_class_path=f"{__name__}.WorkerLost",
+                traceback=f"WorkerLost: running since {result.started_at:%Y-%m-%d %H:%M:%S} UTC on {result.worker_ids}",
+            )
+        ):
             continue  # it finished meanwhile
         recovered += 1
         record_event(
@@ -49,7 +55,7 @@ def task_results_recover_abandoned(*, older_than: dt.timedelta) -> int:
                 "task_id": str(result.pk),
                 "workers": result.worker_ids,
                 "started_at": result.started_at.isoformat(),
-            },  # fmt: skip
+            },
             target=result.task_path[:128],
         )
     return recovered

@@ -58,10 +58,14 @@ def _store(service: str, listing, *, now: dt.datetime) -> int:
         version = match.group(1)
         seen.append(version)
         ScpApiVersion.objects.update_or_create(
-            service=service, version=version,
-            defaults={"status": item.status.strip().upper()[:20], "not_before": _date(item.not_before),
-                      "fetched_at": now},
-        )  # fmt: skip
+            service=service,
+            version=version,
+            defaults={
+                "status": item.status.strip().upper()[:20],
+                "not_before": _date(item.not_before),
+                "fetched_at": now,
+            },
+        )
     ScpApiVersion.objects.filter(service=service).exclude(version__in=seen).delete()
     return len(seen)
 
@@ -88,39 +92,78 @@ def version_watch(*, today: dt.date | None = None) -> list[VersionWatch]:
         entry = stored.get((service, pinned))
         if entry is None:
             if any(key[0] == service for key in stored):
-                results.append(VersionWatch(service, pinned, "warning", _(
-                    "SCP no longer lists %(service)s API version %(version)s; pin a listed version with %(variable)s."
-                ) % {"service": service, "version": pinned, "variable": variable}))  # fmt: skip
+                results.append(
+                    VersionWatch(
+                        service,
+                        pinned,
+                        "warning",
+                        _(
+                            "SCP no longer lists %(service)s API version %(version)s; "
+                            "pin a listed version with %(variable)s."
+                        )
+                        % {"service": service, "version": pinned, "variable": variable},
+                    )
+                )
             continue
         if entry.status == "PLANNED":
-            results.append(VersionWatch(service, pinned, "expired", _(
-                "SCP lists %(service)s API version %(version)s as PLANNED: it cannot be called yet. Pin another with "
-                "%(variable)s."
-            ) % {"service": service, "version": pinned, "variable": variable}))  # fmt: skip
+            results.append(
+                VersionWatch(
+                    service,
+                    pinned,
+                    "expired",
+                    _(
+                        "SCP lists %(service)s API version %(version)s as PLANNED: "
+                        "it cannot be called yet. Pin another with "
+                        "%(variable)s."
+                    )
+                    % {"service": service, "version": pinned, "variable": variable},
+                )
+            )
         elif entry.not_before is not None and today >= entry.not_before:
-            results.append(VersionWatch(
-                service, pinned, "expired",
-                _("%(service)s API version %(version)s (%(status)s) reached its Not Before date %(date)s: SCP no "
-                  "longer guarantees it. An administrator must pin a current version with %(variable)s.")
-                % {"service": service, "version": pinned, "status": entry.status,
-                   "date": entry.not_before.isoformat(), "variable": variable},
-            ))  # fmt: skip
+            results.append(
+                VersionWatch(
+                    service,
+                    pinned,
+                    "expired",
+                    _(
+                        "%(service)s API version %(version)s (%(status)s) reached its Not Before date %(date)s: SCP no "
+                        "longer guarantees it. An administrator must pin a current version with %(variable)s."
+                    )
+                    % {
+                        "service": service,
+                        "version": pinned,
+                        "status": entry.status,
+                        "date": entry.not_before.isoformat(),
+                        "variable": variable,
+                    },
+                )
+            )
         elif entry.not_before is not None and (entry.not_before - today).days <= WARN_DAYS:
             days = (entry.not_before - today).days
-            results.append(VersionWatch(
-                service, pinned, "warning",
-                ngettext(
-                    "%(service)s API version %(version)s (%(status)s) reaches its Not Before date %(date)s in "
-                    "%(days)d day; after that the portal refuses to send requests with it. Pin a current version "
-                    "with %(variable)s before then.",
-                    "%(service)s API version %(version)s (%(status)s) reaches its Not Before date %(date)s in "
-                    "%(days)d days; after that the portal refuses to send requests with it. Pin a current version "
-                    "with %(variable)s before then.",
-                    days,
+            results.append(
+                VersionWatch(
+                    service,
+                    pinned,
+                    "warning",
+                    ngettext(
+                        "%(service)s API version %(version)s (%(status)s) reaches its Not Before date %(date)s in "
+                        "%(days)d day; after that the portal refuses to send requests with it. Pin a current version "
+                        "with %(variable)s before then.",
+                        "%(service)s API version %(version)s (%(status)s) reaches its Not Before date %(date)s in "
+                        "%(days)d days; after that the portal refuses to send requests with it. Pin a current version "
+                        "with %(variable)s before then.",
+                        days,
+                    )
+                    % {
+                        "service": service,
+                        "version": pinned,
+                        "status": entry.status,
+                        "date": entry.not_before.isoformat(),
+                        "days": days,
+                        "variable": variable,
+                    },
                 )
-                % {"service": service, "version": pinned, "status": entry.status,
-                   "date": entry.not_before.isoformat(), "days": days, "variable": variable},
-            ))  # fmt: skip
+            )
         else:
             results.append(VersionWatch(service, pinned, "ok"))
     return results
@@ -144,15 +187,27 @@ def version_watch_notify(*, today: dt.date | None = None) -> int:
         key = f"{watch.level}:{entry.not_before if entry else 'unlisted'}"
         if entry is not None and entry.notified == key:
             continue
-        record_event(action="scp.version_warning", outcome=Outcome.FAILURE if watch.level == "expired" else
-                     Outcome.PENDING, payload={"service": watch.service, "version": watch.version,
-                                               "level": watch.level, "message": watch.message})  # fmt: skip
+        record_event(
+            action="scp.version_warning",
+            outcome=Outcome.FAILURE if watch.level == "expired" else Outcome.PENDING,
+            payload={
+                "service": watch.service,
+                "version": watch.version,
+                "level": watch.level,
+                "message": watch.message,
+            },
+        )
         if entry is not None:
             ScpApiVersion.objects.filter(pk=entry.pk).update(notified=key)
-        admins = list(get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
-                      .values_list("email", flat=True))  # fmt: skip
-        send_notification(f"SCP API version {watch.service} {watch.version}: action needed", watch.message + "\n",
-                          admins)  # fmt: skip
+        admins = list(
+            get_user_model()
+            .objects.filter(is_staff=True, is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+        send_notification(
+            f"SCP API version {watch.service} {watch.version}: action needed", watch.message + "\n", admins
+        )
         sent += 1
     return sent
 

@@ -40,12 +40,30 @@ def counts(rows) -> dict[str, int]:
     return {label: by_kind.get(value, 0) for value, label in DriftKind.choices}
 
 
-EXPORT_COLUMNS = ("run", "run_started_at", "kind", "server_id", "server_name", "port_id", "addresses", "request_id",
-                  "detail")  # fmt: skip
+EXPORT_COLUMNS = (
+    "run",
+    "run_started_at",
+    "kind",
+    "server_id",
+    "server_name",
+    "port_id",
+    "addresses",
+    "request_id",
+    "detail",
+)
 
 
 def export_rows(run, findings):
     """The findings as the CSV export's rows (EXPORT_COLUMNS)."""
     for f in findings:
-        yield (run.pk, run.started_at.isoformat(), f.kind, f.server_id, f.server_name, f.port_id,
-               " ".join(f.addresses), f.request_id or "", f.detail)  # fmt: skip
+        yield (
+            run.pk,
+            run.started_at.isoformat(),
+            f.kind,
+            f.server_id,
+            f.server_name,
+            f.port_id,
+            " ".join(f.addresses),
+            f.request_id or "",
+            f.detail,
+        )

@@ -25,9 +25,10 @@ def _explained() -> tuple[dict[tuple[str, str], int], set[tuple[str, str]], set[
     attached: dict[tuple[str, str], int] = {}
     detached: set[tuple[str, str]] = set()
     for pk, action, server_id, port_id, result_port_id in (
-        InterfaceRequest.objects.filter(status=Status.SUCCEEDED).order_by("pk")
+        InterfaceRequest.objects.filter(status=Status.SUCCEEDED)
+        .order_by("pk")
         .values_list("pk", "action", "server_id", "port_id", "result_port_id")
-    ):  # fmt: skip
+    ):
         if action == Action.DETACH:
             attached.pop((server_id, port_id), None)
             detached.add((server_id, port_id))
@@ -72,23 +73,41 @@ def drift_scan(*, trigger: str, client: ScpClient | None = None, workers: int = 
             seen.add(key)
             common = {**base, "port_id": interface.port_id, "addresses": interface.addresses}
             if (interface.port_state or "").upper() == "ERROR":
-                findings.append(DriftFinding(kind=DriftKind.PORT_ERROR, request_id=attached.get(key), **common,
-                                             detail="SCP reports this port in ERROR."))  # fmt: skip
+                findings.append(
+                    DriftFinding(
+                        kind=DriftKind.PORT_ERROR,
+                        request_id=attached.get(key),
+                        **common,
+                        detail="SCP reports this port in ERROR.",
+                    )
+                )
             if interface.is_default or key in attached or key in busy:
                 continue
-            findings.append(DriftFinding(kind=DriftKind.ADDED_OUTSIDE, **common,
-                                         detail="Attached, but no request of the portal made it."))  # fmt: skip
+            findings.append(
+                DriftFinding(
+                    kind=DriftKind.ADDED_OUTSIDE, **common, detail="Attached, but no request of the portal made it."
+                )
+            )
     servers_by_id = {s.id: s for s in servers}
     for (server_id, port_id), request_id in attached.items():
         if (server_id, port_id) in seen or (server_id, port_id) in busy:
             continue
         server = servers_by_id.get(server_id)
-        findings.append(DriftFinding(
-            run=run, kind=DriftKind.GONE, server_id=server_id, server_name=(server.name if server else "")[:255],
-            vpc_id=(server.vpc_id or "") if server else "", port_id=port_id, request_id=request_id,
-            detail=f"Request {request_id} attached it; it is no longer attached, and no request of the portal "
-                   "detached it." if server else f"Request {request_id} attached it; the server no longer exists.",
-        ))  # fmt: skip
+        findings.append(
+            DriftFinding(
+                run=run,
+                kind=DriftKind.GONE,
+                server_id=server_id,
+                server_name=(server.name if server else "")[:255],
+                vpc_id=(server.vpc_id or "") if server else "",
+                port_id=port_id,
+                request_id=request_id,
+                detail=f"Request {request_id} attached it; it is no longer attached, and no request of the portal "
+                "detached it."
+                if server
+                else f"Request {request_id} attached it; the server no longer exists.",
+            )
+        )
     with transaction.atomic():
         DriftFinding.objects.bulk_create(findings)
         run.servers_checked, run.findings_count, run.finished_at = len(servers), len(findings), timezone.now()
@@ -103,7 +122,7 @@ def drift_scan(*, trigger: str, client: ScpClient | None = None, workers: int = 
                 "servers": len(servers),
                 "findings": len(findings),
                 "by_kind": {k: by_kind.get(k, 0) for k in DriftKind.values},
-            },  # fmt: skip
+            },
         )
     return run
 

@@ -37,10 +37,19 @@ def _findings(request):
 def report(request):
     _require_reviewer(request)
     kind, server, run, findings = _findings(request)
-    return render(request, "drift/report.html", {
-        "run": run, "findings": findings, "kind": kind, "server": server, "kinds": DriftKind.choices,
-        "runs": selectors.recent_runs(), "counts": selectors.counts(findings),
-    })  # fmt: skip
+    return render(
+        request,
+        "drift/report.html",
+        {
+            "run": run,
+            "findings": findings,
+            "kind": kind,
+            "server": server,
+            "kinds": DriftKind.choices,
+            "runs": selectors.recent_runs(),
+            "counts": selectors.counts(findings),
+        },
+    )
 
 
 @login_required
@@ -57,7 +66,8 @@ def scan_now(request):
 def export_csv(request):
     _require_reviewer(request)
     run, findings = _findings(request)[2:]
-    response = StreamingHttpResponse(safe_csv(selectors.EXPORT_COLUMNS, selectors.export_rows(run, findings)),
-                                     content_type=CONTENT_TYPES["csv"])  # fmt: skip
+    response = StreamingHttpResponse(
+        safe_csv(selectors.EXPORT_COLUMNS, selectors.export_rows(run, findings)), content_type=CONTENT_TYPES["csv"]
+    )
     response["Content-Disposition"] = f'attachment; filename="drift-run-{run.pk if run else 0}.csv"'
     return response

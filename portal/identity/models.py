@@ -54,8 +54,10 @@ class GroupMapping(models.Model):
         ordering = ["idp_group", "id"]
 
     def __str__(self) -> str:
-        grants = [f"group {self.portal_group}" if self.portal_group_id else "",
-                  f"{self.team_role} of {self.team}" if self.team_id else ""]  # fmt: skip
+        grants = [
+            f"group {self.portal_group}" if self.portal_group_id else "",
+            f"{self.team_role} of {self.team}" if self.team_id else "",
+        ]
         return f"{self.idp_group} → {', '.join(g for g in grants if g)}"
 
     def clean(self):

@@ -116,8 +116,12 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
             request.sso_refusal = _("The identity provider refused the sign-in (it may have expired); sign in again.")
-            sso_refuse(issuer=issuer(), subject="", reason=f"token or userinfo request refused ({status})",
-                       detail={"answer": _oauth_error(exc.response)})  # fmt: skip
+            sso_refuse(
+                issuer=issuer(),
+                subject="",
+                reason=f"token or userinfo request refused ({status})",
+                detail={"answer": _oauth_error(exc.response)},
+            )
         except (requests.RequestException, IdpUnavailable, jwt.PyJWTError, ValueError, KeyError) as exc:
             request.sso_refusal = _("The identity provider could not be reached; try again in a moment.")
             sso_refuse(issuer=issuer(), subject="", reason=f"{type(exc).__name__}: {str(exc)[:200]}")

@@ -126,9 +126,12 @@ def access_attempts_unlock(*, attempts) -> int:
         record_event(
             action="auth.unlocked",
             outcome=Outcome.SUCCESS,
-            payload={"username": attempt.username or "", "address": attempt.ip_address or "",
-                     "failures": attempt.failures_since_start},
-        )  # fmt: skip
+            payload={
+                "username": attempt.username or "",
+                "address": attempt.ip_address or "",
+                "failures": attempt.failures_since_start,
+            },
+        )
         attempt.delete()
         count += 1
     return count
@@ -170,8 +173,13 @@ def preferences_save(*, user, language: str | None = None, time_zone: str | None
     if changes:
         with transaction.atomic():
             prefs.save()
-            record_event(action="account.preferences_changed", outcome=Outcome.SUCCESS, payload=changes, actor=user,
-                         target=user.get_username()[:128])  # fmt: skip
+            record_event(
+                action="account.preferences_changed",
+                outcome=Outcome.SUCCESS,
+                payload=changes,
+                actor=user,
+                target=user.get_username()[:128],
+            )
     user._portal_preferences = prefs
     return prefs
 

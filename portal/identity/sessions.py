@@ -32,9 +32,14 @@ def session_started(*, request, user) -> None:
     context = current()
     UserSession.objects.update_or_create(
         session_key=request.session.session_key,
-        defaults={"user": user, "started_at": now, "last_seen_at": now, "source_ip": context.source_ip,
-                  "user_agent": context.user_agent},
-    )  # fmt: skip
+        defaults={
+            "user": user,
+            "started_at": now,
+            "last_seen_at": now,
+            "source_ip": context.source_ip,
+            "user_agent": context.user_agent,
+        },
+    )
 
 
 def session_expiry(session, *, now: dt.datetime) -> str | None:
@@ -54,8 +59,7 @@ def session_end_expired(*, request, reason: str) -> None:
     """Sign out a session that `session_expiry` found ended, and audit why."""
     from django.contrib import auth
 
-    record_event(action="auth.session_expired", outcome=Outcome.SUCCESS, payload={"reason": reason},
-                 actor=request.user)  # fmt: skip
+    record_event(action="auth.session_expired", outcome=Outcome.SUCCESS, payload={"reason": reason}, actor=request.user)
     auth.logout(request)
 
 
@@ -89,6 +93,7 @@ def user_sign_out_everywhere(*, user) -> int:
     for key in keys:
         _store(key).delete()
     UserSession.objects.filter(session_key__in=keys).delete()
-    record_event(action="auth.signed_out_everywhere", outcome=Outcome.SUCCESS, payload={"sessions": len(keys)},
-                 actor=user)  # fmt: skip
+    record_event(
+        action="auth.signed_out_everywhere", outcome=Outcome.SUCCESS, payload={"sessions": len(keys)}, actor=user
+    )
     return len(keys)

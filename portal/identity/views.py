@@ -51,8 +51,11 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "sso": oidc_enabled(),
-                "password_login": settings.CONFIG.password_login}  # fmt: skip
+        return {
+            **super().get_context_data(**kwargs),
+            "sso": oidc_enabled(),
+            "password_login": settings.CONFIG.password_login,
+        }
 
 
 class SsoStartView(OIDCAuthenticationRequestView):
@@ -83,8 +86,11 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         except SuspiciousOperation:
             # A state this browser's session never issued (forged, replayed, or from another browser).
             sso_refuse(issuer=issuer(), subject="", reason="the callback's state was not issued to this session")
-            return _problem(request, _("This sign-in did not start in this browser, or it was already used. "
-                              "Sign in again."), status=400)  # fmt: skip
+            return _problem(
+                request,
+                _("This sign-in did not start in this browser, or it was already used. Sign in again."),
+                status=400,
+            )
 
     def login_failure(self):
         request = self.request
@@ -160,17 +166,22 @@ def profile(request, *, token_form=None, new_token=None, preferences_form=None, 
     from .sessions import sessions_of
 
     now = timezone.now()
-    return render(request, "registration/profile.html", {
-        "sessions": sessions_of(request.user),
-        "current_key": request.session.session_key,
-        "global_auditor": access_for(request.user).global_auditor,
-        "teams": team_roles_for(request.user),
-        "password_change": request.user.has_usable_password() and settings.CONFIG.password_login != "off",
-        "tokens": [(t, t.state(now)) for t in tokens_of(request.user)],
-        "token_form": token_form or TokenForm(allowed=scopes_allowed(request.user)),
-        "new_token": new_token,
-        "preferences_form": preferences_form or _preferences_form(request),
-    }, status=status)  # fmt: skip
+    return render(
+        request,
+        "registration/profile.html",
+        {
+            "sessions": sessions_of(request.user),
+            "current_key": request.session.session_key,
+            "global_auditor": access_for(request.user).global_auditor,
+            "teams": team_roles_for(request.user),
+            "password_change": request.user.has_usable_password() and settings.CONFIG.password_login != "off",
+            "tokens": [(t, t.state(now)) for t in tokens_of(request.user)],
+            "token_form": token_form or TokenForm(allowed=scopes_allowed(request.user)),
+            "new_token": new_token,
+            "preferences_form": preferences_form or _preferences_form(request),
+        },
+        status=status,
+    )
 
 
 def _preferences_form(request):
@@ -206,8 +217,13 @@ def _remember_language(response, language: str):
     if not language:
         response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
         return response
-    response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600,
-                        secure=settings.LANGUAGE_COOKIE_SECURE, samesite=settings.LANGUAGE_COOKIE_SAMESITE)  # fmt: skip
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=365 * 24 * 3600,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
     return response
 
 
@@ -220,8 +236,9 @@ def preferences(request):
     form = PreferencesForm(request.POST, language=get_language())
     if not form.is_valid():
         return profile(request, preferences_form=form, status=400)
-    prefs = preferences_save(user=request.user, language=form.cleaned_data["language"],
-                             time_zone=form.cleaned_data["time_zone"])  # fmt: skip
+    prefs = preferences_save(
+        user=request.user, language=form.cleaned_data["language"], time_zone=form.cleaned_data["time_zone"]
+    )
     from django.utils import translation
 
     translation.activate(prefs.language or translation.get_language_from_request(request))

@@ -104,7 +104,7 @@ def ensure_owned(*, user, server_id: str, server: schemas.Server | None, to_requ
         payload={
             "purpose": "request" if to_request else "view",
             "reason": "no such server" if server is None else "not owned by your teams",
-        },  # fmt: skip
+        },
         target=server_id[:128],
         actor=user,
     )

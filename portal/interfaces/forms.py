@@ -28,13 +28,19 @@ class AttachForm(forms.Form):
     )
     # Plain strings: whether the subnet or port fits this server is SCP's to say, checked by the service.
     subnet_id = forms.CharField(
-        label=_("Subnet (in the server's VPC)"), required=False, max_length=64, widget=forms.Select,
+        label=_("Subnet (in the server's VPC)"),
+        required=False,
+        max_length=64,
+        widget=forms.Select,
         error_messages={"max_length": _("That is not a subnet id.")},
-    )  # fmt: skip
+    )
     port_id = forms.CharField(
-        label=_("Unattached port (in the server's VPC)"), required=False, max_length=64, widget=forms.Select,
+        label=_("Unattached port (in the server's VPC)"),
+        required=False,
+        max_length=64,
+        widget=forms.Select,
         error_messages={"max_length": _("That is not a port id.")},
-    )  # fmt: skip
+    )
     justification = forms.CharField(
         label=_("Justification"),
         max_length=1000,

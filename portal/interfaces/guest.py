@@ -34,26 +34,30 @@ def guest_config(*, port_id: str, mac: str, addresses: list[str], cidr: str, gat
     with_prefix = [_with_prefix(a, cidr) for a in addresses]
     network = ipaddress.ip_network(cidr, strict=False)
     gateway_note = f"  # gateway {gateway} (no default route on a second interface)" if gateway else ""
-    netplan = "\n".join([
-        f"# /etc/netplan/60-{name}.yaml, then: sudo netplan apply",
-        "network:",
-        "  version: 2",
-        "  ethernets:",
-        f"    {name}:",
-        "      match:",
-        f"        macaddress: \"{mac}\"",
-        "      dhcp4: false",
-        "      dhcp6: false",
-        f"      addresses: [{', '.join(with_prefix)}]{gateway_note}",
-    ])  # fmt: skip
+    netplan = "\n".join(
+        [
+            f"# /etc/netplan/60-{name}.yaml, then: sudo netplan apply",
+            "network:",
+            "  version: 2",
+            "  ethernets:",
+            f"    {name}:",
+            "      match:",
+            f'        macaddress: "{mac}"',
+            "      dhcp4: false",
+            "      dhcp6: false",
+            f"      addresses: [{', '.join(with_prefix)}]{gateway_note}",
+        ]
+    )
     find = f"IF=$(ip -o link | awk -v mac={mac} 'tolower($0) ~ mac {{print substr($2, 1, length($2) - 1)}}')"
     family = "ipv6" if network.version == 6 else "ipv4"
-    nmcli = "\n".join([
-        find,
-        f"sudo nmcli connection add type ethernet ifname \"$IF\" con-name {name} {family}.method manual "
-        f"{family}.addresses \"{','.join(with_prefix)}\" {family}.never-default yes",
-        f"sudo nmcli connection up {name}",
-    ])  # fmt: skip
+    nmcli = "\n".join(
+        [
+            find,
+            f'sudo nmcli connection add type ethernet ifname "$IF" con-name {name} {family}.method manual '
+            f'{family}.addresses "{",".join(with_prefix)}" {family}.never-default yes',
+            f"sudo nmcli connection up {name}",
+        ]
+    )
     windows_mac = mac.upper().replace(":", "-")
     lines = [f'$ifName = (Get-NetAdapter | Where-Object MacAddress -eq "{windows_mac}").Name']
     for address in addresses:
@@ -68,5 +72,13 @@ def guest_config(*, port_id: str, mac: str, addresses: list[str], cidr: str, gat
         "nmcli": f"sudo nmcli connection delete {name}",
         "netsh": gettext("Nothing to remove: Windows forgets the adapter's settings when the adapter goes."),
     }
-    return GuestConfig(mac=mac, addresses=with_prefix, gateway=gateway, name=name, netplan=netplan, nmcli=nmcli,
-                       netsh="\n".join(lines), removal=removal)  # fmt: skip
+    return GuestConfig(
+        mac=mac,
+        addresses=with_prefix,
+        gateway=gateway,
+        name=name,
+        netplan=netplan,
+        nmcli=nmcli,
+        netsh="\n".join(lines),
+        removal=removal,
+    )

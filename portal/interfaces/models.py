@@ -33,10 +33,29 @@ class Mode(models.TextChoices):
 
 # What the requester asked for: fixed at submission, bound by the approval, never changed afterwards.
 PARAMETER_FIELDS = frozenset(
-    {"requester", "idempotency_key", "action", "server_id", "server_name", "vpc_id", "mode", "subnet_id", "subnet_name",
-     "subnet_cidr", "subnet_gateway", "port_id", "port_name", "fixed_ips", "justification", "api_version",
-     "created_at", "team", "team_id", "approval_steps"}
-)  # fmt: skip
+    {
+        "requester",
+        "idempotency_key",
+        "action",
+        "server_id",
+        "server_name",
+        "vpc_id",
+        "mode",
+        "subnet_id",
+        "subnet_name",
+        "subnet_cidr",
+        "subnet_gateway",
+        "port_id",
+        "port_name",
+        "fixed_ips",
+        "justification",
+        "api_version",
+        "created_at",
+        "team",
+        "team_id",
+        "approval_steps",
+    }
+)
 
 
 class FrozenParametersError(Exception):
@@ -153,8 +172,12 @@ class InterfaceRequest(models.Model):
         """A digest of exactly what will be sent; an approval binds to it."""
         data = {"server_id": self.server_id, "api_version": self.api_version, "body": self.attach_body}
         if self.is_detach:  # (an attach's digest keeps its original form, so decisions already made still bind)
-            data = {"action": "detach", "server_id": self.server_id, "api_version": self.api_version,
-                    "port_id": self.port_id}  # fmt: skip
+            data = {
+                "action": "detach",
+                "server_id": self.server_id,
+                "api_version": self.api_version,
+                "port_id": self.port_id,
+            }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

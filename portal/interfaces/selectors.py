@@ -28,9 +28,13 @@ def server_list(
 ) -> ServerPage:
     """One page of the servers the user's teams own, newest first, searchable by name and state."""
     return scoped_server_page(
-        client or scp_client(), server_scope_for(user), name=name, state=state, marker=marker,
+        client or scp_client(),
+        server_scope_for(user),
+        name=name,
+        state=state,
+        marker=marker,
         page_size=SERVER_PAGE_SIZE,
-    )  # fmt: skip
+    )
 
 
 @dataclass
@@ -234,8 +238,9 @@ def guest_setup(request: InterfaceRequest, client: ScpClient | None = None):
             return None
         cidr, gateway = subnet.cidr, subnet.gateway_ip_address
     try:
-        return guest_config(port_id=interface.port_id, mac=interface.mac_addr, addresses=interface.addresses,
-                            cidr=cidr, gateway=gateway)  # fmt: skip
+        return guest_config(
+            port_id=interface.port_id, mac=interface.mac_addr, addresses=interface.addresses, cidr=cidr, gateway=gateway
+        )
     except ValueError:  # SCP's CIDR or an address is not what it should be: no snippet rather than a wrong one
         return None
 
@@ -243,6 +248,9 @@ def guest_setup(request: InterfaceRequest, client: ScpClient | None = None):
 def attach_that_made(*, server_id: str, port_id: str) -> InterfaceRequest | None:
     """The portal's succeeded attach that put this port on this server, if the portal did."""
     return (
-        InterfaceRequest.objects.filter(server_id=server_id, action=Action.ATTACH, result_port_id=port_id,
-                                        status=Status.SUCCEEDED).order_by("-pk").first()
-    )  # fmt: skip
+        InterfaceRequest.objects.filter(
+            server_id=server_id, action=Action.ATTACH, result_port_id=port_id, status=Status.SUCCEEDED
+        )
+        .order_by("-pk")
+        .first()
+    )

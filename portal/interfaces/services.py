@@ -105,9 +105,15 @@ def attach_validate(
 
     def check(client, owned):
         return validate_attach(
-            client=client, server_id=server_id, mode=mode, subnet_id=subnet_id, port_id=port_id, fixed_ips=fixed_ips,
-            owner_check=owned, held=lambda subnet, address: hold_problem(subnet_id=subnet, address=address),
-        )  # fmt: skip
+            client=client,
+            server_id=server_id,
+            mode=mode,
+            subnet_id=subnet_id,
+            port_id=port_id,
+            fixed_ips=fixed_ips,
+            owner_check=owned,
+            held=lambda subnet, address: hold_problem(subnet_id=subnet, address=address),
+        )
 
     submitted = {"mode": mode, "subnet_id": subnet_id, "port_id": port_id, "fixed_ips": fixed_ips or []}
     return _live_check(user=user, server_id=server_id, stage=stage, submitted=submitted, client=client, check=check)
@@ -172,20 +178,26 @@ def interface_request_submit(
         "port_name": plan.port.name[:255] if plan.port else "",
         "fixed_ips": list(plan.fixed_ips),
     }
-    return _record_request(requester=requester, idempotency_key=idempotency_key, plan=plan, fields=fields,
-                           justification=justification)  # fmt: skip
+    return _record_request(
+        requester=requester, idempotency_key=idempotency_key, plan=plan, fields=fields, justification=justification
+    )
 
 
 def _record_request(*, requester, idempotency_key, plan, fields: dict, justification: str) -> InterfaceRequest:
     """Decide by policy and record a validated attach or detach; start it at once when no approval is needed."""
     team = requesting_team(requester, plan.server)
     if team is None:
-        raise deny(user=requester, action="interface_request.submit", target=plan.server.id,
-                   reason=_("None of your teams owns this server, so you cannot request on it."))  # fmt: skip
+        raise deny(
+            user=requester,
+            action="interface_request.submit",
+            target=plan.server.id,
+            reason=_("None of your teams owns this server, so you cannot request on it."),
+        )
     decision = policy_decide(plan=plan, team=team)
     if decision.unreachable:
-        raise deny(user=requester, action="interface_request.submit", target=plan.server.id,
-                   reason=decision.unreachable)  # fmt: skip
+        raise deny(
+            user=requester, action="interface_request.submit", target=plan.server.id, reason=decision.unreachable
+        )
     now = _now()
     try:
         with transaction.atomic():
@@ -247,13 +259,17 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
         if existing is not None:
             return existing
         # Or another request took one of the fixed IPs between validation and this commit.
-        held = {f"fixed_ip_{i}": [problem] for i, address in enumerate(fields.get("fixed_ips") or [])
-                if (problem := hold_problem(subnet_id=fields["subnet_id"], address=address))}  # fmt: skip
+        held = {
+            f"fixed_ip_{i}": [problem]
+            for i, address in enumerate(fields.get("fixed_ips") or [])
+            if (problem := hold_problem(subnet_id=fields["subnet_id"], address=address))
+        }
         if not held:
             raise
         submitted = {"fixed_ips": list(fields["fixed_ips"]), "subnet_id": fields["subnet_id"]}
-        attach_input_rejected(user=requester, server_id=plan.server.id, stage="submit", errors=held,
-                              submitted=submitted)  # fmt: skip
+        attach_input_rejected(
+            user=requester, server_id=plan.server.id, stage="submit", errors=held, submitted=submitted
+        )
         raise AttachRejected(held) from None
     return request
 
@@ -776,9 +792,15 @@ def _look_again(request: InterfaceRequest, client: ScpClient) -> bool:
             result = {"detached_port_id": request.port_id, "gone": listed is None, "port_kept": None}
             reason = _("Applied late: SCP detached the interface after the portal had found it still attached.")
             return transition(
-                request, "applied_late", where=WATCHED, reason=reason, payload={"detach": result, "via": "late"},
-                result=result, watch_until=None, watch_next_at=None,
-            )  # fmt: skip
+                request,
+                "applied_late",
+                where=WATCHED,
+                reason=reason,
+                payload={"detach": result, "via": "late"},
+                result=result,
+                watch_until=None,
+                watch_next_at=None,
+            )
         verdict = _decide_ownership(request, interfaces)
         if verdict is None:
             return False
@@ -805,9 +827,16 @@ def _look_again(request: InterfaceRequest, client: ScpClient) -> bool:
             event = "applied_late"
             reason = _("Applied late: SCP attached the interface after the portal had found nothing on the server.")
         return transition(
-            request, event, where=WATCHED, reason=reason, payload={"interface": result, "via": "late"},
-            result=result, result_port_id=found.port_id, watch_until=None, watch_next_at=None,
-        )  # fmt: skip
+            request,
+            event,
+            where=WATCHED,
+            reason=reason,
+            payload={"interface": result, "via": "late"},
+            result=result,
+            result_port_id=found.port_id,
+            watch_until=None,
+            watch_next_at=None,
+        )
 
 
 def _next_look(request: InterfaceRequest) -> bool:
@@ -821,8 +850,12 @@ def _next_look(request: InterfaceRequest) -> bool:
 def interface_request_cancel(*, request: InterfaceRequest, user) -> InterfaceRequest:
     """The requester withdraws a request that is pending, or approved but not yet claimed."""
     if request.requester_id != user.pk:
-        raise deny(user=user, action="interface_request.cancel", reason=_("Only the requester can cancel a request."),
-                   request=request)  # fmt: skip
+        raise deny(
+            user=user,
+            action="interface_request.cancel",
+            reason=_("Only the requester can cancel a request."),
+            request=request,
+        )
     if not transition(
         request, "cancel", reason=_("Cancelled by %(user)s.") % {"user": user.get_username()}, actor=user
     ):
@@ -871,12 +904,21 @@ def detach_validate(*, user, server_id: str, port_id: str, stage: str = "preview
 
     def check(client, owned):
         return validate_detach(
-            client=client, server_id=server_id, port_id=port_id, owner_check=owned,
+            client=client,
+            server_id=server_id,
+            port_id=port_id,
+            owner_check=owned,
             busy_with=lambda p: interface_busy_with(server_id=server_id, port_id=p),
-        )  # fmt: skip
+        )
 
-    return _live_check(user=user, server_id=server_id, stage=stage, client=client, check=check,
-                       submitted={"action": "detach", "port_id": port_id[:200]})  # fmt: skip
+    return _live_check(
+        user=user,
+        server_id=server_id,
+        stage=stage,
+        client=client,
+        check=check,
+        submitted={"action": "detach", "port_id": port_id[:200]},
+    )
 
 
 def detach_effect(*, server_id: str, port_id: str) -> str:
@@ -884,19 +926,29 @@ def detach_effect(*, server_id: str, port_id: str) -> str:
     attach = attach_that_made(server_id=server_id, port_id=port_id)
     if attach is not None and attach.mode == Mode.SUBNET:
         return _("SCP deletes this port and frees its addresses: request %(pk)s created it on subnet %(subnet)s.") % {
-            "pk": attach.pk, "subnet": attach.subnet_name or attach.subnet_id}  # fmt: skip
+            "pk": attach.pk,
+            "subnet": attach.subnet_name or attach.subnet_id,
+        }
     if attach is not None:
         return _("SCP keeps this port, unattached, for reuse: it existed before request %(pk)s attached it.") % {
-            "pk": attach.pk}  # fmt: skip
-    return _("SCP deletes a port it created when the interface was attached by subnet, and keeps, unattached, a port "
-             "that existed before. The portal did not attach this interface, so which it is depends on how it was "
-             "made.")  # fmt: skip
+            "pk": attach.pk
+        }
+    return _(
+        "SCP deletes a port it created when the interface was attached by subnet, and keeps, unattached, a port "
+        "that existed before. The portal did not attach this interface, so which it is depends on how it was "
+        "made."
+    )
 
 
 def detach_request_submit(
-    *, requester, idempotency_key: uuid.UUID, server_id: str, port_id: str, justification: str,
+    *,
+    requester,
+    idempotency_key: uuid.UUID,
+    server_id: str,
+    port_id: str,
+    justification: str,
     client: ScpClient | None = None,
-) -> InterfaceRequest:  # fmt: skip
+) -> InterfaceRequest:
     """Validate and record a detach under the same policies, approvals and lifecycle as an attach."""
     existing = InterfaceRequest.objects.filter(requester=requester, idempotency_key=idempotency_key).first()
     if existing is not None:
@@ -913,8 +965,9 @@ def detach_request_submit(
         "subnet_id": interface.subnet_id or "",
         "fixed_ips": [],
     }
-    return _record_request(requester=requester, idempotency_key=idempotency_key, plan=plan, fields=fields,
-                           justification=justification)  # fmt: skip
+    return _record_request(
+        requester=requester, idempotency_key=idempotency_key, plan=plan, fields=fields, justification=justification
+    )
 
 
 def _execute_detach(request: InterfaceRequest, client: ScpClient) -> InterfaceRequest:
@@ -922,12 +975,17 @@ def _execute_detach(request: InterfaceRequest, client: ScpClient) -> InterfaceRe
     with _scp_calls_for(request):
         try:
             plan = validate_detach(
-                client=client, server_id=request.server_id, port_id=request.port_id,
+                client=client,
+                server_id=request.server_id,
+                port_id=request.port_id,
                 busy_with=lambda p: interface_busy_with(server_id=request.server_id, port_id=p, exclude_pk=request.pk),
-            )  # fmt: skip
+            )
         except AttachRejected as exc:
-            return _fail_execution(request, reason=_("No longer possible: %(why)s") % {"why": exc.summary},
-                                   payload={"stage": "revalidation", "sent": False})  # fmt: skip
+            return _fail_execution(
+                request,
+                reason=_("No longer possible: %(why)s") % {"why": exc.summary},
+                payload={"stage": "revalidation", "sent": False},
+            )
         except ScpUnavailable as exc:
             return _defer_execution(request, reason=str(exc), payload={"stage": "revalidation", "sent": False})
         ports_before = sorted(i.port_id for i in plan.interfaces)
@@ -942,8 +1000,9 @@ def _execute_detach(request: InterfaceRequest, client: ScpClient) -> InterfaceRe
         try:
             client.detach_interface(request.server_id, request.port_id)
         except ScpNotSent:
-            return _defer_execution(request, reason=_("SCP could not be reached."),
-                                    payload={"stage": "detach", "sent": False})  # fmt: skip
+            return _defer_execution(
+                request, reason=_("SCP could not be reached."), payload={"stage": "detach", "sent": False}
+            )
         except (ScpOutcomeUnknown, ScpResponseInvalid, ScpServerError) as exc:
             reason = _("SCP's answer was lost or unusable (%(error)s); checking the server.") % {
                 "error": type(exc).__name__
@@ -1012,8 +1071,12 @@ def _reconcile_detach(request: InterfaceRequest, interfaces, client: ScpClient) 
         watch = _watch_fields(request)
         transition(request, "not_applied", reason=reason, payload={"found": True, **_watch_payload(watch)}, **watch)
         return request
-    record_event(action="interface_request.reconciled", outcome=Outcome.SUCCESS,
-                 payload={"found": listed is not None, "port_id": request.port_id, "detach": True},
-                 interface_request_id=request.pk, target=request.server_id)  # fmt: skip
+    record_event(
+        action="interface_request.reconciled",
+        outcome=Outcome.SUCCESS,
+        payload={"found": listed is not None, "port_id": request.port_id, "detach": True},
+        interface_request_id=request.pk,
+        target=request.server_id,
+    )
     gone = listed is None or _wait_until_gone(client, request)
     return _settle_detach(request, client, gone=gone, via="reconciliation")

@@ -218,8 +218,13 @@ def validate_detach(
     owner_check: Callable[[schemas.Server | None], None] | None = None,
 ) -> DetachPlan:
     """Check that `port_id` is a detachable interface of the server now; AttachRejected with reasons if not."""
-    results = gather(client, {"server": lambda: client.get_server(server_id),
-                              "interfaces": lambda: client.list_server_interfaces(server_id)})  # fmt: skip
+    results = gather(
+        client,
+        {
+            "server": lambda: client.get_server(server_id),
+            "interfaces": lambda: client.list_server_interfaces(server_id),
+        },
+    )
     server = results["server"]
     if owner_check is not None and not (isinstance(server, ScpError) and not isinstance(server, ScpNotFound)):
         owner_check(None if isinstance(server, ScpNotFound) else server)

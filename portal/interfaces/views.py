@@ -37,8 +37,9 @@ MAX_TRAIL_CHARS = 4000  # and no more than this much URL
 
 def _require_requester(request, *, target: str = "") -> None:
     if not can_request(request.user):
-        raise services.deny(user=request.user, action="interface_request.access", reason=_("Requester role needed."),
-                            target=target)  # fmt: skip
+        raise services.deny(
+            user=request.user, action="interface_request.access", reason=_("Requester role needed."), target=target
+        )
 
 
 def _scp_error_page(request, message: str, status: int = 503):
@@ -69,8 +70,13 @@ def server_list(request):
     marker = request.GET.get("marker", "")
     marker = marker if MARKER_RE.match(marker) else ""
     back = _marker_trail(request.GET.get("back", "")) if marker else []
-    context = {"q": name, "state": state, "states": selectors.SERVER_STATES, "marker": marker,
-               "no_teams": server_scope_for(request.user).combined.empty}  # fmt: skip
+    context = {
+        "q": name,
+        "state": state,
+        "states": selectors.SERVER_STATES,
+        "marker": marker,
+        "no_teams": server_scope_for(request.user).combined.empty,
+    }
     try:
         try:
             page = selectors.server_list(user=request.user, name=name, state=state, marker=marker)
@@ -231,13 +237,20 @@ def detach(request, server_id: str, port_id: str):
     try:
         if request.method == "POST" and form.is_valid():
             interface_request = services.detach_request_submit(
-                requester=request.user, idempotency_key=form.cleaned_data["idempotency_key"], server_id=server_id,
-                port_id=port_id, justification=form.cleaned_data["justification"],
-            )  # fmt: skip
+                requester=request.user,
+                idempotency_key=form.cleaned_data["idempotency_key"],
+                server_id=server_id,
+                port_id=port_id,
+                justification=form.cleaned_data["justification"],
+            )
             return redirect("request_detail", pk=interface_request.pk)
         plan = services.detach_validate(user=request.user, server_id=server_id, port_id=port_id, stage="preview")
-        context.update(plan=plan, server=plan.server, preview=services.request_preview(plan=plan),
-                       effect=services.detach_effect(server_id=server_id, port_id=port_id))  # fmt: skip
+        context.update(
+            plan=plan,
+            server=plan.server,
+            preview=services.request_preview(plan=plan),
+            effect=services.detach_effect(server_id=server_id, port_id=port_id),
+        )
     except AttachRejected as exc:
         context["refused"] = exc.summary
     except (ScpUnavailable, NotAllowed) as exc:

@@ -300,8 +300,9 @@ class Handler(BaseHTTPRequestHandler):
                     self._apply_later(entry, name, params, body, with_default)
                     raise ApiError(504, "GatewayTimeout", "the request timed out at the gateway")
                 if name == "attach":
-                    result = sim.state.attach(params["server_id"], body, with_default=with_default,
-                                              conflict=fault.conflict)  # fmt: skip
+                    result = sim.state.attach(
+                        params["server_id"], body, with_default=with_default, conflict=fault.conflict
+                    )
                 else:
                     sim.state.detach(params["server_id"], params["port_id"], conflict=fault.conflict)
                     result = {}

@@ -586,9 +586,16 @@ class SimulatorState:
             self._reap()
             if op == "add":
                 server, subnet = self._server(server_id), self.world.subnets[subnet_id]
-                port = Port(self._uuid(), f"{server.name}-manual-{len(self._ports_of(server.id))}", subnet.id,
-                            subnet.vpc_id, [self._free_address(subnet)], self._mac(), attached_resource_id=server.id,
-                            created_by_attach=True)  # fmt: skip
+                port = Port(
+                    self._uuid(),
+                    f"{server.name}-manual-{len(self._ports_of(server.id))}",
+                    subnet.id,
+                    subnet.vpc_id,
+                    [self._free_address(subnet)],
+                    self._mac(),
+                    attached_resource_id=server.id,
+                    created_by_attach=True,
+                )
                 self.world.ports[port.id] = port
                 return {"port_id": port.id}
             port = self.world.ports[port_id]

@@ -102,8 +102,10 @@ def team_roles_for(user) -> list[tuple[str, list[str]]]:
     access = access_for(user)
     names = dict(Team.objects.filter(pk__in=access.visible_team_ids).values_list("pk", "name"))
     roles = {
-        "member": access.member_team_ids, "approver": access.approver_team_ids, "auditor": access.auditor_team_ids,
-    }  # fmt: skip
+        "member": access.member_team_ids,
+        "approver": access.approver_team_ids,
+        "auditor": access.auditor_team_ids,
+    }
     return [
         (name, [role for role, ids in roles.items() if pk in ids])
         for pk, name in sorted(names.items(), key=lambda item: item[1])

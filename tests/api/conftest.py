@@ -18,8 +18,9 @@ def token_for(db):
     from portal.api.tokens import token_create
 
     def make(user, *scopes, days: float = 7):
-        new = token_create(user=user, name="test", scopes=list(scopes or ["read"]),
-                           expires_at=timezone.now() + dt.timedelta(days=days))  # fmt: skip
+        new = token_create(
+            user=user, name="test", scopes=list(scopes or ["read"]), expires_at=timezone.now() + dt.timedelta(days=days)
+        )
         return new.secret, new.token
 
     return make
@@ -43,8 +44,9 @@ class ApiClient:
             return self._post(path, body, headers)
 
     def _post(self, path, body, headers):
-        return self.client.post(f"{API}{path}", body or {}, content_type="application/json",
-                                headers={**self.headers, **(headers or {})})  # fmt: skip
+        return self.client.post(
+            f"{API}{path}", body or {}, content_type="application/json", headers={**self.headers, **(headers or {})}
+        )
 
 
 @pytest.fixture
@@ -59,8 +61,12 @@ def api_as(token_for, django_capture_on_commit_callbacks):
 @pytest.fixture
 def attach_body(world):
     def make(**overrides):
-        body = {"mode": "subnet", "subnet_id": world.subnets["prod-db"].id, "fixed_ips": [],
-                "justification": "Second NIC for the backup network"}  # fmt: skip
+        body = {
+            "mode": "subnet",
+            "subnet_id": world.subnets["prod-db"].id,
+            "fixed_ips": [],
+            "justification": "Second NIC for the backup network",
+        }
         body.update(overrides)
         return body
 

@@ -67,16 +67,18 @@ def test_preview_shows_the_exact_call_and_records_nothing(sim, world, requester,
 def test_bad_input_gets_the_forms_wording_field_by_field(sim, world, requester, api_as, attach_body):
     api = api_as(requester, "request")
     web01 = world.servers["web-01"]
-    body = problem(api.post(f"/servers/{web01.id}/attach-requests",
-                            attach_body(fixed_ips=["192.168.20.42", "192.168.20.42"])), 422)  # fmt: skip
+    body = problem(
+        api.post(f"/servers/{web01.id}/attach-requests", attach_body(fixed_ips=["192.168.20.42", "192.168.20.42"])), 422
+    )
     assert {"field": "fixed_ips[1]", "message": "192.168.20.42 is given more than once."} in body["errors"]
     body = problem(api.post(f"/servers/{web01.id}/attach-requests", attach_body(justification="")), 422)
     assert body["errors"] == [{"field": "justification", "message": "Say why this interface is needed."}]
     body = problem(api.post(f"/servers/{web01.id}/attach-requests", attach_body(fixed_ips=["10.1.1.1"])), 422)
     assert body["errors"][0]["field"] == "fixed_ips[0]" and "192.168.20.0/24" in body["errors"][0]["message"]
     problem(api.post(f"/servers/{web01.id}/attach-requests", {"mode": "sideways"}), 422)
-    response = api.client.post(f"{API}/servers/{web01.id}/attach-requests", "{not json",
-                               content_type="application/json", headers=api.headers)  # fmt: skip
+    response = api.client.post(
+        f"{API}/servers/{web01.id}/attach-requests", "{not json", content_type="application/json", headers=api.headers
+    )
     assert problem(response, 400)["detail"] == "The request body is not valid JSON; nothing was done."
     invalid = AuditEvent.objects.filter(action="interface_request.invalid")
     assert invalid.count() >= 3 and all(e.payload["api_token"].startswith("scpp_") for e in invalid)
@@ -92,14 +94,20 @@ def test_submit_is_idempotent_per_key_and_poll_until_succeeded(sim, world, reque
     again = api.post(f"/servers/{web01.id}/attach-requests", attach_body(), headers={"Idempotency-Key": key})
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
     assert first["Location"] == f"/api/v1/attach-requests/{first.json()['id']}"
-    other = api.post(f"/servers/{web01.id}/attach-requests", attach_body(subnet_id=world.subnets["prod-app"].id),
-                     headers={"Idempotency-Key": key})  # fmt: skip
+    other = api.post(
+        f"/servers/{web01.id}/attach-requests",
+        attach_body(subnet_id=world.subnets["prod-app"].id),
+        headers={"Idempotency-Key": key},
+    )
     assert "used for request" in problem(other, 409)["detail"]
     assert len(sim.attach_posts()) == 1
     done = api.get(f"/attach-requests/{first.json()['id']}")
     body = done.json()
     assert body["status"] == "succeeded" and body["poll"] == {
-        "final": True, "retry_after": None, "waiting_for": "nothing: the request has ended"}  # fmt: skip
+        "final": True,
+        "retry_after": None,
+        "waiting_for": "nothing: the request has ended",
+    }
     assert "Retry-After" not in done and body["result"]["mac_addr"]
     mine = api.get("/attach-requests").json()
     assert [r["id"] for r in mine["items"]] == [body["id"]] and mine["next_before"] is None
@@ -111,8 +119,9 @@ def test_submit_is_idempotent_per_key_and_poll_until_succeeded(sim, world, reque
     )
 
 
-def test_pending_request_says_when_to_ask_again_and_can_be_cancelled(sim, world, requester, api_as, attach_body,
-                                                                     needs_approval):  # fmt: skip
+def test_pending_request_says_when_to_ask_again_and_can_be_cancelled(
+    sim, world, requester, api_as, attach_body, needs_approval
+):
     api = api_as(requester, "read", "request")
     created = api.post(f"/servers/{world.servers['web-01'].id}/attach-requests", attach_body()).json()
     assert created["status"] == "pending_approval"
@@ -124,8 +133,9 @@ def test_pending_request_says_when_to_ask_again_and_can_be_cancelled(sim, world,
     assert sim.attach_posts() == []
 
 
-def test_approver_decides_with_the_digest_they_reviewed(sim, world, requester, approver, api_as, attach_body,
-                                                       needs_approval):  # fmt: skip
+def test_approver_decides_with_the_digest_they_reviewed(
+    sim, world, requester, approver, api_as, attach_body, needs_approval
+):
     mine = api_as(requester, "read", "request")
     created = mine.post(f"/servers/{world.servers['web-01'].id}/attach-requests", attach_body()).json()
     theirs = api_as(approver, "approve")
@@ -134,11 +144,15 @@ def test_approver_decides_with_the_digest_they_reviewed(sim, world, requester, a
     assert queue[0]["request"]["parameters_digest"] == created["parameters_digest"]
     stale = theirs.post(f"/approvals/{created['id']}/decision", {"decision": "approve", "parameters_digest": "0" * 64})
     assert "not the ones you were shown" in problem(stale, 403)["detail"]
-    no_reason = theirs.post(f"/approvals/{created['id']}/decision",
-                            {"decision": "reject", "parameters_digest": created["parameters_digest"]})  # fmt: skip
+    no_reason = theirs.post(
+        f"/approvals/{created['id']}/decision",
+        {"decision": "reject", "parameters_digest": created["parameters_digest"]},
+    )
     assert "Say why" in problem(no_reason, 403)["detail"]
-    approved = theirs.post(f"/approvals/{created['id']}/decision",
-                           {"decision": "approve", "parameters_digest": created["parameters_digest"]})  # fmt: skip
+    approved = theirs.post(
+        f"/approvals/{created['id']}/decision",
+        {"decision": "approve", "parameters_digest": created["parameters_digest"]},
+    )
     assert approved.status_code == 200, approved.content
     assert mine.get(f"/attach-requests/{created['id']}").json()["status"] == "succeeded"
     decided = AuditEvent.objects.get(action="approval.approved")
@@ -194,7 +208,8 @@ def test_detach_through_the_api(sim, world, requester, api_as, scp):
     message = "This is the server's default interface; it cannot be detached."
     assert refused["errors"] == [{"field": "port_id", "message": message}]
     assert problem(api.post(f"/servers/{web01.id}/detach-requests", {"port_id": made.port_id}), 422)["errors"] == [
-        {"field": "justification", "message": "Say why this interface is needed."}]  # fmt: skip
+        {"field": "justification", "message": "Say why this interface is needed."}
+    ]
     created = api.post(f"/servers/{web01.id}/detach-requests", {"port_id": made.port_id, "justification": "gone"})
     assert created.status_code == 201, created.content
     done = api.get(f"/attach-requests/{created.json()['id']}").json()

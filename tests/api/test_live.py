@@ -30,8 +30,14 @@ def live():
 
 
 def _token(environment, user: str, scopes: str) -> str:
-    out = subprocess.run([sys.executable, "manage.py", "api_token", "create", user, "--scopes", scopes],
-                         cwd=ROOT, env=environment, capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "manage.py", "api_token", "create", user, "--scopes", scopes],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip()
 
 
@@ -46,23 +52,46 @@ def _report(request, line: str) -> None:
 
 @pytest.mark.parametrize(
     ("user", "scopes", "operations"),
-    [("approver", "read,request,approve", ["--exclude-tag", "audit"]),
-     ("auditor", "read,audit", ["--include-tag", "audit"])],
+    [
+        ("approver", "read,request,approve", ["--exclude-tag", "audit"]),
+        ("auditor", "read,audit", ["--include-tag", "audit"]),
+    ],
     ids=["servers-requests-approvals", "audit"],
-)  # fmt: skip
+)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(live, request, tmp_path, user, scopes, operations):
     environment, url = live
     token = _token(environment, user, scopes)
     run = subprocess.run(
-        [SCHEMATHESIS, "run", f"{url}/api/v1/openapi.json", "--header", f"Authorization: Bearer {token}", *operations,
-         *CHECKS, "--mode", "all", "--max-examples", EXAMPLES, "--no-shrink", "--seed", "20261129"],
-        cwd=tmp_path, env={**environment, "NO_COLOR": "1"}, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            SCHEMATHESIS,
+            "run",
+            f"{url}/api/v1/openapi.json",
+            "--header",
+            f"Authorization: Bearer {token}",
+            *operations,
+            *CHECKS,
+            "--mode",
+            "all",
+            "--max-examples",
+            EXAMPLES,
+            "--no-shrink",
+            "--seed",
+            "20261129",
+        ],
+        cwd=tmp_path,
+        env={**environment, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     summary = re.search(r"Test cases:\s*\n\s*(\d+) generated, (.+)", run.stdout)
     tested = re.search(r"Tested: (\d+)", run.stdout)
     assert summary and tested, run.stdout[-3000:] + run.stderr[-2000:]
-    _report(request, f"schemathesis ({user}): {tested.group(1)} operations, {summary.group(1)} generated, "
-                     f"{summary.group(2).strip()}")  # fmt: skip
+    _report(
+        request,
+        f"schemathesis ({user}): {tested.group(1)} operations, {summary.group(1)} generated, "
+        f"{summary.group(2).strip()}",
+    )
     assert run.returncode == 0, run.stdout[-6000:]
     assert summary.group(2).startswith(f"{summary.group(1)} passed")
     expected = 6 if user == "auditor" else 15
@@ -75,10 +104,16 @@ def test_the_readme_curl_session_works_as_written(live):
     block = re.search(r"<!-- api-session -->\n```sh\n(.*?)```\n<!-- /api-session -->", readme, re.S).group(1)
     # A second shell beside make run: nothing of the portal's configuration set, only where the portal listens
     # (and, here, the stack's database, which make run's default db.sqlite3 stands for).
-    shell = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "PORTAL": url,
-             "DATABASE_URL": environment["DATABASE_URL"], "PORTAL_IGNORE_DOTENV": "1"}  # fmt: skip
-    run = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=ROOT, env=shell, capture_output=True,
-                         text=True, timeout=180)  # fmt: skip
+    shell = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "PORTAL": url,
+        "DATABASE_URL": environment["DATABASE_URL"],
+        "PORTAL_IGNORE_DOTENV": "1",
+    }
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block], cwd=ROOT, env=shell, capture_output=True, text=True, timeout=180
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.strip().splitlines()
     assert lines[0] == "pending_approval" and lines[1] in ("approved", "executing", "succeeded"), lines

@@ -38,7 +38,7 @@ def test_a_token_carries_only_scopes_the_roles_allow(role, scope, request, sim, 
         "read": api.get("/servers").status_code,
         "request": api.post(
             f"/servers/{world.servers['web-01'].id}/attach-preview", {"mode": "port", "port_id": world.spare_port().id}
-        ).status_code,  # fmt: skip
+        ).status_code,
         "approve": api.get("/approvals").status_code,
         "audit": api.get("/audit/anchor").status_code,
     }
@@ -78,17 +78,23 @@ def test_an_approver_token_cannot_approve_its_owners_request(sim, world, approve
     created = api.post(f"/servers/{world.servers['web-01'].id}/attach-requests", body).json()
     assert created["status"] == "pending_approval"
     assert api.get("/approvals").json() == []
-    refused = api.post(f"/approvals/{created['id']}/decision",
-                       {"decision": "approve", "parameters_digest": created["parameters_digest"]})  # fmt: skip
+    refused = api.post(
+        f"/approvals/{created['id']}/decision",
+        {"decision": "approve", "parameters_digest": created["parameters_digest"]},
+    )
     assert problem(refused, 403)["detail"] == "Nobody approves their own request."
     assert InterfaceRequest.objects.get().status == "pending_approval" and sim.attach_posts() == []
 
 
 def test_someone_elses_request_is_not_found(sim, world, requester, other_requester, api_as):
-    mine = api_as(requester, "read", "request").post(
-        f"/servers/{world.servers['web-01'].id}/attach-requests",
-        {"mode": "subnet", "subnet_id": world.subnets["prod-db"].id, "justification": "mine"},
-    ).json()  # fmt: skip
+    mine = (
+        api_as(requester, "read", "request")
+        .post(
+            f"/servers/{world.servers['web-01'].id}/attach-requests",
+            {"mode": "subnet", "subnet_id": world.subnets["prod-db"].id, "justification": "mine"},
+        )
+        .json()
+    )
     theirs = api_as(other_requester, "read", "request")
     assert problem(theirs.get(f"/attach-requests/{mine['id']}"), 404)["detail"] == "No such request."
     assert problem(theirs.post(f"/attach-requests/{mine['id']}/cancel"), 404)["detail"] == "No such request."
@@ -205,8 +211,9 @@ def test_the_token_form_refuses_with_reasons(data, error, client, requester):
     assert ApiToken.objects.count() == 0
 
 
-def test_only_the_owner_revokes_on_the_profile_but_an_admin_revokes_anyones(client, requester, other_requester,
-                                                                            admin_user, token_for):  # fmt: skip
+def test_only_the_owner_revokes_on_the_profile_but_an_admin_revokes_anyones(
+    client, requester, other_requester, admin_user, token_for
+):
     _, token = token_for(requester, "read")
     client.force_login(other_requester)
     assert client.post(f"/accounts/tokens/{token.pk}/revoke/").status_code == 404

@@ -16,8 +16,10 @@ def pending(sim, world, requester, needs_approval):
     def make(user=None, **params):
         defaults = {"server_id": world.servers["web-01"].id, "mode": "subnet", "subnet_id": world.subnets["prod-db"].id}
         return services.interface_request_submit(
-            requester=user or requester, idempotency_key=uuid.uuid4(), justification="needs a decision",
+            requester=user or requester,
+            idempotency_key=uuid.uuid4(),
+            justification="needs a decision",
             **{**defaults, **params},
-        )  # fmt: skip
+        )
 
     return make

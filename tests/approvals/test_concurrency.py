@@ -51,17 +51,35 @@ def race_approvers(
     db_worker processes run; returns each approver's outcomes once every request is in one of `until`."""
     start = time.time() + 4.0  # every approver process is up by then
     schedule = json.dumps([(r.pk, start + 0.25 * i) for i, r in enumerate(requests)])
-    worker_cmd = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05",
-                  "--no-reload", "--no-startup-delay"]  # fmt: skip
-    running = [subprocess.Popen(worker_cmd, cwd=ROOT, env=production_env(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
+    worker_cmd = [
+        sys.executable,
+        "manage.py",
+        "db_worker",
+        "--queue-name",
+        "*",
+        "--interval",
+        "0.05",
+        "--no-reload",
+        "--no-startup-delay",
+    ]
+    running = [
+        subprocess.Popen(
+            worker_cmd, cwd=ROOT, env=production_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(workers)
+    ]
     try:
         approvers = [
-            subprocess.Popen([sys.executable, "manage.py", "shell", "-c", APPROVER], cwd=ROOT,
-                             env=production_env(APPROVER_NAME=name, SCHEDULE=schedule),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [sys.executable, "manage.py", "shell", "-c", APPROVER],
+                cwd=ROOT,
+                env=production_env(APPROVER_NAME=name, SCHEDULE=schedule),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for name in usernames
-        ]  # fmt: skip
+        ]
         outcomes = []
         for process in approvers:
             out, err = process.communicate(timeout=120)
@@ -80,17 +98,22 @@ def race_approvers(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_approvers_and_two_workers_execute_each_request_exactly_once(sim, world, requester, approver,
-                                                                          second_approver, settings):  # fmt: skip
+def test_two_approvers_and_two_workers_execute_each_request_exactly_once(
+    sim, world, requester, approver, second_approver, settings
+):
     settings.CONFIG = settings.CONFIG.model_copy(update={"approval_default": "approver"})
     servers = [world.servers[n].id for n in ("web-01", "app-02", "web-10", "app-05")]
     requests = [
         services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification=f"race {i}",
-            server_id=servers[i % 4], mode="subnet", subnet_id=world.subnets["prod-db"].id,
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification=f"race {i}",
+            server_id=servers[i % 4],
+            mode="subnet",
+            subnet_id=world.subnets["prod-db"].id,
         )
         for i in range(REQUESTS)
-    ]  # fmt: skip
+    ]
     assert {r.status for r in requests} == {Status.PENDING_APPROVAL}
     outcomes = race_approvers([approver.username, second_approver.username], requests, workers=2)
     for request in requests:

@@ -15,17 +15,20 @@ REQUESTS = 24
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_drop_and_late_faults_leave_no_duplicate_ports_and_every_request_settled(sim, world, scp, requester,
-                                                                                 settings):  # fmt: skip
+def test_drop_and_late_faults_leave_no_duplicate_ports_and_every_request_settled(sim, world, scp, requester, settings):
     settings.CONFIG = settings.CONFIG.model_copy(update={"scp_read_timeout": 0.4})
     sim.faults(drop_after_apply_rate=0.35, late_after_apply_rate=0.5, late_seconds=0.7, seed=11)
     servers = [world.servers[n] for n in ("web-01", "app-02", "web-10", "app-05")]
     for i in range(REQUESTS):
         services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification=f"fault {i}",
-            server_id=servers[i % 4].id, mode="subnet", subnet_id=world.subnets["prod-db"].id,
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification=f"fault {i}",
+            server_id=servers[i % 4].id,
+            mode="subnet",
+            subnet_id=world.subnets["prod-db"].id,
             fixed_ips=[f"192.168.20.{100 + i}"],
-        )  # fmt: skip
+        )
     call_command("reconcile")  # whatever the inline reconciliation could not settle
     statuses = Counter(InterfaceRequest.objects.values_list("status", flat=True))
     assert set(statuses) <= {Status.SUCCEEDED, Status.FAILED}, statuses

@@ -16,8 +16,13 @@ from portal.interfaces.models import InterfaceRequest, Status
 
 
 def decide(request, user, approve=True, comment="ok", digest=None):
-    return request_decide(request=request, user=user, approve=approve, comment=comment,
-                          parameters_digest=digest or request.parameters_digest)  # fmt: skip
+    return request_decide(
+        request=request,
+        user=user,
+        approve=approve,
+        comment=comment,
+        parameters_digest=digest or request.parameters_digest,
+    )
 
 
 @pytest.mark.parametrize(
@@ -81,17 +86,22 @@ def test_rejection_keeps_the_reason_for_the_requester(pending, approver, sim):
     assert sim.attach_posts() == []
 
 
-def test_approvers_are_told_when_a_request_waits(sim, world, requester, approver, needs_approval,
-                                                 django_capture_on_commit_callbacks):  # fmt: skip
+def test_approvers_are_told_when_a_request_waits(
+    sim, world, requester, approver, needs_approval, django_capture_on_commit_callbacks
+):
     approver.email = "approver@example.com"
     approver.save()
     with django_capture_on_commit_callbacks(execute=True):
         import uuid
 
         request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="x",
-            server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id,
-        )  # fmt: skip
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification="x",
+            server_id=world.servers["web-01"].id,
+            mode="port",
+            port_id=world.spare_port().id,
+        )
     assert [m.to for m in mail.outbox] == [["approver@example.com"]]
     assert f"/requests/{request.pk}/" in mail.outbox[0].body
 
@@ -109,17 +119,27 @@ def test_the_first_matching_policy_decides_and_is_named(sim, world, requester, a
     import uuid
 
     group = Group.objects.get(name="approver")
-    policy = ApprovalPolicy.objects.create(name="prod fixed IPs", order=1, server_name_pattern="web-*",
-                                           fixed_ips="with", outcome=PolicyOutcome.REQUIRE_APPROVAL)  # fmt: skip
+    policy = ApprovalPolicy.objects.create(
+        name="prod fixed IPs",
+        order=1,
+        server_name_pattern="web-*",
+        fixed_ips="with",
+        outcome=PolicyOutcome.REQUIRE_APPROVAL,
+    )
     policy.steps.create(order=1).groups.add(group)
-    ApprovalPolicy.objects.create(name="web auto", order=2, server_name_pattern="web-*",
-                                  outcome=PolicyOutcome.AUTO_APPROVE)  # fmt: skip
+    ApprovalPolicy.objects.create(
+        name="web auto", order=2, server_name_pattern="web-*", outcome=PolicyOutcome.AUTO_APPROVE
+    )
 
     def submit(**params):
         return services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="x", mode="subnet",
-            subnet_id=world.subnets["prod-db"].id, **params,
-        )  # fmt: skip
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification="x",
+            mode="subnet",
+            subnet_id=world.subnets["prod-db"].id,
+            **params,
+        )
 
     with_ips = submit(server_id=world.servers["web-01"].id, fixed_ips=["192.168.20.99"])
     without = submit(server_id=world.servers["web-10"].id)
@@ -162,10 +182,15 @@ def test_reconcile_command_settles_unknown_and_stuck_requests(sim, world, reques
         {"mode": "port", "port_id": port.id},
         {"mode": "subnet", "subnet_id": world.subnets["prod-db"].id},
     ):
-        made.append(services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="x",
-            server_id=world.servers["web-01"].id, **mode_params,
-        ))  # fmt: skip
+        made.append(
+            services.interface_request_submit(
+                requester=requester,
+                idempotency_key=uuid.uuid4(),
+                justification="x",
+                server_id=world.servers["web-01"].id,
+                **mode_params,
+            )
+        )
     applied, stuck = made
     scp.attach_interface(applied.server_id, schemas.ServerInterfaceCreateRequest(port_id=port.id))
     InterfaceRequest.objects.filter(pk=applied.pk).update(status=Status.UNKNOWN, ports_before=[])
@@ -188,9 +213,13 @@ def test_a_line_break_in_a_server_name_never_breaks_or_drops_the_mail(
     sim.set_server(world.servers["web-01"].id, name="web-01\r\nBcc: everyone@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="x",
-            server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id,
-        )  # fmt: skip
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification="x",
+            server_id=world.servers["web-01"].id,
+            mode="port",
+            port_id=world.spare_port().id,
+        )
     assert len(mail.outbox) == 1
     subject = mail.outbox[0].subject
     assert "\n" not in subject and "\r" not in subject and subject.endswith(f"(request {request.pk})")
@@ -205,16 +234,22 @@ def test_a_mail_that_cannot_be_sent_is_audited(pending, approver, settings, djan
     assert failed.interface_request_id == request.pk and failed.payload["recipients"] == 1
 
 
-def test_a_rejection_reads_once_and_refused_clicks_stay_off_the_requesters_page(pending, approver, second_approver,
-                                                                               requester, client):  # fmt: skip
+def test_a_rejection_reads_once_and_refused_clicks_stay_off_the_requesters_page(
+    pending, approver, second_approver, requester, client
+):
     from portal.approvals.services import request_decide
     from portal.interfaces.errors import NotAllowed
 
     request = pending()
     with pytest.raises(NotAllowed):  # an approver's first click with a stale digest is refused
         request_decide(request=request, user=approver, approve=True, parameters_digest="0" * 64)
-    request_decide(request=request, user=second_approver, approve=False, comment="Use the storage subnet instead",
-                   parameters_digest=request.parameters_digest)  # fmt: skip
+    request_decide(
+        request=request,
+        user=second_approver,
+        approve=False,
+        comment="Use the storage subnet instead",
+        parameters_digest=request.parameters_digest,
+    )
     client.force_login(requester)
     page = client.get(f"/requests/{request.pk}/").content.decode()
     assert page.count("Use the storage subnet instead") == 1

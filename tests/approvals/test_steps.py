@@ -23,8 +23,9 @@ def two_steps(db):
     """A policy for web-*: any one of netops, then two of security. Both groups approve for the platform team."""
     netops, security = (Group.objects.get_or_create(name=n)[0] for n in ("netops", "security"))
     platform_team().approver_groups.add(netops, security)
-    policy = ApprovalPolicy.objects.create(name="network change", order=1, server_name_pattern="web-*",
-                                           outcome=PolicyOutcome.REQUIRE_APPROVAL)  # fmt: skip
+    policy = ApprovalPolicy.objects.create(
+        name="network change", order=1, server_name_pattern="web-*", outcome=PolicyOutcome.REQUIRE_APPROVAL
+    )
     policy.steps.create(order=1, required=1).groups.add(netops)
     policy.steps.create(order=2, required=2).groups.add(security)
     return policy
@@ -33,8 +34,13 @@ def two_steps(db):
 @pytest.fixture
 def people(django_user_model, two_steps):
     users = {}
-    for name, group in (("net1", "netops"), ("net2", "netops"), ("sec1", "security"), ("sec2", "security"),
-                        ("sec3", "security")):  # fmt: skip
+    for name, group in (
+        ("net1", "netops"),
+        ("net2", "netops"),
+        ("sec1", "security"),
+        ("sec2", "security"),
+        ("sec3", "security"),
+    ):
         users[name] = _user(django_user_model, name)
         users[name].groups.add(Group.objects.get(name=group))
         platform_team().members.add(users[name])
@@ -43,15 +49,20 @@ def people(django_user_model, two_steps):
 
 def submit(world, requester):
     return services.interface_request_submit(
-        requester=requester, idempotency_key=uuid.uuid4(), justification="two steps",
-        server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id,
-    )  # fmt: skip
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        justification="two steps",
+        server_id=world.servers["web-01"].id,
+        mode="port",
+        port_id=world.spare_port().id,
+    )
 
 
 def decide(request, user, approve=True, comment="ok"):
     request.refresh_from_db()
-    return request_decide(request=request, user=user, approve=approve, comment=comment,
-                          parameters_digest=request.parameters_digest)  # fmt: skip
+    return request_decide(
+        request=request, user=user, approve=approve, comment=comment, parameters_digest=request.parameters_digest
+    )
 
 
 def fresh(user):
@@ -149,9 +160,13 @@ def test_two_approvers_deciding_the_last_step_at_once_make_one_execution(sim, wo
     requests = []
     for i in range(rounds):
         request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification=f"race {i}",
-            server_id=servers[i % 3], mode="subnet", subnet_id=world.subnets["prod-db"].id,
-        )  # fmt: skip
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification=f"race {i}",
+            server_id=servers[i % 3],
+            mode="subnet",
+            subnet_id=world.subnets["prod-db"].id,
+        )
         decide(request, people["net1"])
         decide(request, people["sec1"])
         requests.append(request)

@@ -14,9 +14,15 @@ from portal.audit.selectors import EventFilter, event_page
 
 @pytest.mark.parametrize(
     "filters",
-    [EventFilter(), EventFilter(actor="bob"), EventFilter(action="scp.call", outcome="failure"),
-     EventFilter(server_id="server-3"), EventFilter(request_id=5), EventFilter(text="number 1")],
-)  # fmt: skip
+    [
+        EventFilter(),
+        EventFilter(actor="bob"),
+        EventFilter(action="scp.call", outcome="failure"),
+        EventFilter(server_id="server-3"),
+        EventFilter(request_id=5),
+        EventFilter(text="number 1"),
+    ],
+)
 def test_keyset_pages_have_no_gaps_or_repeats(events, filters):
     events(3000)
     expected = list(filters.apply(AuditEvent.objects.all()).order_by("-seq").values_list("seq", flat=True))
@@ -47,8 +53,17 @@ def test_review_filters_by_time_and_shows_events(events, client, auditor):
     assert page.count('href="/audit/events/') == 10
 
 
-@pytest.mark.parametrize("query", ["?since=yesterday", "?request=abc", "?outcome=maybe", "?before=-5",
-                                   "?since=2026-11-02T00:00&until=2026-11-01T00:00", "?q=" + "x" * 500])  # fmt: skip
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?since=yesterday",
+        "?request=abc",
+        "?outcome=maybe",
+        "?before=-5",
+        "?since=2026-11-02T00:00&until=2026-11-01T00:00",
+        "?q=" + "x" * 500,
+    ],
+)
 def test_bad_filters_are_explained_not_500(events, client, auditor, query):
     events(5)
     client.force_login(auditor)
@@ -67,8 +82,7 @@ def test_event_page_shows_the_scp_call_readably(sim, world, client, auditor):
 
 
 def test_csv_export_defuses_formula_cells(events, client, auditor):
-    events(4, actor_name="=HYPERLINK(\"http://evil\")", target="+1+1", user_agent="@SUM(A1)",
-           correlation_id="-2+3")  # fmt: skip
+    events(4, actor_name='=HYPERLINK("http://evil")', target="+1+1", user_agent="@SUM(A1)", correlation_id="-2+3")
     client.force_login(auditor)
     body = b"".join(client.get("/audit/export.csv").streaming_content).decode()
     rows = list(csv.DictReader(io.StringIO(body)))
@@ -124,9 +138,14 @@ def test_auditors_change_nothing_even_in_the_admin(events, client, auditor, djan
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     ("term", "matches"),
-    [("NUMBER 7", {7} | set(range(70, 80)) | set(range(700, 800))), ("number 12 ", set()),
-     ('number 42"', {42}), ("50%", set()), ("r_1", set())],
-)  # fmt: skip
+    [
+        ("NUMBER 7", {7} | set(range(70, 80)) | set(range(700, 800))),
+        ("number 12 ", set()),
+        ('number 42"', {42}),
+        ("50%", set()),
+        ("r_1", set()),
+    ],
+)
 def test_payload_text_filter_is_exact_on_this_database(events, term, matches):
     events(1000)
     found = EventFilter(text=term).apply(AuditEvent.objects.all()).values_list("payload__i", flat=True)
@@ -156,9 +175,14 @@ def test_the_correlation_link_lists_the_events_of_that_request(client, auditor, 
     from portal.interfaces import services
 
     with bound(RequestContext(correlation_id="c0ffee" * 5, actor_name="requester")):
-        services.interface_request_submit(requester=requester, idempotency_key=uuid.uuid4(), justification="x",
-                                          server_id=world.servers["web-01"].id, mode="subnet",
-                                          subnet_id=world.subnets["prod-db"].id)  # fmt: skip
+        services.interface_request_submit(
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification="x",
+            server_id=world.servers["web-01"].id,
+            mode="subnet",
+            subnet_id=world.subnets["prod-db"].id,
+        )
     mine = set(AuditEvent.objects.filter(correlation_id="c0ffee" * 5).values_list("seq", flat=True))
     assert len(mine) >= 3  # SCP reads, the submission, the automatic approval
     client.force_login(auditor)
@@ -177,8 +201,9 @@ def test_verify_shows_running_until_the_new_result_and_keeps_the_filters(client,
     from portal.audit.models import Outcome, VerificationRun
     from portal.audit.services import record_event
 
-    VerificationRun.objects.create(ran_at=timezone.now() - dt.timedelta(hours=1), ok=True, events=1,
-                                   message="1 events verified")  # fmt: skip
+    VerificationRun.objects.create(
+        ran_at=timezone.now() - dt.timedelta(hours=1), ok=True, events=1, message="1 events verified"
+    )
     client.force_login(auditor)
     record_event(action="audit.verify_started", outcome=Outcome.SUCCESS, actor=auditor)  # queued, not yet run
     page = client.get("/audit/?action=auth.login").content.decode()

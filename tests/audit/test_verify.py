@@ -38,14 +38,21 @@ def test_an_intact_log_verifies(events):
         (["UPDATE audit_auditevent SET payload = '{\"i\": 17}' WHERE seq = 17"], "seq 17: changed"),
         (["DELETE FROM audit_auditevent WHERE seq = 17"], "seq 17: missing"),
         (["DELETE FROM audit_auditevent WHERE seq = 40"], "seq 40: missing"),
-        (["DELETE FROM audit_auditevent WHERE seq = 17",
-          "UPDATE audit_auditevent SET seq = seq - 1 WHERE seq > 17"], "seq 17: missing"),
-        (["UPDATE audit_auditevent SET seq = -1 WHERE seq = 17",
-          "UPDATE audit_auditevent SET seq = 17 WHERE seq = 19",
-          "UPDATE audit_auditevent SET seq = 19 WHERE seq = -1"], "seq 17: out of order"),
+        (
+            ["DELETE FROM audit_auditevent WHERE seq = 17", "UPDATE audit_auditevent SET seq = seq - 1 WHERE seq > 17"],
+            "seq 17: missing",
+        ),
+        (
+            [
+                "UPDATE audit_auditevent SET seq = -1 WHERE seq = 17",
+                "UPDATE audit_auditevent SET seq = 17 WHERE seq = 19",
+                "UPDATE audit_auditevent SET seq = 19 WHERE seq = -1",
+            ],
+            "seq 17: out of order",
+        ),
     ],
     ids=["changed-name", "changed-payload", "deleted", "deleted-tail", "deleted-renumbered", "reordered"],
-)  # fmt: skip
+)
 def test_damage_is_named(events, raw_sql, damage, expected):
     events(40)
     raw_sql(*damage)
@@ -63,8 +70,10 @@ def forge_after(raw_sql, seq: int, *, shift_later: bool) -> None:
     forged["hash"] = event_hash(forged)
     statements = []
     if shift_later:
-        statements += [f"UPDATE audit_auditevent SET seq = seq + 100000 WHERE seq > {seq}",
-                       "UPDATE audit_auditevent SET seq = seq - 99999 WHERE seq > 100000"]  # fmt: skip
+        statements += [
+            f"UPDATE audit_auditevent SET seq = seq + 100000 WHERE seq > {seq}",
+            "UPDATE audit_auditevent SET seq = seq - 99999 WHERE seq > 100000",
+        ]
     statements.append(
         "INSERT INTO audit_auditevent (seq, created_at, action, outcome, actor_id, actor_name, source_ip, user_agent,"
         " correlation_id, interface_request_id, target, payload, prev_hash, hash)"
@@ -76,8 +85,11 @@ def forge_after(raw_sql, seq: int, *, shift_later: bool) -> None:
     raw_sql(*statements)
 
 
-@pytest.mark.parametrize(("shift_later", "expected"), [(True, "seq 17: inserted"), (False, "seq 41: inserted")],
-                         ids=["in-the-middle", "after-the-head"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("shift_later", "expected"),
+    [(True, "seq 17: inserted"), (False, "seq 41: inserted")],
+    ids=["in-the-middle", "after-the-head"],
+)
 def test_an_insertion_with_a_valid_hash_is_named(events, raw_sql, shift_later, expected):
     events(40)
     forge_after(raw_sql, 16 if shift_later else 40, shift_later=shift_later)
@@ -88,9 +100,12 @@ def test_an_insertion_with_a_valid_hash_is_named(events, raw_sql, shift_later, e
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the triggers exist on PostgreSQL only")
 @pytest.mark.parametrize(
     "statement",
-    ["UPDATE audit_auditevent SET action = 'x' WHERE seq = 1", "DELETE FROM audit_auditevent WHERE seq = 1",
-     "TRUNCATE audit_auditevent"],
-)  # fmt: skip
+    [
+        "UPDATE audit_auditevent SET action = 'x' WHERE seq = 1",
+        "DELETE FROM audit_auditevent WHERE seq = 1",
+        "TRUNCATE audit_auditevent",
+    ],
+)
 def test_postgresql_refuses_update_delete_and_truncate(events, statement):
     events(3)
     with pytest.raises((InternalError, ProgrammingError, IntegrityError), match="append-only"):

@@ -16,9 +16,13 @@ CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("SCP_", "D
 
 def run_manage(*args, **env):
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**CLEAN_ENV, **env}, capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**CLEAN_ENV, **env},
+        capture_output=True,
+        text=True,
         timeout=60,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize(
@@ -158,9 +162,13 @@ def test_healthz_answers_for_any_host(client):
 
 def test_the_tests_reach_only_their_own_simulator_whatever_the_shell_holds(tmp_path):
     """A shell set up for real work (SCP_* and OIDC_* variables, a .env) changes nothing about where tests go."""
-    real = {"SCP_VIRTUALSERVER_URL": "https://virtualserver.kr-west1.e.example.com",
-            "SCP_VPC_URL": "https://vpc.kr-west1.e.example.com", "SCP_ACCESS_KEY": "real-access-key",
-            "SCP_SECRET_KEY": "real-secret-key", "OIDC_ISSUER": "https://idp.example.com"}  # fmt: skip
+    real = {
+        "SCP_VIRTUALSERVER_URL": "https://virtualserver.kr-west1.e.example.com",
+        "SCP_VPC_URL": "https://vpc.kr-west1.e.example.com",
+        "SCP_ACCESS_KEY": "real-access-key",
+        "SCP_SECRET_KEY": "real-secret-key",
+        "OIDC_ISSUER": "https://idp.example.com",
+    }
     env = {**os.environ, **real, "SIM_PORT": "54321"}
     probe = (
         "import tests.env, os\n"
@@ -169,10 +177,14 @@ def test_the_tests_reach_only_their_own_simulator_whatever_the_shell_holds(tmp_p
         "print(c.scp_virtualserver_url, c.scp_vpc_url, c.scp_access_key, c.scp_secret_key.get_secret_value(),"
         " c.oidc_issuer)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "http://127.0.0.1:54321/virtualserver", "http://127.0.0.1:54321/vpc", "demo-access-key-0001",
-        "demo-secret-key-not-for-production", "None",
-    ]  # fmt: skip
+        "http://127.0.0.1:54321/virtualserver",
+        "http://127.0.0.1:54321/vpc",
+        "demo-access-key-0001",
+        "demo-secret-key-not-for-production",
+        "None",
+    ]

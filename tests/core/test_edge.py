@@ -37,27 +37,34 @@ def test_a_control_character_is_a_clear_400_and_an_audit_event(client, requester
     ("url", "data", "expected"),
     [
         ("/servers/{web}/attach/", {"action": "preview", "mode": "subnet", "subnet_id": "a\x00b"}, 200),
-        ("/servers/{web}/attach/", {"action": "confirm", "mode": "port", "port_id": "p\x00", "justification": "a\x00"},
-         200),
+        (
+            "/servers/{web}/attach/",
+            {"action": "confirm", "mode": "port", "port_id": "p\x00", "justification": "a\x00"},
+            200,
+        ),
         ("/approvals/{pending}/decide/", {"decision": "reject", "comment": "no\x00 way"}, 200),
         ("/accounts/login/", {"username": "a\x00", "password": "x"}, 200),
     ],
-)  # fmt: skip
-def test_nul_in_form_fields_is_a_form_error_or_dropped_never_a_500(client, sim, world, requester, approver, settings,
-                                                                  url, data, expected):  # fmt: skip
+)
+def test_nul_in_form_fields_is_a_form_error_or_dropped_never_a_500(
+    client, sim, world, requester, approver, settings, url, data, expected
+):
     import uuid
 
     from portal.interfaces import services
 
     settings.CONFIG = settings.CONFIG.model_copy(update={"approval_default": "approver"})
     pending = services.interface_request_submit(
-        requester=requester, idempotency_key=uuid.uuid4(), justification="x",
-        server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id,
-    )  # fmt: skip
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        justification="x",
+        server_id=world.servers["web-01"].id,
+        mode="port",
+        port_id=world.spare_port().id,
+    )
     if "login" not in url:
         client.force_login(approver if "decide" in url else requester)
-    response = client.post(url.format(web=world.servers["web-01"].id, pending=pending.pk), data,
-                           HTTP_HX_REQUEST="true")  # fmt: skip
+    response = client.post(url.format(web=world.servers["web-01"].id, pending=pending.pk), data, HTTP_HX_REQUEST="true")
     assert response.status_code == expected
     for event in AuditEvent.objects.all():
         assert "\x00" not in str(event.payload) and "\x00" not in event.target

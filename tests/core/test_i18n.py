@@ -41,23 +41,41 @@ def test_the_switcher_never_redirects_off_the_portal(client):
 
 def test_form_errors_come_in_korean(sim, world, requester, requester_client):
     Preferences.objects.create(user=requester, language="ko")
-    page = requester_client.post(f"/servers/{world.servers['web-01'].id}/attach/", {
-        "action": "preview", "mode": "subnet", "subnet_id": world.subnets["prod-app"].id, "justification": "",
-        "idempotency_key": str(uuid.uuid4()), "fixed_ip": ["10.9.9.9"],
-    }).content.decode()  # fmt: skip
+    page = requester_client.post(
+        f"/servers/{world.servers['web-01'].id}/attach/",
+        {
+            "action": "preview",
+            "mode": "subnet",
+            "subnet_id": world.subnets["prod-app"].id,
+            "justification": "",
+            "idempotency_key": str(uuid.uuid4()),
+            "fixed_ip": ["10.9.9.9"],
+        },
+    ).content.decode()
     assert "이 인터페이스가 필요한 이유를 입력하세요." in page
-    page = requester_client.post(f"/servers/{world.servers['web-01'].id}/attach/", {
-        "action": "preview", "mode": "subnet", "subnet_id": world.subnets["prod-app"].id, "justification": "백업",
-        "idempotency_key": str(uuid.uuid4()), "fixed_ip": ["10.9.9.9"],
-    }).content.decode()  # fmt: skip
+    page = requester_client.post(
+        f"/servers/{world.servers['web-01'].id}/attach/",
+        {
+            "action": "preview",
+            "mode": "subnet",
+            "subnet_id": world.subnets["prod-app"].id,
+            "justification": "백업",
+            "idempotency_key": str(uuid.uuid4()),
+            "fixed_ip": ["10.9.9.9"],
+        },
+    ).content.decode()
     assert "10.9.9.9은(는) 서브넷 192.168.10.0/24 밖에 있습니다." in page
 
 
 def test_scp_answers_in_the_requesters_language_and_the_audit_keeps_its_exact_text(sim, world, requester, submit):
     Preferences.objects.create(user=requester, language="ko")
     sim.faults(conflict_rate=1.0)  # SCP refuses the POST with its transient 409
-    request = submit(justification="한국어", server_id=world.servers["web-01"].id, mode="subnet",
-                     subnet_id=world.subnets["prod-app"].id)  # fmt: skip
+    request = submit(
+        justification="한국어",
+        server_id=world.servers["web-01"].id,
+        mode="subnet",
+        subnet_id=world.subnets["prod-app"].id,
+    )
     assert request.status == Status.FAILED
     korean = "서버가 다른 작업을 처리하고 있습니다. 잠시 후 다시 시도하세요. (server is busy; try again)"
     assert request.status_reason == f"SCP가 충돌을 보고했으며 아무것도 연결하지 않았습니다: {korean}"
@@ -69,8 +87,12 @@ def test_scp_answers_in_the_requesters_language_and_the_audit_keeps_its_exact_te
 
 def test_an_english_reader_asks_scp_in_english(sim, world, submit):
     sim.faults(conflict_rate=1.0)
-    request = submit(justification="English", server_id=world.servers["web-01"].id, mode="subnet",
-                     subnet_id=world.subnets["prod-app"].id)  # fmt: skip
+    request = submit(
+        justification="English",
+        server_id=world.servers["web-01"].id,
+        mode="subnet",
+        subnet_id=world.subnets["prod-app"].id,
+    )
     assert request.status_reason == "SCP reported a conflict and attached nothing: server is busy; try again"
     post = AuditEvent.objects.filter(action="scp.call", payload__method="POST").get()
     assert post.payload["accept_language"] == "en-US"

@@ -162,8 +162,13 @@ def test_a_large_backlog_is_folded_over_several_scrapes(client, sim, world, subm
     seen = []
     for _ in range(100):
         samples = scrape(client)
-        seen.append(sum(s.value for s in samples.get("portal_scp_calls_total", [])
-                        if all(s.labels.get(k) == v for k, v in posts.items())))  # fmt: skip
+        seen.append(
+            sum(
+                s.value
+                for s in samples.get("portal_scp_calls_total", [])
+                if all(s.labels.get(k) == v for k, v in posts.items())
+            )
+        )
         if metrics.metrics_fold() == 0 and seen[-1] == 1:
             break
     assert seen[0] == 0 and seen[-1] == 1  # caught up, three events a scrape, without counting twice

@@ -35,12 +35,21 @@ def wait_for(condition, timeout: float = 30):
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_is_started_again_and_everything_stops_together(tmp_path):
     sim_port, web_port = _free_port(), _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url(), "TASKS_BACKEND": "database",
-           "SCP_VIRTUALSERVER_URL": f"http://127.0.0.1:{sim_port}/virtualserver",
-           "SCP_VPC_URL": f"http://127.0.0.1:{sim_port}/vpc"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "TASKS_BACKEND": "database",
+        "SCP_VIRTUALSERVER_URL": f"http://127.0.0.1:{sim_port}/virtualserver",
+        "SCP_VPC_URL": f"http://127.0.0.1:{sim_port}/vpc",
+    }
     log = (tmp_path / "run_portal.log").open("w")
-    portal = subprocess.Popen([sys.executable, "manage.py", "run_portal", "--addr", f"127.0.0.1:{web_port}"],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    portal = subprocess.Popen(
+        [sys.executable, "manage.py", "run_portal", "--addr", f"127.0.0.1:{web_port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
 
         def all_four():

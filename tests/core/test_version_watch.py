@@ -35,9 +35,7 @@ def test_the_default_catalogue_says_nothing_about_the_pinned_versions(sim, db):
     assert check_scp_version_watch() == [] and version_refusal() is None
 
 
-def test_within_ninety_days_admins_see_a_banner_get_one_mail_and_check_warns(
-    sim, admin, requester, client, mailoutbox
-):  # fmt: skip
+def test_within_ninety_days_admins_see_a_banner_get_one_mail_and_check_warns(sim, admin, requester, client, mailoutbox):
     publish(sim, days(30))
     scp_versions_refresh()
     [watch] = [w for w in version_watch() if w.level != "ok"]
@@ -58,15 +56,19 @@ def test_within_ninety_days_admins_see_a_banner_get_one_mail_and_check_warns(
 
 def test_past_the_date_an_approved_request_is_refused_before_anything_is_sent(
     sim, world, requester, approver, settings, django_capture_on_commit_callbacks
-):  # fmt: skip
+):
     from portal.approvals.services import request_decide
 
     settings.CONFIG = settings.CONFIG.model_copy(update={"approval_default": "approver"})
     with django_capture_on_commit_callbacks(execute=True):
         request = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="approved after the date",
-            server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id,
-        )  # fmt: skip
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification="approved after the date",
+            server_id=world.servers["web-01"].id,
+            mode="port",
+            port_id=world.spare_port().id,
+        )
     assert request.status == "pending_approval"
     publish(sim, days(-1))  # meanwhile SCP's list says the pinned version's date has passed
     scp_versions_refresh()
@@ -92,9 +94,13 @@ def test_past_the_date_a_new_request_is_refused_with_the_reason(sim, world, requ
     sim.clear_log()
     with pytest.raises(ScpUnavailable, match="reached its Not Before date"):
         services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="after the date",
-            server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id,
-        )  # fmt: skip
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification="after the date",
+            server_id=world.servers["web-01"].id,
+            mode="port",
+            port_id=world.spare_port().id,
+        )
     assert sim.requests() == []
 
 

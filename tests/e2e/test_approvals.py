@@ -29,8 +29,9 @@ def submit_by_port(page, world, justification: str) -> str:
     return page.url
 
 
-def test_requester_submits_approver_approves_requester_sees_success(new_page, requester, approver, sim, world,
-                                                                    needs_approval):  # fmt: skip
+def test_requester_submits_approver_approves_requester_sees_success(
+    new_page, requester, approver, sim, world, needs_approval
+):
     mine = new_page()
     sign_in(mine, "requester")
     url = submit_by_port(mine, world, "Backup agent needs its own NIC")
@@ -67,8 +68,9 @@ def test_a_rejection_shows_its_reason_to_the_requester(new_page, requester, appr
     assert sim.attach_posts() == []
 
 
-def test_an_approver_gets_no_approve_button_for_their_own_request(new_page, approver, second_approver, sim, world,
-                                                                  needs_approval):  # fmt: skip
+def test_an_approver_gets_no_approve_button_for_their_own_request(
+    new_page, approver, second_approver, sim, world, needs_approval
+):
     page = new_page()
     sign_in(page, "approver")
     url = submit_by_port(page, world, "My own change")
@@ -79,10 +81,14 @@ def test_an_approver_gets_no_approve_button_for_their_own_request(new_page, appr
     csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     forced = page.request.post(
         f"/approvals/{request.pk}/decide/",
-        form={"decision": "approve", "parameters_digest": request.parameters_digest, "comment": "sneaky",
-              "csrfmiddlewaretoken": csrf},
+        form={
+            "decision": "approve",
+            "parameters_digest": request.parameters_digest,
+            "comment": "sneaky",
+            "csrfmiddlewaretoken": csrf,
+        },
         headers={"Referer": page.url},
-    )  # fmt: skip
+    )
     assert forced.status == 403 and "Nobody approves their own request" in forced.text()
     request.refresh_from_db()
     assert request.status == "pending_approval" and sim.attach_posts() == []
@@ -91,8 +97,7 @@ def test_an_approver_gets_no_approve_button_for_their_own_request(new_page, appr
     expect(page.locator("#status")).to_have_text("Pending approval")
 
 
-def test_polling_never_wipes_an_approvers_half_typed_comment(new_page, requester, approver, sim, world,
-                                                             needs_approval):  # fmt: skip
+def test_polling_never_wipes_an_approvers_half_typed_comment(new_page, requester, approver, sim, world, needs_approval):
     mine = new_page()
     sign_in(mine, "requester")
     url = submit_by_port(mine, world, "Needs a careful look")

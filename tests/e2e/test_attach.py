@@ -83,9 +83,10 @@ def test_an_address_taken_between_preview_and_confirm_is_a_clear_error(signed_in
     # Someone else takes the address while the requester reads the preview.
     scp.attach_interface(
         world.servers["app-02"].id,
-        schemas.ServerInterfaceCreateRequest(subnet_id=world.subnets["prod-app"].id,
-                                             fixed_ips=[{"ip_address": "192.168.10.77"}]),
-    )  # fmt: skip
+        schemas.ServerInterfaceCreateRequest(
+            subnet_id=world.subnets["prod-app"].id, fixed_ips=[{"ip_address": "192.168.10.77"}]
+        ),
+    )
     sim.clear_log()
     page.get_by_role("button", name="Confirm and submit").click()
     expect(page.locator("#fixed_ip_0_error")).to_have_text("192.168.10.77 is already in use in 192.168.10.0/24.")
@@ -148,10 +149,14 @@ def test_a_held_ip_is_refused_as_you_type_naming_the_holder(signed_in, sim, worl
 
     settings.CONFIG = settings.CONFIG.model_copy(update={"approval_default": "approver"})
     holder = interface_request_submit(
-        requester=other_requester, idempotency_key=__import__("uuid").uuid4(), justification="first",
-        server_id=world.servers["web-01"].id, mode="subnet", subnet_id=world.subnets["prod-db"].id,
+        requester=other_requester,
+        idempotency_key=__import__("uuid").uuid4(),
+        justification="first",
+        server_id=world.servers["web-01"].id,
+        mode="subnet",
+        subnet_id=world.subnets["prod-db"].id,
         fixed_ips=["192.168.20.88"],
-    )  # fmt: skip
+    )
     page = signed_in
     open_attach_form(page, "web-01")
     page.get_by_label("Subnet (in the server's VPC)").select_option(

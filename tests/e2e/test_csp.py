@@ -30,10 +30,22 @@ def watched_page(new_page):
     page.add_init_script(WATCH)
     errors: list[str] = []
     # A page's own 404 (a request outside one's audience) is expected; a sub-resource that fails is not.
-    page.on("console", lambda msg: errors.append(f"{msg.type}: {msg.text}")
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)  # fmt: skip
-    page.on("response", lambda r: errors.append(f"{r.status} for {r.url}")
-            if r.status >= 400 and r.request.resource_type != "document" else None)  # fmt: skip
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(f"{msg.type}: {msg.text}")
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: (
+            errors.append(f"{r.status} for {r.url}")
+            if r.status >= 400 and r.request.resource_type != "document"
+            else None
+        ),
+    )
     page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
     page.errors = errors
     return page
@@ -69,14 +81,22 @@ def requests_of_each_kind(requester, approver, sim, world, settings):
 
     server = world.servers["web-01"].id
     done = interface_request_submit(
-        requester=requester, idempotency_key=uuid.uuid4(), server_id=server, mode="port",
-        port_id=world.spare_port().id, justification="CSP walk: succeeded",
-    )  # fmt: skip
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        server_id=server,
+        mode="port",
+        port_id=world.spare_port().id,
+        justification="CSP walk: succeeded",
+    )
     settings.CONFIG = settings.CONFIG.model_copy(update={"approval_default": "approver"})
     waiting = interface_request_submit(
-        requester=requester, idempotency_key=uuid.uuid4(), server_id=server, mode="port",
-        port_id=world.spare_port(n=2).id, justification="CSP walk: waiting",
-    )  # fmt: skip
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        server_id=server,
+        mode="port",
+        port_id=world.spare_port(n=2).id,
+        justification="CSP walk: waiting",
+    )
     done.refresh_from_db()
     assert done.status == Status.SUCCEEDED and waiting.status == Status.PENDING_APPROVAL
     return done, waiting
@@ -100,18 +120,32 @@ def test_every_page_keeps_the_policy_for_every_role(new_page, requests_of_each_k
     event = AuditEvent.objects.order_by("-seq").first().seq
     common = ["/servers/", f"/servers/{server}/", "/accounts/profile/", "/accounts/password_change/"]
     pages = {
-        "requester": [*common, f"/servers/{server}/attach/", "/requests/", f"/requests/{done.pk}/",
-                      f"/requests/{waiting.pk}/", "/requests/999999/", "/api/v1/docs",
-                      f"/servers/{server}/detach/{done.result_port_id}/"],
+        "requester": [
+            *common,
+            f"/servers/{server}/attach/",
+            "/requests/",
+            f"/requests/{done.pk}/",
+            f"/requests/{waiting.pk}/",
+            "/requests/999999/",
+            "/api/v1/docs",
+            f"/servers/{server}/detach/{done.result_port_id}/",
+        ],
         "approver": [*common, "/approvals/", f"/requests/{waiting.pk}/"],
-        "auditor": [*common, "/audit/", f"/audit/events/{event}/", f"/requests/{done.pk}/", "/audit/?q=web",
-                    "/drift/"],
-        "admin": ["/admin/", "/admin/interfaces/interfacerequest/",
-                  f"/admin/interfaces/interfacerequest/{done.pk}/change/", "/admin/auth/user/",
-                  "/admin/auth/user/add/", "/admin/teams/team/", "/admin/teams/team/add/",
-                  "/admin/approvals/approvalpolicy/add/", "/admin/axes/accessattempt/", "/admin/audit/auditevent/",
-                  "/admin/api/apitoken/"],
-    }  # fmt: skip
+        "auditor": [*common, "/audit/", f"/audit/events/{event}/", f"/requests/{done.pk}/", "/audit/?q=web", "/drift/"],
+        "admin": [
+            "/admin/",
+            "/admin/interfaces/interfacerequest/",
+            f"/admin/interfaces/interfacerequest/{done.pk}/change/",
+            "/admin/auth/user/",
+            "/admin/auth/user/add/",
+            "/admin/teams/team/",
+            "/admin/teams/team/add/",
+            "/admin/approvals/approvalpolicy/add/",
+            "/admin/axes/accessattempt/",
+            "/admin/audit/auditevent/",
+            "/admin/api/apitoken/",
+        ],
+    }
     for role, urls in pages.items():
         page = watched_page(new_page)
         if role == "admin":

@@ -17,13 +17,25 @@ def test_the_main_pages_fit_a_390px_screen(new_page, requester, auditor, sim, wo
     from portal.interfaces.services import interface_request_submit
 
     server = world.servers["web-01"].id
-    done = interface_request_submit(requester=requester, idempotency_key=uuid.uuid4(), justification="narrow",
-                                    server_id=server, mode="port", port_id=world.spare_port().id)  # fmt: skip
+    done = interface_request_submit(
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        justification="narrow",
+        server_id=server,
+        mode="port",
+        port_id=world.spare_port().id,
+    )
     pages = {
-        "requester": ["/servers/", f"/servers/{server}/", f"/servers/{server}/attach/", f"/requests/{done.pk}/",
-                      "/requests/", "/accounts/profile/"],
+        "requester": [
+            "/servers/",
+            f"/servers/{server}/",
+            f"/servers/{server}/attach/",
+            f"/requests/{done.pk}/",
+            "/requests/",
+            "/accounts/profile/",
+        ],
         "auditor": ["/audit/", "/drift/"],
-    }  # fmt: skip
+    }
     for role, urls in pages.items():
         page = new_page(viewport={"width": 390, "height": 844})
         sign_in(page, role)

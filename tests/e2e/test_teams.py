@@ -40,8 +40,11 @@ def test_requester_a_cannot_reach_requester_bs_request_by_any_url(new_page, org,
     expect(page.get_by_role("link", name="web-01")).to_have_count(0)
     csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     for url in (f"/requests/{web_request.pk}/cancel/", f"/approvals/{web_request.pk}/decide/"):
-        forced = page.request.post(url, form={"decision": "approve", "csrfmiddlewaretoken": csrf},
-                                   headers={"Referer": page.url, "HX-Request": "true"})  # fmt: skip
+        forced = page.request.post(
+            url,
+            form={"decision": "approve", "csrfmiddlewaretoken": csrf},
+            headers={"Referer": page.url, "HX-Request": "true"},
+        )
         assert forced.status == 404 and SECRET_JUSTIFICATION not in forced.text()
     web_request.refresh_from_db()
     assert web_request.status == "pending_approval"

@@ -8,8 +8,12 @@ from portal.identity.models import Preferences
 
 
 def test_times_show_in_the_saved_time_zone_with_utc_on_hover(sim, world, requester, requester_client, submit):
-    request = submit(justification="time zones", server_id=world.servers["web-01"].id, mode="subnet",
-                     subnet_id=world.subnets["prod-app"].id)  # fmt: skip
+    request = submit(
+        justification="time zones",
+        server_id=world.servers["web-01"].id,
+        mode="subnet",
+        subnet_id=world.subnets["prod-app"].id,
+    )
     utc = request.created_at.strftime("%Y-%m-%d %H:%M:%S")
     page = requester_client.get(f"/requests/{request.pk}/").content.decode()
     assert f'title="{utc} UTC">{utc} UTC</time>' in page  # nothing chosen: UTC

@@ -128,8 +128,9 @@ def test_sign_out_also_ends_the_idp_session(client, sso):
 
 
 @pytest.mark.parametrize("mode", ["off", "staff"])
-def test_password_sign_in_can_be_switched_off_or_kept_for_administrators(client, sso, settings, mode, requester,
-                                                                         django_user_model):  # fmt: skip
+def test_password_sign_in_can_be_switched_off_or_kept_for_administrators(
+    client, sso, settings, mode, requester, django_user_model
+):
     settings.CONFIG = settings.CONFIG.model_copy(update={"password_login": mode})
     page = client.get("/accounts/login/").content.decode()
     assert "Sign in with single sign-on" in page and (('name="password"' in page) == (mode == "staff"))

@@ -17,9 +17,13 @@ def test_anonymous_users_are_sent_to_sign_in(client, db, path):
 
 def test_a_requester_cannot_see_someone_elses_request(client, sim, world, requester, other_requester):
     request = services.interface_request_submit(
-        requester=requester, idempotency_key=uuid.uuid4(), justification="mine",
-        server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id,
-    )  # fmt: skip
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        justification="mine",
+        server_id=world.servers["web-01"].id,
+        mode="port",
+        port_id=world.spare_port().id,
+    )
     client.force_login(other_requester)
     response = client.get(f"/requests/{request.pk}/")
     assert response.status_code == 404 and b"mine" not in response.content
@@ -33,9 +37,13 @@ def test_a_requester_cannot_see_someone_elses_request(client, sim, world, reques
 def test_my_requests_lists_only_mine_newest_first(client, sim, world, requester, other_requester):
     for user, note in ((requester, "first"), (other_requester, "theirs"), (requester, "second")):
         services.interface_request_submit(
-            requester=user, idempotency_key=uuid.uuid4(), justification=note,
-            server_id=world.servers["web-01"].id, mode="subnet", subnet_id=world.subnets["prod-db"].id,
-        )  # fmt: skip
+            requester=user,
+            idempotency_key=uuid.uuid4(),
+            justification=note,
+            server_id=world.servers["web-01"].id,
+            mode="subnet",
+            subnet_id=world.subnets["prod-db"].id,
+        )
     client.force_login(requester)
     page = client.get("/requests/").content.decode()
     rows = re.findall(r'<a href="/requests/\d+/">', page)
@@ -50,8 +58,12 @@ def test_a_user_without_the_requester_role_gets_no_attach_form(client, sim, worl
 
 def test_sign_in_success_failure_and_sign_out_are_audited(client, requester):
     client.post("/accounts/login/", {"username": "requester", "password": "wrong"}, REMOTE_ADDR="10.1.2.3")
-    client.post("/accounts/login/", {"username": "requester", "password": "test-pass-2026"}, REMOTE_ADDR="10.1.2.3",
-                HTTP_USER_AGENT="pytest-browser")  # fmt: skip
+    client.post(
+        "/accounts/login/",
+        {"username": "requester", "password": "test-pass-2026"},
+        REMOTE_ADDR="10.1.2.3",
+        HTTP_USER_AGENT="pytest-browser",
+    )
     client.post("/accounts/logout/")
     events = list(AuditEvent.objects.order_by("seq").values_list("action", "outcome", "actor_name"))
     assert events == [
@@ -65,11 +77,16 @@ def test_sign_in_success_failure_and_sign_out_are_audited(client, requester):
 
 
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(client, requester, settings):
-    client.post("/accounts/login/", {"username": "x", "password": "y"}, REMOTE_ADDR="10.0.0.1",
-                HTTP_X_FORWARDED_FOR="6.6.6.6")  # fmt: skip
+    client.post(
+        "/accounts/login/", {"username": "x", "password": "y"}, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6"
+    )
     settings.CONFIG = settings.CONFIG.model_copy(update={"trusted_proxies": ["10.0.0.1"]})
-    client.post("/accounts/login/", {"username": "x", "password": "y"}, REMOTE_ADDR="10.0.0.1",
-                HTTP_X_FORWARDED_FOR="203.0.113.7, 10.0.0.1")  # fmt: skip
+    client.post(
+        "/accounts/login/",
+        {"username": "x", "password": "y"},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="203.0.113.7, 10.0.0.1",
+    )
     assert list(AuditEvent.objects.order_by("seq").values_list("source_ip", flat=True)) == ["10.0.0.1", "203.0.113.7"]
 
 
@@ -87,10 +104,14 @@ def test_submit_again_prefills_a_new_form_from_my_failed_request(client, sim, wo
 
     with TestCase.captureOnCommitCallbacks(execute=True):
         failed = services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="try again please",
-            server_id=world.servers["web-01"].id, mode="subnet", subnet_id=world.subnets["prod-db"].id,
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification="try again please",
+            server_id=world.servers["web-01"].id,
+            mode="subnet",
+            subnet_id=world.subnets["prod-db"].id,
             fixed_ips=["192.168.20.88"],
-        )  # fmt: skip
+        )
     failed.refresh_from_db()
     assert failed.status == "failed"
     client.force_login(requester)
@@ -110,9 +131,13 @@ def test_cancel_asks_first_and_only_the_confirmation_cancels(sim, world, request
 
     settings.CONFIG = settings.CONFIG.model_copy(update={"approval_default": "approver"})
     request = services.interface_request_submit(
-        requester=requester, idempotency_key=uuid.uuid4(), justification="x", server_id=world.servers["web-01"].id,
-        mode="subnet", subnet_id=world.subnets["prod-db"].id,
-    )  # fmt: skip
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        justification="x",
+        server_id=world.servers["web-01"].id,
+        mode="subnet",
+        subnet_id=world.subnets["prod-db"].id,
+    )
     client.force_login(requester)
     page = client.get(f"/requests/{request.pk}/").content.decode()
     assert f'href="/requests/{request.pk}/cancel/"' in page  # a link to the question, not a button that acts

@@ -43,14 +43,25 @@ def _cases(world):
         ("subnet of another VPC", "web-01", {"subnet_id": world.subnets["dev-app"].id}, "not in this server's VPC"),
         ("overlong subnet id", "web-01", {"subnet_id": "x" * 300}, "That is not a subnet id"),
         ("port mode without port", "web-01", {"mode": "port", "subnet_id": ""}, "Choose a port"),
-        ("port of another VPC", "web-01", {"mode": "port", "subnet_id": "", "port_id": world.spare_port("vpc-dev").id},
-         "cannot be attached here"),
-        ("attached port", "web-01", {"mode": "port", "subnet_id": "", "port_id": world.ports["web-04-eth0"].id},
-         "cannot be attached here"),
+        (
+            "port of another VPC",
+            "web-01",
+            {"mode": "port", "subnet_id": "", "port_id": world.spare_port("vpc-dev").id},
+            "cannot be attached here",
+        ),
+        (
+            "attached port",
+            "web-01",
+            {"mode": "port", "subnet_id": "", "port_id": world.ports["web-04-eth0"].id},
+            "cannot be attached here",
+        ),
         ("unknown port", "web-01", {"mode": "port", "subnet_id": "", "port_id": "f" * 36}, "cannot be attached here"),
-        ("fixed IPs with a port", "web-01",
-         {"mode": "port", "subnet_id": "", "port_id": world.spare_port().id, "fixed_ip": ["192.168.10.9"]},
-         "Fixed IPs can only be given for a new port"),
+        (
+            "fixed IPs with a port",
+            "web-01",
+            {"mode": "port", "subnet_id": "", "port_id": world.spare_port().id, "fixed_ip": ["192.168.10.9"]},
+            "Fixed IPs can only be given for a new port",
+        ),
         ("locked server", "web-04", {}, "The server is locked"),
         ("server in ERROR", "app-08", {}, "The server is ERROR"),
         ("no justification", "web-01", {"justification": ""}, "Say why this interface is needed"),
@@ -60,18 +71,47 @@ def _cases(world):
         ("entity in justification", "web-01", {"justification": "fine &lt;b&gt;"}, "markup"),
         ("null byte in justification", "web-01", {"justification": "a\x00b"}, "Null characters are not allowed"),
         ("bad idempotency key", "web-01", {"idempotency_key": "not-a-uuid"}, "Reload the form"),
-    ]  # fmt: skip
+    ]
 
 
 CASE_NAMES = [
-    "truncated address", "octet over 255", "words", "address with prefix", "IPv6 with IPv4 tail", "mixed notation",
-    "IPv6", "outside the CIDR", "next subnet", "network address", "broadcast address", "gateway address",
-    "duplicate addresses", "address in use", "too many addresses", "overlong address", "both modes", "no mode",
-    "unknown mode", "subnet mode without subnet", "subnet of another VPC", "overlong subnet id",
-    "port mode without port", "port of another VPC", "attached port", "unknown port", "fixed IPs with a port",
-    "locked server", "server in ERROR", "no justification", "blank justification", "overlong justification",
-    "markup in justification", "entity in justification", "null byte in justification", "bad idempotency key",
-]  # fmt: skip
+    "truncated address",
+    "octet over 255",
+    "words",
+    "address with prefix",
+    "IPv6 with IPv4 tail",
+    "mixed notation",
+    "IPv6",
+    "outside the CIDR",
+    "next subnet",
+    "network address",
+    "broadcast address",
+    "gateway address",
+    "duplicate addresses",
+    "address in use",
+    "too many addresses",
+    "overlong address",
+    "both modes",
+    "no mode",
+    "unknown mode",
+    "subnet mode without subnet",
+    "subnet of another VPC",
+    "overlong subnet id",
+    "port mode without port",
+    "port of another VPC",
+    "attached port",
+    "unknown port",
+    "fixed IPs with a port",
+    "locked server",
+    "server in ERROR",
+    "no justification",
+    "blank justification",
+    "overlong justification",
+    "markup in justification",
+    "entity in justification",
+    "null byte in justification",
+    "bad idempotency key",
+]
 
 
 @pytest.mark.parametrize("action", ["preview", "confirm"])
@@ -126,8 +166,10 @@ def test_server_list_pages_forward_and_back(requester_client, sim, world, monkey
         assert response.status_code == 200
         html = response.content.decode()
         names = re.findall(r'<a href="/servers/([^/"]+)/">[^<]+</a>', html)  # server ids, in order
-        links = {rel: href.replace("&amp;", "&") for href, rel in
-                 re.findall(r'<a href="(\?[^"]+)"[^>]*>(First|Previous|Next) page</a>', html)}  # fmt: skip
+        links = {
+            rel: href.replace("&amp;", "&")
+            for href, rel in re.findall(r'<a href="(\?[^"]+)"[^>]*>(First|Previous|Next) page</a>', html)
+        }
         return names, links
 
     pages, url = [], "/servers/"
@@ -149,12 +191,14 @@ def test_server_list_pages_forward_and_back(requester_client, sim, world, monkey
     assert links["Previous"] == links["First"]  # a tampered trail leads to the first page, not to an error
 
 
-def test_an_htmx_preview_on_a_server_that_became_unavailable_reloads_the_page(requester_client, sim, world,
-                                                                              attach_data):  # fmt: skip
+def test_an_htmx_preview_on_a_server_that_became_unavailable_reloads_the_page(
+    requester_client, sim, world, attach_data
+):
     server = world.servers["web-01"]
     sim.set_server(server.id, locked=True)
-    response = requester_client.post(f"/servers/{server.id}/attach/", attach_data(action="preview"),
-                                     headers={"HX-Request": "true"})  # fmt: skip
+    response = requester_client.post(
+        f"/servers/{server.id}/attach/", attach_data(action="preview"), headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200 and response["HX-Redirect"] == f"/servers/{server.id}/attach/"
     assert b"<html" not in response.content  # no page inside the form's panel
     page = requester_client.get(response["HX-Redirect"]).content.decode()

@@ -26,8 +26,14 @@ def attached(sim, world, scp):
 
 
 def submit_detach(requester, world, port_id, **extra):
-    return services.detach_request_submit(requester=requester, idempotency_key=uuid.uuid4(), justification="retire it",
-                                          server_id=world.servers["web-01"].id, port_id=port_id, **extra)  # fmt: skip
+    return services.detach_request_submit(
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        justification="retire it",
+        server_id=world.servers["web-01"].id,
+        port_id=port_id,
+        **extra,
+    )
 
 
 def run(request):
@@ -47,8 +53,9 @@ def test_detach_end_to_end_deletes_the_port_the_attach_made(sim, world, requeste
     assert request.result == {"detached_port_id": attached, "gone": True, "port_kept": False}
     assert len(deletes(sim)) == 1
     assert attached not in {i.port_id for i in scp.list_server_interfaces(request.server_id)}
-    events = list(AuditEvent.objects.filter(interface_request_id=request.pk).order_by("seq")
-                  .values_list("action", flat=True))  # fmt: skip
+    events = list(
+        AuditEvent.objects.filter(interface_request_id=request.pk).order_by("seq").values_list("action", flat=True)
+    )
     assert events.index("scp.detach.intent") < events.index("interface_request.succeeded")
 
 
@@ -84,21 +91,28 @@ def test_an_unknown_interface_is_refused(sim, world, requester):
 def test_a_policy_can_match_detach_only(sim, world, requester, attached, django_capture_on_commit_callbacks):
     from django.contrib.auth.models import Group
 
-    policy = ApprovalPolicy.objects.create(name="detaches need security", action="detach",
-                                           outcome=PolicyOutcome.REQUIRE_APPROVAL, order=1)  # fmt: skip
+    policy = ApprovalPolicy.objects.create(
+        name="detaches need security", action="detach", outcome=PolicyOutcome.REQUIRE_APPROVAL, order=1
+    )
     policy.steps.create(order=1, required=1).groups.add(Group.objects.get_or_create(name="approver")[0])
     detach = submit_detach(requester, world, attached)
     assert detach.status == Status.PENDING_APPROVAL and detach.policy_name == "detaches need security"
-    attach = services.interface_request_submit(requester=requester, idempotency_key=uuid.uuid4(), justification="x",
-                                               server_id=world.servers["web-01"].id, mode="subnet",
-                                               subnet_id=world.subnets["prod-app"].id)  # fmt: skip
+    attach = services.interface_request_submit(
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        justification="x",
+        server_id=world.servers["web-01"].id,
+        mode="subnet",
+        subnet_id=world.subnets["prod-app"].id,
+    )
     assert attach.status == Status.APPROVED and attach.policy_name == "default"
 
 
 def test_the_digest_binds_the_detach(sim, world, requester, attached):
     request = submit_detach(requester, world, attached)
-    attach_like = InterfaceRequest(server_id=request.server_id, api_version=request.api_version, mode="port",
-                                   port_id=request.port_id)  # fmt: skip
+    attach_like = InterfaceRequest(
+        server_id=request.server_id, api_version=request.api_version, mode="port", port_id=request.port_id
+    )
     assert request.parameters_digest != attach_like.parameters_digest
 
 

@@ -13,8 +13,12 @@ from portal.interfaces.models import Status
 
 @pytest.fixture
 def attached_by_portal(sim, world, submit):
-    request = submit(justification="through the portal", server_id=world.servers["web-01"].id, mode="subnet",
-                     subnet_id=world.subnets["prod-app"].id)  # fmt: skip
+    request = submit(
+        justification="through the portal",
+        server_id=world.servers["web-01"].id,
+        mode="subnet",
+        subnet_id=world.subnets["prod-app"].id,
+    )
     assert request.status == Status.SUCCEEDED
     return request
 
@@ -38,11 +42,18 @@ def test_each_kind_of_out_of_band_change_is_found(sim, world, attached_by_portal
     sim.out_of_band("error", port_id=broken)
     run = drift_scan(trigger="test")
     found = {(f.kind, f.port_id): f for f in DriftFinding.objects.filter(run=run)}
-    assert set(found) == {(DriftKind.ADDED_OUTSIDE, added), (DriftKind.GONE, attached_by_portal.result_port_id),
-                          (DriftKind.ADDED_OUTSIDE, broken), (DriftKind.PORT_ERROR, broken)}  # fmt: skip
+    assert set(found) == {
+        (DriftKind.ADDED_OUTSIDE, added),
+        (DriftKind.GONE, attached_by_portal.result_port_id),
+        (DriftKind.ADDED_OUTSIDE, broken),
+        (DriftKind.PORT_ERROR, broken),
+    }
     assert found[(DriftKind.GONE, attached_by_portal.result_port_id)].request_id == attached_by_portal.pk
     assert AuditEvent.objects.get(action="drift.scanned").payload["by_kind"] == {
-        "added_outside": 2, "gone": 1, "port_error": 1}  # fmt: skip
+        "added_outside": 2,
+        "gone": 1,
+        "port_error": 1,
+    }
 
     client.force_login(auditor)
     page = client.get("/drift/", {"kind": "gone"}).content.decode()
@@ -56,9 +67,12 @@ def test_each_kind_of_out_of_band_change_is_found(sim, world, attached_by_portal
 def test_a_portal_detach_is_not_drift(sim, world, requester, attached_by_portal, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         detach = services.detach_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="done with it",
-            server_id=attached_by_portal.server_id, port_id=attached_by_portal.result_port_id,
-        )  # fmt: skip
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification="done with it",
+            server_id=attached_by_portal.server_id,
+            port_id=attached_by_portal.result_port_id,
+        )
     detach.refresh_from_db()
     assert detach.status == Status.SUCCEEDED
     assert kinds(drift_scan(trigger="test")) == []

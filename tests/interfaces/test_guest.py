@@ -8,9 +8,13 @@ from portal.interfaces.models import Status
 
 
 def test_snippets_for_ipv4_with_two_addresses():
-    config = guest_config(port_id="0123456789abcdef", mac="fa:16:3e:aa:bb:cc",
-                          addresses=["192.168.20.30", "192.168.20.31"], cidr="192.168.20.0/24",
-                          gateway="192.168.20.1")  # fmt: skip
+    config = guest_config(
+        port_id="0123456789abcdef",
+        mac="fa:16:3e:aa:bb:cc",
+        addresses=["192.168.20.30", "192.168.20.31"],
+        cidr="192.168.20.0/24",
+        gateway="192.168.20.1",
+    )
     assert config.addresses == ["192.168.20.30/24", "192.168.20.31/24"] and config.name == "scp-01234567"
     assert 'macaddress: "fa:16:3e:aa:bb:cc"' in config.netplan
     assert "addresses: [192.168.20.30/24, 192.168.20.31/24]  # gateway 192.168.20.1" in config.netplan
@@ -21,16 +25,23 @@ def test_snippets_for_ipv4_with_two_addresses():
 
 
 def test_snippets_for_ipv6():
-    config = guest_config(port_id="p", mac="fa:16:3e:00:00:01", addresses=["2001:db8::5"], cidr="2001:db8::/64",
-                          gateway=None)  # fmt: skip
+    config = guest_config(
+        port_id="p", mac="fa:16:3e:00:00:01", addresses=["2001:db8::5"], cidr="2001:db8::/64", gateway=None
+    )
     assert config.addresses == ["2001:db8::5/64"] and "ipv6.method manual" in config.nmcli
     assert "netsh interface ipv6 add address" in config.netsh and "gateway" not in config.netplan
 
 
-def test_the_request_page_shows_real_values_and_the_detach_the_reverse(sim, world, requester, client, submit,
-                                                                      django_capture_on_commit_callbacks):  # fmt: skip
-    request = submit(justification="x", server_id=world.servers["web-01"].id, mode="subnet",
-                     subnet_id=world.subnets["prod-db"].id, fixed_ips=["192.168.20.50"])  # fmt: skip
+def test_the_request_page_shows_real_values_and_the_detach_the_reverse(
+    sim, world, requester, client, submit, django_capture_on_commit_callbacks
+):
+    request = submit(
+        justification="x",
+        server_id=world.servers["web-01"].id,
+        mode="subnet",
+        subnet_id=world.subnets["prod-db"].id,
+        fixed_ips=["192.168.20.50"],
+    )
     assert request.status == Status.SUCCEEDED
     client.force_login(requester)
     page = client.get(f"/requests/{request.pk}/").content.decode()
@@ -39,9 +50,12 @@ def test_the_request_page_shows_real_values_and_the_detach_the_reverse(sim, worl
     assert request.result["mac_addr"] in page and f"scp-{request.result_port_id[:8]}" in page
     with django_capture_on_commit_callbacks(execute=True):
         detach = services.detach_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="done", server_id=request.server_id,
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification="done",
+            server_id=request.server_id,
             port_id=request.result_port_id,
-        )  # fmt: skip
+        )
     page = client.get(f"/requests/{detach.pk}/").content.decode()
     assert f"sudo nmcli connection delete scp-{request.result_port_id[:8]}" in page
     assert "SCP deleted the port and freed its addresses" in page

@@ -19,13 +19,19 @@ def needs_approval(settings):
 
 def submit(user, world, *addresses, subnet="prod-db"):
     return services.interface_request_submit(
-        requester=user, idempotency_key=uuid.uuid4(), justification="hold it", server_id=world.servers["web-01"].id,
-        mode="subnet", subnet_id=world.subnets[subnet].id, fixed_ips=list(addresses),
-    )  # fmt: skip
+        requester=user,
+        idempotency_key=uuid.uuid4(),
+        justification="hold it",
+        server_id=world.servers["web-01"].id,
+        mode="subnet",
+        subnet_id=world.subnets[subnet].id,
+        fixed_ips=list(addresses),
+    )
 
 
-def test_a_pending_request_holds_its_ips_and_a_second_is_refused_naming_it(sim, world, requester, other_requester,
-                                                                           needs_approval):  # fmt: skip
+def test_a_pending_request_holds_its_ips_and_a_second_is_refused_naming_it(
+    sim, world, requester, other_requester, needs_approval
+):
     first = submit(requester, world, "192.168.20.31", "192.168.20.32")
     assert first.status == Status.PENDING_APPROVAL
     assert set(FixedIpHold.objects.values_list("address", flat=True)) == {"192.168.20.31", "192.168.20.32"}
@@ -40,8 +46,12 @@ def test_a_pending_request_holds_its_ips_and_a_second_is_refused_naming_it(sim, 
 
 def test_the_check_as_you_type_names_the_holder(sim, world, requester, other_requester, needs_approval):
     first = submit(requester, world, "192.168.20.34")
-    message, ok = selectors.fixed_ip_check(user=other_requester, server_id=world.servers["web-01"].id,
-                                           subnet_id=world.subnets["prod-db"].id, address="192.168.20.34")  # fmt: skip
+    message, ok = selectors.fixed_ip_check(
+        user=other_requester,
+        server_id=world.servers["web-01"].id,
+        subnet_id=world.subnets["prod-db"].id,
+        address="192.168.20.34",
+    )
     assert (
         not ok and message == f"192.168.20.34 is held by request {first.pk} (pending approval) until that request ends."
     )
@@ -69,8 +79,9 @@ def test_ipv6_spellings_are_one_address(db):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_twenty_pairs_of_concurrent_submits_of_one_ip_accept_exactly_one_each(sim, world, requester, other_requester,
-                                                                              settings):  # fmt: skip
+def test_twenty_pairs_of_concurrent_submits_of_one_ip_accept_exactly_one_each(
+    sim, world, requester, other_requester, settings
+):
     settings.CONFIG = settings.CONFIG.model_copy(update={"approval_default": "approver"})
     outcomes = []
     for pair in range(20):

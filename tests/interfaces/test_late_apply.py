@@ -38,12 +38,14 @@ def actions(request):
     return list(events.values_list("action", flat=True))
 
 
-def test_an_attach_applied_after_reconciliation_looked_is_settled_by_the_periodic_pass(sim, world, submit, scp, client,
-                                                                                       requester):  # fmt: skip
+def test_an_attach_applied_after_reconciliation_looked_is_settled_by_the_periodic_pass(
+    sim, world, submit, scp, client, requester
+):
     server = world.servers["web-01"]
     sim.faults(apply_later_rate=1.0, apply_later_seconds=0.3)
-    request = submit(server_id=server.id, mode="subnet", subnet_id=world.subnets["prod-app"].id,
-                     fixed_ips=["192.168.10.77"])  # fmt: skip
+    request = submit(
+        server_id=server.id, mode="subnet", subnet_id=world.subnets["prod-app"].id, fixed_ips=["192.168.10.77"]
+    )
     assert request.status == Status.FAILED and request.status_reason.startswith("Not applied"), request.status_reason
     assert request.watch_until > timezone.now() and request.watch_next_at > timezone.now()
     client.force_login(requester)
@@ -75,9 +77,12 @@ def test_a_detach_applied_after_reconciliation_looked_is_settled_too(sim, world,
     assert attached.status == Status.SUCCEEDED
     sim.faults(apply_later_rate=1.0, apply_later_seconds=0.3)
     detach = services.detach_request_submit(
-        requester=requester, idempotency_key=uuid.uuid4(), justification="late detach",
-        server_id=server.id, port_id=attached.result_port_id,
-    )  # fmt: skip
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        justification="late detach",
+        server_id=server.id,
+        port_id=attached.result_port_id,
+    )
     services.interface_request_execute(request_id=detach.pk)
     detach.refresh_from_db()
     assert detach.status == Status.FAILED and detach.status_reason.startswith("Not applied"), detach.status_reason
@@ -115,8 +120,16 @@ def test_an_interface_with_a_fixed_ip_someone_named_is_never_claimed_by_a_reques
     from portal.scp import schemas
 
     def req(pk, status, fixed_ips, **extra):
-        return InterfaceRequest(pk=pk, server_id="srv", mode="subnet", subnet_id="net", fixed_ips=fixed_ips,
-                                ports_before=["old"], status=status, **extra)  # fmt: skip
+        return InterfaceRequest(
+            pk=pk,
+            server_id="srv",
+            mode="subnet",
+            subnet_id="net",
+            fixed_ips=fixed_ips,
+            ports_before=["old"],
+            status=status,
+            **extra,
+        )
 
     automatic = req(1, Status.UNKNOWN, [])
     named = req(2, Status.FAILED, ["10.0.0.88"], watch_until=timezone.now())

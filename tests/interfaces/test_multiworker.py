@@ -26,14 +26,19 @@ def test_faults_under_several_workers_never_give_a_false_success(sim, world, scp
     ports_before = {i.port_id for i in scp.list_server_interfaces(server.id)}
     requests = [
         services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification=f"load {i}",
-            server_id=server.id, mode="subnet", subnet_id=world.subnets["prod-db"].id,
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification=f"load {i}",
+            server_id=server.id,
+            mode="subnet",
+            subnet_id=world.subnets["prod-db"].id,
         )
         for i in range(REQUESTS)
-    ]  # fmt: skip
+    ]
     sim.faults(**FAULTS)
-    race_approvers([approver.username], requests, workers=3,
-                   until=(Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN), timeout=120)  # fmt: skip
+    race_approvers(
+        [approver.username], requests, workers=3, until=(Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN), timeout=120
+    )
     sim.faults()  # SCP is healthy again; reconciliation settles what it can prove
     for _ in range(3):
         services.requests_reconcile_due()

@@ -13,12 +13,19 @@ def visible(page: str) -> str:
 
 def test_the_request_page_reads_in_words(sim, world, requester_client, submit):
     server, subnet = world.servers["web-01"], world.subnets["prod-app"]
-    request = submit(justification="words", server_id=server.id, mode="subnet", subnet_id=subnet.id,
-                     fixed_ips=["192.168.10.51"])  # fmt: skip
+    request = submit(
+        justification="words", server_id=server.id, mode="subnet", subnet_id=subnet.id, fixed_ips=["192.168.10.51"]
+    )
     page = requester_client.get(f"/requests/{request.pk}/").content.decode()
     text = visible(page)
-    for phrase in ("Submitted", "Approved automatically by policy", "The portal started carrying it out",
-                   "Sending the attach to SCP", "Sent to SCP (answered 200", "Done"):  # fmt: skip
+    for phrase in (
+        "Submitted",
+        "Approved automatically by policy",
+        "The portal started carrying it out",
+        "Sending the attach to SCP",
+        "Sent to SCP (answered 200",
+        "Done",
+    ):
         assert phrase in text, phrase
     assert f"a new port on prod-app ({subnet.cidr}, gateway {subnet.gateway_ip_address}) with 192.168.10.51" in text
     assert "interface_request." not in text and "scp.call" not in text
@@ -31,10 +38,16 @@ def test_the_preview_says_what_will_happen_before_the_exact_call(sim, world, req
     server, subnet = world.servers["web-01"], world.subnets["prod-app"]
     form = requester_client.get(f"/servers/{server.id}/attach/").content.decode()
     key = re.search(r'name="idempotency_key" value="([^"]+)"', form).group(1)
-    page = requester_client.post(f"/servers/{server.id}/attach/", {
-        "action": "preview", "mode": "subnet", "subnet_id": subnet.id, "justification": "words",
-        "idempotency_key": key,
-    }).content.decode()  # fmt: skip
+    page = requester_client.post(
+        f"/servers/{server.id}/attach/",
+        {
+            "action": "preview",
+            "mode": "subnet",
+            "subnet_id": subnet.id,
+            "justification": "words",
+            "idempotency_key": key,
+        },
+    ).content.decode()
     text = visible(page)
     gateway = subnet.gateway_ip_address
     assert f"a new port on prod-app ({subnet.cidr}, gateway {gateway}); SCP assigns the address" in text

@@ -13,8 +13,12 @@ from portal.scp import schemas
 
 
 def by_subnet(world, server="web-01", subnet="prod-app", fixed_ips=None):
-    return {"server_id": world.servers[server].id, "mode": "subnet", "subnet_id": world.subnets[subnet].id,
-            "fixed_ips": fixed_ips or []}  # fmt: skip
+    return {
+        "server_id": world.servers[server].id,
+        "mode": "subnet",
+        "subnet_id": world.subnets[subnet].id,
+        "fixed_ips": fixed_ips or [],
+    }
 
 
 def actions(request):
@@ -31,8 +35,9 @@ def test_attach_by_subnet_with_fixed_ip_succeeds_and_records_the_interface(sim, 
     assert request.result_port_id in {i.port_id for i in scp.list_server_interfaces(request.server_id)}
     posts = sim.attach_posts()
     assert len(posts) == 1 and posts[0]["body"] == {
-        "subnet_id": world.subnets["prod-app"].id, "fixed_ips": [{"ip_address": "192.168.10.42"}]
-    }  # fmt: skip
+        "subnet_id": world.subnets["prod-app"].id,
+        "fixed_ips": [{"ip_address": "192.168.10.42"}],
+    }
     assert posts[0]["version"] == "virtualserver 1.3"
 
 
@@ -48,9 +53,10 @@ def test_the_write_ahead_event_is_committed_before_the_call_and_the_outcome_afte
     sequence = actions(request)
     intent = sequence.index("scp.attach.intent")
     post = next(
-        i for i, e in enumerate(AuditEvent.objects.filter(interface_request_id=request.pk).order_by("seq"))
+        i
+        for i, e in enumerate(AuditEvent.objects.filter(interface_request_id=request.pk).order_by("seq"))
         if e.action == "scp.call" and e.payload["method"] == "POST"
-    )  # fmt: skip
+    )
     assert sequence[:3] == ["interface_request.submitted", "approval.auto_approved", "interface_request.claimed"]
     assert intent < post < sequence.index("interface_request.succeeded")
 
@@ -74,9 +80,13 @@ def test_409_from_scp_fails_with_the_reason(sim, world, submit):
 def test_a_request_that_no_longer_fits_fails_at_execution_and_sends_nothing(sim, world, requester, scp):
     port = world.spare_port()
     request = services.interface_request_submit(
-        requester=requester, idempotency_key=uuid.uuid4(), justification="x",
-        server_id=world.servers["web-01"].id, mode="port", port_id=port.id,
-    )  # fmt: skip
+        requester=requester,
+        idempotency_key=uuid.uuid4(),
+        justification="x",
+        server_id=world.servers["web-01"].id,
+        mode="port",
+        port_id=port.id,
+    )
     scp.attach_interface(world.servers["app-02"].id, schemas.ServerInterfaceCreateRequest(port_id=port.id))
     sim.clear_log()
     services.interface_request_execute(request_id=request.pk)
@@ -138,8 +148,9 @@ def test_scp_unreachable_for_every_attempt_fails_with_the_reason(sim, world, req
         ({"error_rate": 1.0, "error_statuses": [502], "error_methods": ["POST"]}, Status.FAILED, 1),
     ],
 )
-def test_a_lost_answer_is_unknown_then_reconciled_never_re_sent(sim, world, submit, scp, fault, expected,
-                                                                 interfaces_after):  # fmt: skip
+def test_a_lost_answer_is_unknown_then_reconciled_never_re_sent(
+    sim, world, submit, scp, fault, expected, interfaces_after
+):
     sim.faults(**fault)
     request = submit(**by_subnet(world))
     assert request.status == expected, request.status_reason
@@ -171,9 +182,11 @@ def test_parameters_never_change_after_submission(sim, world, submit):
 def test_live_checks_refuse_before_anything_is_stored(sim, world, requester):
     with pytest.raises(AttachRejected) as raised:
         services.interface_request_submit(
-            requester=requester, idempotency_key=uuid.uuid4(), justification="x",
+            requester=requester,
+            idempotency_key=uuid.uuid4(),
+            justification="x",
             **by_subnet(world, fixed_ips=[world.ports["web-01-eth0"].fixed_ip_address]),
-        )  # fmt: skip
+        )
     assert "already in use" in raised.value.summary
     assert InterfaceRequest.objects.count() == 0 and sim.attach_posts() == []
 

@@ -23,9 +23,14 @@ def production_like(*args: str, stdin: str | None = None) -> subprocess.Complete
     """Run manage.py with the production task settings (the database backend), on the test database."""
     env = {**os.environ, "DATABASE_URL": database_url(), "TASKS_BACKEND": "database"}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
         timeout=120,
-    )  # fmt: skip
+    )
 
 
 def work_until_final(request, timeout: float = 60) -> None:
@@ -92,9 +97,23 @@ def test_a_worker_killed_mid_task_leaves_nothing_running_forever(sim, world, req
     request = InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
     sim.faults(latency_ms=1200)  # every SCP call is slow: the worker is inside the task when it dies
     env = {**os.environ, "DATABASE_URL": database_url(), "TASKS_BACKEND": "database"}
-    worker = subprocess.Popen([sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.05",
-                               "--no-reload", "--no-startup-delay"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "db_worker",
+            "--queue-name",
+            "*",
+            "--interval",
+            "0.05",
+            "--no-reload",
+            "--no-startup-delay",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while not DBTaskResult.objects.running().exists():
@@ -143,8 +162,9 @@ def test_polling_does_not_hold_the_worker_while_other_work_waits(sim, world, req
     from django_tasks_db.models import DBTaskResult
 
     sim.reset(settle_seconds=1.0)  # the port stays BUILD for a second after the POST
-    script = SUBMIT_TWO.format(first=world.servers["web-01"].id, second=world.servers["app-02"].id,
-                               subnet=world.subnets["prod-app"].id)  # fmt: skip
+    script = SUBMIT_TWO.format(
+        first=world.servers["web-01"].id, second=world.servers["app-02"].id, subnet=world.subnets["prod-app"].id
+    )
     submitted = production_like("shell", stdin=script)
     assert submitted.returncode == 0, submitted.stderr[-2000:]
     first, second = (InterfaceRequest.objects.get(pk=int(pk)) for pk in submitted.stdout.split()[-2:])

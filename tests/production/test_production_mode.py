@@ -86,8 +86,14 @@ class Deployment:
 
 
 def _run(name: str, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "portal.run", name, *extra], cwd=ROOT, env=env,  # noqa: S603
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "portal.run", name, *extra],
+        cwd=ROOT,
+        env=env,  # noqa: S603
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _wait_ready(url: str, processes: dict, logs: Path, timeout: float = 90) -> dict:
@@ -124,56 +130,82 @@ def deployment(tmp_path_factory):
     smtp.start()
     web_port, sim_port = _free_port(), _free_port()
     sim = f"http://127.0.0.1:{sim_port}"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SCP_", "OIDC_", "EMAIL_", "SECURE_", "METRICS_"))
-           and k not in {"DEBUG", "TASKS_BACKEND", "APPROVAL_DEFAULT", "DEMO_PASSWORD", "DJANGO_ALLOW_ASYNC_UNSAFE",
-                         "PASSWORD_LOGIN", "DJANGO_SETTINGS_MODULE", "LOG_FORMAT"}}  # fmt: skip
-    env.update({
-        "DEBUG": "false",
-        "PORTAL_IGNORE_DOTENV": "1",  # a developer's .env must not change what is tested
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": database_url,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "STATIC_ROOT": str(logs / "staticfiles"),
-        "SCP_VIRTUALSERVER_URL": f"{sim}/virtualserver",
-        "SCP_VPC_URL": f"{sim}/vpc",
-        "SCP_ACCESS_KEY": "prod-test-access-key-7781",
-        "SCP_SECRET_KEY": "prod-secret-" + secrets.token_hex(20),
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp.port),
-        "DEFAULT_FROM_EMAIL": "portal@example.com",
-        "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
-        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
-        "SECURE_HSTS_PRELOAD": "true",
-        "METRICS_TOKEN": secrets.token_urlsafe(24),
-        "DEMO_PASSWORD": "staging-" + secrets.token_hex(8),
-        "PORTAL_BASE_URL": f"https://127.0.0.1:{web_port}",
-        "PORT": str(web_port),
-        "BIND_HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
-        "WORKER_INTERVAL": "0.2",
-        "SCHEDULER_INTERVAL": "1",
-        "SIMULATOR_PORT": str(sim_port),
-    })  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SCP_", "OIDC_", "EMAIL_", "SECURE_", "METRICS_"))
+        and k
+        not in {
+            "DEBUG",
+            "TASKS_BACKEND",
+            "APPROVAL_DEFAULT",
+            "DEMO_PASSWORD",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+            "PASSWORD_LOGIN",
+            "DJANGO_SETTINGS_MODULE",
+            "LOG_FORMAT",
+        }
+    }
+    env.update(
+        {
+            "DEBUG": "false",
+            "PORTAL_IGNORE_DOTENV": "1",  # a developer's .env must not change what is tested
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DATABASE_URL": database_url,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "STATIC_ROOT": str(logs / "staticfiles"),
+            "SCP_VIRTUALSERVER_URL": f"{sim}/virtualserver",
+            "SCP_VPC_URL": f"{sim}/vpc",
+            "SCP_ACCESS_KEY": "prod-test-access-key-7781",
+            "SCP_SECRET_KEY": "prod-secret-" + secrets.token_hex(20),
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp.port),
+            "DEFAULT_FROM_EMAIL": "portal@example.com",
+            "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+            "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+            "SECURE_HSTS_PRELOAD": "true",
+            "METRICS_TOKEN": secrets.token_urlsafe(24),
+            "DEMO_PASSWORD": "staging-" + secrets.token_hex(8),
+            "PORTAL_BASE_URL": f"https://127.0.0.1:{web_port}",
+            "PORT": str(web_port),
+            "BIND_HOST": "127.0.0.1",
+            "WEB_CONCURRENCY": "2",
+            "WORKER_INTERVAL": "0.2",
+            "SCHEDULER_INTERVAL": "1",
+            "SIMULATOR_PORT": str(sim_port),
+        }
+    )
     processes: dict[str, subprocess.Popen] = {}
     try:
         for step in ("collectstatic", "migrate"):
             result = _run(step, env)
             assert result.returncode == 0, f"{step} failed:\n{result.stdout}\n{result.stderr}"
         check = _run("check", env)
-        seed = subprocess.run([sys.executable, "manage.py", "seed_demo"], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)  # fmt: skip
+        seed = subprocess.run(
+            [sys.executable, "manage.py", "seed_demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
         assert seed.returncode == 0, seed.stderr
         for name in PROCESSES:
             extra = ["--control", "--settle-seconds", "0.2"] if name == "simulator" else []
             log = (logs / f"{name}.log").open("w")
-            processes[name] = subprocess.Popen([sys.executable, "-m", "portal.run", name, *extra], cwd=ROOT,  # noqa: S603
-                                               env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+            processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "portal.run", name, *extra],
+                cwd=ROOT,  # noqa: S603
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             log.close()  # the child has its own copy
         url = f"http://127.0.0.1:{web_port}"
         _wait_ready(url, processes, logs)
-        yield Deployment(url=url, env=env, logs=logs, database_url=database_url, mailbox=mailbox,
-                         check_output=check.stdout + check.stderr + f"\n(exit {check.returncode})")  # fmt: skip
+        yield Deployment(
+            url=url,
+            env=env,
+            logs=logs,
+            database_url=database_url,
+            mailbox=mailbox,
+            check_output=check.stdout + check.stderr + f"\n(exit {check.returncode})",
+        )
     finally:
         stop(processes.values(), timeout=15)
         smtp.stop()
@@ -209,8 +241,9 @@ def test_probes_https_and_headers(deployment):
 def sign_in(deployment: Deployment, username: str) -> requests.Session:
     http = deployment.session()
     deployment.get(http, "/accounts/login/")
-    response = deployment.post(http, "/accounts/login/",
-                               {"username": username, "password": deployment.env["DEMO_PASSWORD"]})  # fmt: skip
+    response = deployment.post(
+        http, "/accounts/login/", {"username": username, "password": deployment.env["DEMO_PASSWORD"]}
+    )
     assert response.status_code == 302, response.text[:500]
     return http
 
@@ -219,8 +252,12 @@ def test_attach_approve_and_succeed_over_http(deployment):
     from portal.scp.client import ScpClient
 
     env = deployment.env
-    scp = ScpClient(virtualserver_url=env["SCP_VIRTUALSERVER_URL"], vpc_url=env["SCP_VPC_URL"],
-                    access_key=env["SCP_ACCESS_KEY"], secret_key=env["SCP_SECRET_KEY"])  # fmt: skip
+    scp = ScpClient(
+        virtualserver_url=env["SCP_VIRTUALSERVER_URL"],
+        vpc_url=env["SCP_VPC_URL"],
+        access_key=env["SCP_ACCESS_KEY"],
+        secret_key=env["SCP_SECRET_KEY"],
+    )
     server = next(s for s in scp.iter_servers() if s.name == "web-01")
     subnet = next(s for s in scp.iter_subnets() if s.name == "prod-app")
 
@@ -232,10 +269,18 @@ def test_attach_approve_and_succeed_over_http(deployment):
     css = requests.get(deployment.url + stylesheet.group(1), timeout=10, headers={"X-Forwarded-Proto": "https"})
     assert css.status_code == 200 and ".topbar" in css.text and "max-age=315360000" in css.headers["Cache-Control"]
     key = re.search(r'name="idempotency_key" value="([^"]+)"', form.text).group(1)
-    submitted = deployment.post(requester, f"/servers/{server.id}/attach/", {
-        "mode": "subnet", "subnet_id": subnet.id, "port_id": "", "justification": "production-mode test",
-        "idempotency_key": key, "action": "confirm",
-    })  # fmt: skip
+    submitted = deployment.post(
+        requester,
+        f"/servers/{server.id}/attach/",
+        {
+            "mode": "subnet",
+            "subnet_id": subnet.id,
+            "port_id": "",
+            "justification": "production-mode test",
+            "idempotency_key": key,
+            "action": "confirm",
+        },
+    )
     assert submitted.status_code == 302, submitted.text[:1000]
     request_path = submitted.headers["Location"]
     assert re.fullmatch(r"/requests/\d+/", request_path)
@@ -258,11 +303,15 @@ def test_attach_approve_and_succeed_over_http(deployment):
     else:
         pytest.fail(f"the request did not succeed:\n{page[:3000]}")
 
-    metrics = requests.get(f"{deployment.url}/metrics", timeout=10,
-                           headers={"Authorization": f"Bearer {deployment.env['METRICS_TOKEN']}"}).text  # fmt: skip
+    metrics = requests.get(
+        f"{deployment.url}/metrics", timeout=10, headers={"Authorization": f"Bearer {deployment.env['METRICS_TOKEN']}"}
+    ).text
     assert 'portal_interface_requests{state="succeeded"} 1.0' in metrics
-    assert re.search(r'portal_scp_calls_total\{[^}]*endpoint="/v1/servers/\{id\}/interfaces"[^}]*method="POST"'
-                     r'[^}]*status="200"\} 1\.0', metrics), metrics  # fmt: skip
+    assert re.search(
+        r'portal_scp_calls_total\{[^}]*endpoint="/v1/servers/\{id\}/interfaces"[^}]*method="POST"'
+        r'[^}]*status="200"\} 1\.0',
+        metrics,
+    ), metrics
     assert "portal_scp_call_duration_seconds_bucket" in metrics and "portal_heartbeat_age_seconds" in metrics
     deployment.pages.append(metrics)
 
@@ -272,9 +321,13 @@ def test_attach_approve_and_succeed_over_http(deployment):
 
 
 def test_logs_are_json_and_nothing_holds_the_secret_or_a_signature(deployment):
-    signatures = [r["signature"] for r in requests.get(
-        f"http://127.0.0.1:{deployment.env['SIMULATOR_PORT']}/_sim/requests", timeout=5).json()["requests"]
-        if r.get("signature")]  # fmt: skip
+    signatures = [
+        r["signature"]
+        for r in requests.get(f"http://127.0.0.1:{deployment.env['SIMULATOR_PORT']}/_sim/requests", timeout=5).json()[
+            "requests"
+        ]
+        if r.get("signature")
+    ]
     assert len(signatures) > 5
     secret = deployment.env["SCP_SECRET_KEY"]
     with psycopg.connect(deployment.database_url) as db:

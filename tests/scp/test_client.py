@@ -194,9 +194,10 @@ def test_connection_refused_is_not_sent_and_get_is_retried():
         port = s.getsockname()[1]  # nothing listens here once closed
     records = []
     client = make_client(
-        virtualserver_url=f"http://127.0.0.1:{port}/virtualserver", vpc_url=f"http://127.0.0.1:{port}/vpc",
+        virtualserver_url=f"http://127.0.0.1:{port}/virtualserver",
+        vpc_url=f"http://127.0.0.1:{port}/vpc",
         observer=records.append,
-    )  # fmt: skip
+    )
     with pytest.raises(ScpNotSent):
         client.list_servers()
     assert [r.attempt for r in records] == [1, 2, 3]

@@ -29,13 +29,17 @@ SEED_RESPONSE = {
     ("body", "expected"),
     [
         ({"subnet_id": "s1"}, {"subnet_id": "s1"}),
-        ({"subnet_id": "s1", "fixed_ips": [{"ip_address": "10.0.0.5"}]},
-         {"subnet_id": "s1", "fixed_ips": [{"ip_address": "10.0.0.5"}]}),
-        ({"subnet_id": "s1", "fixed_ips": [{"ip_address": " 10.0.0.5 "}]},
-         {"subnet_id": "s1", "fixed_ips": [{"ip_address": "10.0.0.5"}]}),
+        (
+            {"subnet_id": "s1", "fixed_ips": [{"ip_address": "10.0.0.5"}]},
+            {"subnet_id": "s1", "fixed_ips": [{"ip_address": "10.0.0.5"}]},
+        ),
+        (
+            {"subnet_id": "s1", "fixed_ips": [{"ip_address": " 10.0.0.5 "}]},
+            {"subnet_id": "s1", "fixed_ips": [{"ip_address": "10.0.0.5"}]},
+        ),
         ({"port_id": "p1"}, {"port_id": "p1"}),
     ],
-)  # fmt: skip
+)
 def test_valid_attach_bodies(body, expected):
     assert ServerInterfaceCreateRequest.model_validate(body).to_body() == expected
 
@@ -72,14 +76,17 @@ def test_interface_response_keeps_every_seed_field_and_unknown_extras():
 @pytest.mark.parametrize(
     ("text", "code", "detail"),
     [
-        ('{"errors":[{"code":"VirtualServer.CreateInterface.Duplicated","status":400,"detail":"both"}]}',
-         "VirtualServer.CreateInterface.Duplicated", "both"),
+        (
+            '{"errors":[{"code":"VirtualServer.CreateInterface.Duplicated","status":400,"detail":"both"}]}',
+            "VirtualServer.CreateInterface.Duplicated",
+            "both",
+        ),
         ('{"errors":[{"status":409,"detail":["a","b"]}]}', None, "a; b"),
         ('{"code":"X","message":"top level"}', "X", "top level"),
         ("<html>gateway timeout</html>", None, "<html>gateway timeout</html>"),
         ("", None, "no detail given"),
         ('{"errors":"weird"}', None, '{"errors":"weird"}'),
     ],
-)  # fmt: skip
+)
 def test_error_bodies_of_every_shape_are_understood(text, code, detail):
     assert parse_error_body(text) == (code, detail)

@@ -49,17 +49,24 @@ def test_compute_signature_matches_fixed_vectors(method, url, timestamp, access_
 def test_signature_changes_with_every_signed_part():
     base = dict(method="GET", url="https://h/v1/servers", timestamp="1", access_key="a", secret_key="s")
     original = compute_signature(**base)
-    for part, other in [("method", "POST"), ("url", "https://h/v1/servers?x=1"), ("timestamp", "2"),
-                        ("access_key", "b"), ("secret_key", "t")]:  # fmt: skip
+    for part, other in [
+        ("method", "POST"),
+        ("url", "https://h/v1/servers?x=1"),
+        ("timestamp", "2"),
+        ("access_key", "b"),
+        ("secret_key", "t"),
+    ]:
         assert compute_signature(**{**base, part: other}) != original, part
 
 
 def test_auth_signs_the_prepared_url_exactly_as_sent_with_percent_encoding():
     auth = ScpAuth(access_key="AK1", secret_key="S3cr3t", clock=lambda: 1700000000.0)
     request = requests.Request(
-        "GET", "https://vpc.kr-west1.e.samsungsdscloud.com/v1/subnets", params={"name": "웹 서버/1 & co", "size": 20},
+        "GET",
+        "https://vpc.kr-west1.e.samsungsdscloud.com/v1/subnets",
+        params={"name": "웹 서버/1 & co", "size": 20},
         auth=auth,
-    ).prepare()  # fmt: skip
+    ).prepare()
     assert request.url == SUBNETS_QUERY_URL
     assert request.headers["Scp-Timestamp"] == "1700000000000"
     assert request.headers["Scp-Signature"] == "SRwJ9g7iKptYp2LoeDse1dre3kcodb86QZKz2+xcC9E="

@@ -23,18 +23,36 @@ def _cases(world):
     return {
         "both modes": ("web-01", {"subnet_id": prod_app.id, "port_id": spare.id}, ScpBadRequest),
         "neither mode": ("web-01", {}, ScpBadRequest),
-        "fixed ips with port": ("web-01", {"port_id": spare.id, "fixed_ips": [{"ip_address": "192.168.10.9"}]},
-                                ScpBadRequest),
-        "malformed address": ("web-01", {"subnet_id": prod_app.id, "fixed_ips": [{"ip_address": "192.168.10"}]},
-                              ScpBadRequest),
-        "outside cidr": ("web-01", {"subnet_id": prod_app.id, "fixed_ips": [{"ip_address": "10.0.0.5"}]},
-                         ScpBadRequest),
-        "network address": ("web-01", {"subnet_id": prod_app.id, "fixed_ips": [{"ip_address": "192.168.10.0"}]},
-                            ScpBadRequest),
-        "broadcast address": ("web-01", {"subnet_id": prod_app.id, "fixed_ips": [{"ip_address": "192.168.10.255"}]},
-                              ScpBadRequest),
-        "gateway address": ("web-01", {"subnet_id": prod_app.id, "fixed_ips": [{"ip_address": "192.168.10.1"}]},
-                            ScpBadRequest),
+        "fixed ips with port": (
+            "web-01",
+            {"port_id": spare.id, "fixed_ips": [{"ip_address": "192.168.10.9"}]},
+            ScpBadRequest,
+        ),
+        "malformed address": (
+            "web-01",
+            {"subnet_id": prod_app.id, "fixed_ips": [{"ip_address": "192.168.10"}]},
+            ScpBadRequest,
+        ),
+        "outside cidr": (
+            "web-01",
+            {"subnet_id": prod_app.id, "fixed_ips": [{"ip_address": "10.0.0.5"}]},
+            ScpBadRequest,
+        ),
+        "network address": (
+            "web-01",
+            {"subnet_id": prod_app.id, "fixed_ips": [{"ip_address": "192.168.10.0"}]},
+            ScpBadRequest,
+        ),
+        "broadcast address": (
+            "web-01",
+            {"subnet_id": prod_app.id, "fixed_ips": [{"ip_address": "192.168.10.255"}]},
+            ScpBadRequest,
+        ),
+        "gateway address": (
+            "web-01",
+            {"subnet_id": prod_app.id, "fixed_ips": [{"ip_address": "192.168.10.1"}]},
+            ScpBadRequest,
+        ),
         "subnet in other vpc": ("web-01", {"subnet_id": dev_app.id}, ScpBadRequest),
         "port in other vpc": ("web-01", {"port_id": dev_spare.id}, ScpBadRequest),
         "unknown subnet": ("web-01", {"subnet_id": "0" * 32}, ScpNotFound),
@@ -44,14 +62,28 @@ def _cases(world):
         "port attached": ("web-01", {"port_id": world.ports["web-04-eth0"].id}, ScpConflict),
         "locked server": ("web-04", {"port_id": spare.id}, ScpConflict),
         "server in error": ("app-08", {"port_id": spare.id}, ScpConflict),
-    }  # fmt: skip
+    }
 
 
 CASES = [
-    "both modes", "neither mode", "fixed ips with port", "malformed address", "outside cidr", "network address",
-    "broadcast address", "gateway address", "subnet in other vpc", "port in other vpc", "unknown subnet",
-    "unknown port", "unknown server", "address in use", "port attached", "locked server", "server in error",
-]  # fmt: skip
+    "both modes",
+    "neither mode",
+    "fixed ips with port",
+    "malformed address",
+    "outside cidr",
+    "network address",
+    "broadcast address",
+    "gateway address",
+    "subnet in other vpc",
+    "port in other vpc",
+    "unknown subnet",
+    "unknown port",
+    "unknown server",
+    "address in use",
+    "port attached",
+    "locked server",
+    "server in error",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -179,8 +211,9 @@ def test_control_endpoints_do_not_exist_without_the_flag(tmp_path):
     from tests.env import _free_port
 
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "manage.py", "scp_simulator", "--port", str(port)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "scp_simulator", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL
+    )
     try:
         _wait_for_port(port)
         assert requests.get(f"http://127.0.0.1:{port}/_sim/requests", timeout=5).status_code == 404
@@ -200,12 +233,18 @@ def test_server_list_scales_to_ten_thousand(tmp_path):
     from tests.env import _free_port
 
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "manage.py", "scp_simulator", "--port", str(port), "--servers",
-                                "10000"], cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "scp_simulator", "--port", str(port), "--servers", "10000"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         _wait_for_port(port, timeout=60)
-        settings = {**scp_settings(), "virtualserver_url": f"http://127.0.0.1:{port}/virtualserver",
-                    "vpc_url": f"http://127.0.0.1:{port}/vpc"}  # fmt: skip
+        settings = {
+            **scp_settings(),
+            "virtualserver_url": f"http://127.0.0.1:{port}/virtualserver",
+            "vpc_url": f"http://127.0.0.1:{port}/vpc",
+        }
         client = ScpClient(**settings)
         first = client.list_servers(limit=20)
         second = client.list_servers(limit=20, marker=first.next_marker)

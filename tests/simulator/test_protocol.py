@@ -21,10 +21,13 @@ def signed_get(path: str, *, secret=None, timestamp=None, access_key=None, versi
         "Scp-Timestamp": timestamp,
         "Scp-ClientType": "Openapi",
         "Scp-Signature": compute_signature(
-            method="GET", url=url, timestamp=timestamp, access_key=access_key,
+            method="GET",
+            url=url,
+            timestamp=timestamp,
+            access_key=access_key,
             secret_key=secret or settings["secret_key"],
         ),
-    }  # fmt: skip
+    }
     if version:
         headers["Scp-Api-Version"] = version
     headers.update(extra or {})
@@ -87,13 +90,24 @@ def test_a_signature_over_a_differently_encoded_url_is_refused(sim):
     settings = scp_settings()
     timestamp = str(int(time.time() * 1000))
     signed_url = f"{SIM_URL}/virtualserver/v1/servers?name=웹"  # signed unencoded ...
-    signature = compute_signature(method="GET", url=signed_url, timestamp=timestamp,
-                                  access_key=settings["access_key"], secret_key=settings["secret_key"])  # fmt: skip
+    signature = compute_signature(
+        method="GET",
+        url=signed_url,
+        timestamp=timestamp,
+        access_key=settings["access_key"],
+        secret_key=settings["secret_key"],
+    )
     response = requests.get(
-        f"{SIM_URL}/virtualserver/v1/servers", params={"name": "웹"},  # ... but sent encoded
-        headers={"Scp-Accesskey": settings["access_key"], "Scp-Timestamp": timestamp, "Scp-ClientType": "Openapi",
-                 "Scp-Signature": signature}, timeout=5,
-    )  # fmt: skip
+        f"{SIM_URL}/virtualserver/v1/servers",
+        params={"name": "웹"},  # ... but sent encoded
+        headers={
+            "Scp-Accesskey": settings["access_key"],
+            "Scp-Timestamp": timestamp,
+            "Scp-ClientType": "Openapi",
+            "Scp-Signature": signature,
+        },
+        timeout=5,
+    )
     assert response.status_code == 401
 
 
@@ -126,8 +140,11 @@ def test_is_default_appears_from_version_1_2(sim, world):
 def test_version_list_on_the_service_root(sim):
     body = signed_get("/virtualserver/").json()
     assert {v["id"]: v["status"] for v in body["versions"]} == {
-        "v1.3": "CURRENT", "v1.2": "SUPPORTED", "v1.1": "DEPRECATED", "v1.0": "DEPRECATED",
-    }  # fmt: skip
+        "v1.3": "CURRENT",
+        "v1.2": "SUPPORTED",
+        "v1.1": "DEPRECATED",
+        "v1.0": "DEPRECATED",
+    }
 
 
 def test_unknown_paths_are_404_in_the_envelope(sim):

@@ -58,7 +58,11 @@ FIXED_IP = "192.168.20.77"
 def web_request(org, sim, world):
     """A pending request of the web team's requester, with a fixed IP and a justification only they may read."""
     return services.interface_request_submit(
-        requester=org.users["web_req"], idempotency_key=uuid.uuid4(), justification=SECRET_JUSTIFICATION,
-        server_id=world.servers["web-01"].id, mode="subnet", subnet_id=world.subnets["prod-db"].id,
+        requester=org.users["web_req"],
+        idempotency_key=uuid.uuid4(),
+        justification=SECRET_JUSTIFICATION,
+        server_id=world.servers["web-01"].id,
+        mode="subnet",
+        subnet_id=world.subnets["prod-db"].id,
         fixed_ips=[FIXED_IP],
-    )  # fmt: skip
+    )

@@ -67,17 +67,25 @@ def test_scoped_paging_visits_every_owned_server_once(org, sim, world):
 def test_another_teams_server_cannot_be_requested_even_by_the_service(org, sim, world):
     with pytest.raises(Exception) as raised:
         services.interface_request_submit(
-            requester=org.users["apps_req"], idempotency_key=uuid.uuid4(), justification="x",
-            server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id,
-        )  # fmt: skip
+            requester=org.users["apps_req"],
+            idempotency_key=uuid.uuid4(),
+            justification="x",
+            server_id=world.servers["web-01"].id,
+            mode="port",
+            port_id=world.spare_port().id,
+        )
     assert raised.type.__name__ == "NotFound" or isinstance(raised.value, NotAllowed)
 
 
 def test_the_request_belongs_to_the_requesters_team(org, sim, world):
     request = services.interface_request_submit(
-        requester=org.users["web_req"], idempotency_key=uuid.uuid4(), justification="x",
-        server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id,
-    )  # fmt: skip
+        requester=org.users["web_req"],
+        idempotency_key=uuid.uuid4(),
+        justification="x",
+        server_id=world.servers["web-01"].id,
+        mode="port",
+        port_id=world.spare_port().id,
+    )
     assert request.team == org.web and request.approval_steps == [{"groups": ["web-approvers"], "required": 1}]
 
 

@@ -44,8 +44,10 @@ class Command(BaseCommand):
             now = timezone.now()
             for token in tokens_of(self._user(options["username"])):
                 used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never used"
-                self.stdout.write(f"{token.prefix}  {token.state(now):8}  {','.join(token.scopes):28}  "
-                                  f"expires {token.expires_at:%Y-%m-%d}  {used}  {token.name}")  # fmt: skip
+                self.stdout.write(
+                    f"{token.prefix}  {token.state(now):8}  {','.join(token.scopes):28}  "
+                    f"expires {token.expires_at:%Y-%m-%d}  {used}  {token.name}"
+                )
         else:
             token = token_by_prefix(options["prefix"])
             if token is None:

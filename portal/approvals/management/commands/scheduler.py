@@ -21,10 +21,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--interval", type=float, default=60.0)
-        parser.add_argument("--versions-interval", type=float, default=VERSIONS_INTERVAL,
-                            help="seconds between reads of SCP's API version lists (default: a day)")  # fmt: skip
-        parser.add_argument("--drift-interval", type=float, default=DRIFT_INTERVAL,
-                            help="seconds between drift scans (default: six hours)")  # fmt: skip
+        parser.add_argument(
+            "--versions-interval",
+            type=float,
+            default=VERSIONS_INTERVAL,
+            help="seconds between reads of SCP's API version lists (default: a day)",
+        )
+        parser.add_argument(
+            "--drift-interval",
+            type=float,
+            default=DRIFT_INTERVAL,
+            help="seconds between drift scans (default: six hours)",
+        )
 
     def handle(self, *args, interval: float, versions_interval: float, drift_interval: float, **options):
         from portal.approvals.tasks import expire_requests, reconcile_requests, resume_requests

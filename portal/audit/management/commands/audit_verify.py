@@ -28,18 +28,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--file", help="an export made with the JSON Lines export")
         parser.add_argument(
-            "--partial", action="store_true",
+            "--partial",
+            action="store_true",
             help="the file is a filtered export: check every event's hash, and the links between consecutive events",
-        )  # fmt: skip
+        )
         parser.add_argument(
-            "--anchor", action="append", default=[], metavar="SEQ:HASH",
+            "--anchor",
+            action="append",
+            default=[],
+            metavar="SEQ:HASH",
             help="a hash written down outside the database earlier (see --show-anchor); the event at SEQ must "
-                 "still have it, so a rewrite of the whole chain is found too. May be given more than once.",
-        )  # fmt: skip
+            "still have it, so a rewrite of the whole chain is found too. May be given more than once.",
+        )
         parser.add_argument(
-            "--show-anchor", action="store_true",
+            "--show-anchor",
+            action="store_true",
             help="after a good verification, print the last event's SEQ:HASH, to keep somewhere else",
-        )  # fmt: skip
+        )
 
     def handle(self, *args, file=None, partial=False, anchor=(), show_anchor=False, **options):
         try:

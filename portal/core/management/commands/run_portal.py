@@ -30,8 +30,17 @@ class Command(BaseCommand):
         scp = urlsplit(str(config.scp_virtualserver_url))
         if not no_simulator and scp.hostname in LOCAL_HOSTS:
             commands["simulator"] = [*manage, "scp_simulator", "--host", scp.hostname, "--port", str(scp.port or 80)]
-        commands["worker"] = [*manage, "db_worker", "--queue-name", "*", "--interval", "0.05", "--no-reload",
-                              "--verbosity", "1"]  # fmt: skip
+        commands["worker"] = [
+            *manage,
+            "db_worker",
+            "--queue-name",
+            "*",
+            "--interval",
+            "0.05",
+            "--no-reload",
+            "--verbosity",
+            "1",
+        ]
         commands["scheduler"] = [*manage, "scheduler", "--interval", "60"]
         commands["web"] = [*manage, "runserver", addr, "--noreload"]
         processes = {name: subprocess.Popen(command) for name, command in commands.items()}  # noqa: S603
@@ -60,8 +69,10 @@ class Command(BaseCommand):
                     now = time.monotonic()
                     restarts[name] = [t for t in restarts[name] if now - t < RESTART_WINDOW] + [now]
                     if len(restarts[name]) > MAX_RESTARTS:
-                        self.stderr.write(f"{name} exited {MAX_RESTARTS + 1} times within {RESTART_WINDOW:g} s "
-                                          f"(last code {process.returncode}); stopping everything")  # fmt: skip
+                        self.stderr.write(
+                            f"{name} exited {MAX_RESTARTS + 1} times within {RESTART_WINDOW:g} s "
+                            f"(last code {process.returncode}); stopping everything"
+                        )
                         stopping = True
                         break
                     self.stderr.write(f"{name} exited with {process.returncode}; starting it again")

@@ -24,13 +24,14 @@ def _writer(url: str, count: int, start, done) -> None:
     import django
 
     django.setup()
+    from portal.audit.events import AuditAction
     from portal.audit.models import Outcome
     from portal.audit.services import record_event
 
-    record_event(action="bench.warmup", outcome=Outcome.SUCCESS)  # connect before the clock starts
+    record_event(action=AuditAction.DRIFT_REQUESTED, outcome=Outcome.SUCCESS)  # connect before the clock starts
     start.wait()
     for n in range(count):
-        record_event(action="bench.append", outcome=Outcome.SUCCESS, payload={"n": n, "pid": os.getpid()})
+        record_event(action=AuditAction.DRIFT_REQUESTED, outcome=Outcome.SUCCESS, payload={"n": n, "pid": os.getpid()})
     done.put(os.getpid())
 
 

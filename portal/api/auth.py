@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ninja.security import HttpBearer, SessionAuth
 
+from portal.audit.events import AuditAction
 from portal.core import context
 from portal.core.middleware import client_ip
 from portal.interfaces.access import deny
@@ -43,14 +44,14 @@ def require_scope(request, scope: Scope) -> None:
     if token is not None and scope not in token.scopes:
         raise deny(
             user=request.user,
-            action="api_token.refused",
+            action=AuditAction.TOKEN_REFUSED,
             target=token.prefix,
             reason=f"This token does not have the {scope} scope.",
         )
     if scope not in allowed:
         raise deny(
             user=request.user,
-            action="api.access",
+            action=AuditAction.API_ACCESS,
             target=request.path[:128],
             reason=f"Your roles do not allow the {scope} scope.",
         )

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 from portal.core.roles import can_request, is_approver, is_auditor
@@ -112,7 +113,7 @@ def token_create(
             creation_key=creation_key,
         )
         record_event(
-            action="api_token.created",
+            action=AuditAction.TOKEN_CREATED,
             outcome=Outcome.SUCCESS,
             payload={
                 "token": prefix,
@@ -136,7 +137,7 @@ def token_revoke(*, token: ApiToken, by) -> bool:
         if not ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now, revoked_by=by):
             return False
         record_event(
-            action="api_token.revoked",
+            action=AuditAction.TOKEN_REVOKED,
             outcome=Outcome.SUCCESS,
             payload={
                 "token": token.prefix,
@@ -153,7 +154,7 @@ def token_revoke(*, token: ApiToken, by) -> bool:
 
 def _refuse(reason: str, *, prefix: str = "", user=None) -> TokenRefused:
     record_event(
-        action="api_token.refused",
+        action=AuditAction.TOKEN_REFUSED,
         outcome=Outcome.DENIED,
         payload={"token": prefix, "reason": reason},
         target=prefix,
@@ -204,7 +205,7 @@ def _count_call(token: ApiToken, *, now: dt.datetime, source_ip: str | None) -> 
         retry_after = max(1, math.ceil(WINDOW_SECONDS - (now - started).total_seconds()))
         if calls == limit + 1:
             record_event(
-                action="api_token.rate_limited",
+                action=AuditAction.TOKEN_RATE_LIMITED,
                 outcome=Outcome.DENIED,
                 payload={"token": token.prefix, "limit_per_minute": limit, "retry_after": retry_after},
                 target=token.prefix,
@@ -226,7 +227,11 @@ def token_of(*, user, pk: int) -> ApiToken:
     token = ApiToken.objects.filter(pk=pk, user=user).select_related("user").first()
     if token is None:
         record_event(
-            action="api_token.access", outcome=Outcome.DENIED, payload={"token_id": pk}, target=str(pk), actor=user
+            action=AuditAction.TOKEN_ACCESS,
+            outcome=Outcome.DENIED,
+            payload={"token_id": pk},
+            target=str(pk),
+            actor=user,
         )
         raise NotFound(_("No such token."))
     return token

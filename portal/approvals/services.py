@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 from portal.identity.services import in_language_of
@@ -84,7 +85,8 @@ def request_decide(*, request: InterfaceRequest, user, approve: bool, comment: s
 
 
 def deny_decision(*, user, verb: str, reason: str, request: InterfaceRequest) -> NotAllowed:
-    return deny(user=user, action=f"approval.{verb}", reason=reason, request=request)
+    action = AuditAction.APPROVE_REFUSED if verb == "approve" else AuditAction.REJECT_REFUSED
+    return deny(user=user, action=action, reason=reason, request=request)
 
 
 @transaction.atomic
@@ -131,7 +133,7 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
     payload["approvals_at_step"] = approvals
     if approvals < step["required"]:
         record_event(
-            action="approval.recorded",
+            action=AuditAction.DECISION_RECORDED,
             outcome=Outcome.SUCCESS,
             payload={**payload, "reason": f"{approvals} of {step['required']} approvals at step {step_index + 1}"},
             interface_request_id=locked.pk,

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from portal.audit.events import AuditAction
 from portal.core.roles import is_approver
 from portal.interfaces.access import Purpose, deny, interface_request_for
 from portal.interfaces.errors import NotAllowed
@@ -16,7 +17,7 @@ from . import selectors, services
 @require_GET
 def queue(request):
     if not is_approver(request.user):
-        deny(user=request.user, action="approval.queue", reason=_("Approver role needed."))
+        deny(user=request.user, action=AuditAction.QUEUE_REFUSED, reason=_("Approver role needed."))
         context = {"message": _("Only approvers have a queue."), "title": _("Not allowed")}
         return render(request, "core/problem.html", context, status=403)
     items = [selectors.decision_context(r, request.user) for r in selectors.pending_for(user=request.user)]
@@ -34,7 +35,7 @@ def decide(request, pk: int):
         if action not in ("approve", "reject"):
             raise deny(
                 user=request.user,
-                action="approval.decide",
+                action=AuditAction.DECIDE_REFUSED,
                 reason=_("Choose Approve or Reject."),
                 request=interface_request,
             )

@@ -10,6 +10,8 @@ from typing import Any
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
+from portal.audit.events import AuditAction
+
 from .chain import HASHED_FIELDS
 from .models import AuditChainHead, AuditEvent, Outcome, VerificationRun
 
@@ -138,7 +140,9 @@ def last_verification() -> VerificationRun | None:
 def verification_pending():
     """When the newest verification asked for started, if it has not finished yet (else None)."""
     asked = (
-        AuditEvent.objects.filter(action="audit.verify_started").order_by("-seq").values_list("created_at", flat=True)
+        AuditEvent.objects.filter(action=AuditAction.VERIFY_STARTED)
+        .order_by("-seq")
+        .values_list("created_at", flat=True)
     )
     started = asked.first()
     if started is None:
@@ -152,7 +156,7 @@ def timeline_for_request(*, request_id: int):
     the audit log, off this page: they did not happen to the request."""
     return (
         AuditEvent.objects.filter(interface_request_id=request_id)
-        .exclude(action="interface_request.access")
+        .exclude(action=AuditAction.REQUEST_ACCESS)
         .exclude(outcome=Outcome.DENIED)
         .order_by("seq")
     )

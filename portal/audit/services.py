@@ -19,6 +19,7 @@ from portal.core import context as request_context
 from portal.scp.client import CallRecord
 
 from .chain import GENESIS_HASH, Verdict, anchor_verdict, beyond_head_verdict, event_hash, tip_verdict
+from .events import AuditAction
 from .models import AuditChainHead, AuditEvent, Outcome
 
 MAX_TEXT = 64 * 1024
@@ -91,22 +92,27 @@ def _locked_head() -> AuditChainHead:
 @transaction.atomic
 def record_event(
     *,
-    action: str,
-    outcome: str,
+    action: AuditAction,
+    outcome: str | None = None,
     payload: dict[str, Any] | None = None,
     interface_request_id: int | None = None,
     target: str = "",
     actor=None,
 ) -> AuditEvent:
-    """Append one event to the chain. The head row's lock serialises writers across processes and machines."""
+    """Append one event to the chain. The head row's lock serialises writers across processes and machines.
+
+    `action` is a member of the catalogue (never a free string); `outcome` defaults to the action's own.
+    """
+    if not isinstance(action, AuditAction):
+        raise TypeError(f"record_event takes an AuditAction member, not {action!r}")
     ctx = request_context.with_actor(actor) if actor is not None else request_context.current()
     head = _locked_head()
     fields = _chained(
         seq=head.last_seq + 1,
         prev_hash=head.last_hash,
         created_at=_now(),
-        action=action,
-        outcome=outcome,
+        action=action.value,
+        outcome=outcome or action.outcome,
         actor_id=ctx.actor_id,
         actor_name=ctx.actor_name,
         source_ip=ctx.source_ip,
@@ -155,7 +161,7 @@ def audit_scp_call(*, record: CallRecord, interface_request_id: int | None = Non
         payload["response_body"] = payload["response_body"][:MAX_TEXT]
     bound = scp_call_binding.get()
     return record_event(
-        action="scp.call",
+        action=AuditAction.SCP_CALL,
         outcome=outcome,
         payload=payload,
         interface_request_id=interface_request_id or bound[0],
@@ -243,7 +249,7 @@ def _verify_ranges(bounds: tuple[int, int] | None, tip: tuple[int, str], workers
 
 def audit_access_denied(*, user, path: str) -> None:
     """Record that someone without the auditor role asked for the audit log."""
-    record_event(action="audit.access", outcome=Outcome.DENIED, payload={"path": path[:200]}, actor=user)
+    record_event(action=AuditAction.AUDIT_ACCESS, outcome=Outcome.DENIED, payload={"path": path[:200]}, actor=user)
 
 
 def audit_export_begin(*, user, kind: str, filters: dict[str, str]) -> int:
@@ -252,7 +258,7 @@ def audit_export_begin(*, user, kind: str, filters: dict[str, str]) -> int:
 
     up_to_seq = chain_head()[0]
     record_event(
-        action="audit.exported",
+        action=AuditAction.EXPORTED,
         outcome=Outcome.SUCCESS,
         payload={"format": kind, "filters": filters, "up_to_seq": up_to_seq},
         actor=user,
@@ -264,5 +270,5 @@ def audit_verification_start(*, user) -> None:
     """Queue a verification of the whole chain (the badge, and the API's verification, show its result)."""
     from .tasks import verify_audit_chain
 
-    record_event(action="audit.verify_started", outcome=Outcome.SUCCESS, payload={}, actor=user)
+    record_event(action=AuditAction.VERIFY_STARTED, outcome=Outcome.SUCCESS, payload={}, actor=user)
     verify_audit_chain.enqueue()

@@ -49,6 +49,7 @@ class AuditedAdmin(admin.ModelAdmin):
     """
 
     def _record(self, request, obj, verb: str, before: dict, after: dict, **extra) -> None:
+        from portal.audit.events import admin_action
         from portal.audit.models import Outcome
         from portal.audit.services import record_event
 
@@ -56,7 +57,7 @@ class AuditedAdmin(admin.ModelAdmin):
         if verb == "changed" and not changed_before and not extra:
             return
         record_event(
-            action=f"admin.{obj._meta.model_name}.{verb}",
+            action=admin_action(obj._meta.model_name, verb),
             outcome=Outcome.SUCCESS,
             payload={
                 "model": obj._meta.label,

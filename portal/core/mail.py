@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.core.mail.backends.base import BaseEmailBackend
 
+from portal.audit.events import AuditAction
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ def send_notification(subject: str, body: str, recipients: list[str], *, request
     except Exception as exc:  # any mail failure is logged and audited
         logger.exception("could not send %r to %d recipient(s)", subject, len(recipients))
         record_event(
-            action="notification.failed",
+            action=AuditAction.NOTIFICATION_FAILED,
             outcome=Outcome.FAILURE,
             payload={"subject": subject, "recipients": len(recipients), "error": type(exc).__name__},
             interface_request_id=request_id,

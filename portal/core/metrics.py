@@ -19,11 +19,13 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from portal.audit.events import AuditAction, action_named
+
 from .models import LATENCY_BUCKETS, MetricCounter, ScpCallStat
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _PATH_WORDS = {"v1", "servers", "interfaces", "subnets", "ports", "port-ip-availabilities"}
-RECONCILE_ACTIONS = ("interface_request.reconciled", "interface_request.reconcile_undecided")
+RECONCILE_ACTIONS = (AuditAction.RECONCILED, AuditAction.RECONCILE_UNDECIDED)
 CURSOR = {"name": "_audit_seq_folded", "labels": ""}
 FOLD_LIMIT = 100_000  # events folded per scrape: a first scrape of a large log catches up over a few scrapes
 
@@ -71,12 +73,12 @@ def metrics_fold() -> int:
     if head <= start:
         return 0
     events = AuditEvent.objects.filter(seq__gt=start, seq__lte=head).filter(
-        Q(action="scp.call") | Q(outcome="denied") | Q(action__in=RECONCILE_ACTIONS)
+        Q(action=AuditAction.SCP_CALL) | Q(outcome="denied") | Q(action__in=RECONCILE_ACTIONS)
     )
     calls: dict[tuple[str, str, str, str], list] = defaultdict(lambda: [0, 0.0, Counter()])
     counters: Counter = Counter()
     for action, outcome, payload in events.values_list("action", "outcome", "payload").iterator(chunk_size=2000):
-        if action == "scp.call":
+        if action == AuditAction.SCP_CALL:
             payload = payload or {}
             seconds = float(payload.get("latency_ms") or 0) / 1000
             status = payload.get("status")
@@ -91,7 +93,8 @@ def metrics_fold() -> int:
             entry[1] += seconds
             entry[2][_bucket(seconds)] += 1
         if outcome == "denied":
-            counters[("portal_refusals", _labels(action=action))] += 1
+            # Only the catalogue's actions become label values (bounded, whatever an old event holds).
+            counters[("portal_refusals", _labels(action=action if action_named(action) else "other"))] += 1
         if action in RECONCILE_ACTIONS:
             counters[("portal_reconciliations", _labels(outcome=outcome))] += 1
     for (service, endpoint, method, status), (count, seconds, buckets) in calls.items():

@@ -4,6 +4,8 @@ import logging
 from django.conf import settings
 from django.http import JsonResponse
 
+from portal.audit.events import AuditAction
+
 from .context import RequestContext, bound, new_correlation_id
 
 MAX_USER_AGENT = 256
@@ -146,7 +148,7 @@ class RejectControlCharactersMiddleware:
         from portal.audit.services import record_event
 
         record_event(
-            action="request.rejected",
+            action=AuditAction.HTTP_REJECTED,
             outcome=Outcome.DENIED,
             payload={
                 "where": where,

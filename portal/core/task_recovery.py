@@ -13,6 +13,7 @@ import datetime as dt
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 
@@ -48,7 +49,7 @@ def task_results_recover_abandoned(*, older_than: dt.timedelta) -> int:
             continue  # it finished meanwhile
         recovered += 1
         record_event(
-            action="task.abandoned",
+            action=AuditAction.TASK_ABANDONED,
             outcome=Outcome.FAILURE,
             payload={
                 "task": result.task_path,

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 
@@ -188,7 +189,7 @@ def version_watch_notify(*, today: dt.date | None = None) -> int:
         if entry is not None and entry.notified == key:
             continue
         record_event(
-            action="scp.version_warning",
+            action=AuditAction.VERSION_WARNING,
             outcome=Outcome.FAILURE if watch.level == "expired" else Outcome.PENDING,
             payload={
                 "service": watch.service,

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import transaction
 from django.utils import timezone
 
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 from portal.core.scp import scp_client
@@ -60,7 +61,9 @@ def drift_scan(*, trigger: str, client: ScpClient | None = None, workers: int = 
         run.error = f"SCP could not be read ({type(exc).__name__}); the report is incomplete. Try again later."
         run.finished_at = timezone.now()
         run.save(update_fields=["error", "finished_at"])
-        record_event(action="drift.scanned", outcome=Outcome.FAILURE, payload={"run": run.pk, "error": run.error})
+        record_event(
+            action=AuditAction.DRIFT_SCANNED, outcome=Outcome.FAILURE, payload={"run": run.pk, "error": run.error}
+        )
         return run
     attached, _, busy = _explained()
     seen = set()
@@ -114,7 +117,7 @@ def drift_scan(*, trigger: str, client: ScpClient | None = None, workers: int = 
         run.save(update_fields=["servers_checked", "findings_count", "finished_at"])
         by_kind = Counter(f.kind for f in findings)
         record_event(
-            action="drift.scanned",
+            action=AuditAction.DRIFT_SCANNED,
             outcome=Outcome.SUCCESS,
             payload={
                 "run": run.pk,
@@ -138,5 +141,5 @@ def drift_scan_start(*, user) -> None:
     """Queue a scan on demand (the page's button)."""
     from .tasks import drift_scan_task
 
-    record_event(action="drift.requested", outcome=Outcome.SUCCESS, payload={}, actor=user)
+    record_event(action=AuditAction.DRIFT_REQUESTED, outcome=Outcome.SUCCESS, payload={}, actor=user)
     drift_scan_task.enqueue(trigger=user.get_username()[:20])

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 from portal.teams.models import Team
@@ -42,7 +43,7 @@ def idp_groups(claims: dict) -> list[str]:
 def sso_refuse(*, issuer: str, subject: str, reason: str, detail: dict | None = None) -> SsoRefused:
     """Audit a refused single sign-on (with the IdP's issuer and subject) and return the error to raise."""
     record_event(
-        action="auth.sso_refused",
+        action=AuditAction.SSO_REFUSED,
         outcome=Outcome.DENIED,
         payload={"issuer": _clean_text(issuer), "subject": _clean_text(subject), "reason": reason, **(detail or {})},
         target=_clean_text(subject, 128),
@@ -88,7 +89,7 @@ def sso_sign_in(*, issuer: str, subject: str, claims: dict):
         identity.save()
         after = _grants(user)
         record_event(
-            action="auth.sso_login",
+            action=AuditAction.SSO_LOGIN,
             outcome=Outcome.SUCCESS,
             payload={"issuer": issuer, "subject": subject, "idp_groups": groups, "before": before, "after": after},
             actor=user,
@@ -124,7 +125,7 @@ def access_attempts_unlock(*, attempts) -> int:
     count = 0
     for attempt in attempts:
         record_event(
-            action="auth.unlocked",
+            action=AuditAction.UNLOCKED,
             outcome=Outcome.SUCCESS,
             payload={
                 "username": attempt.username or "",
@@ -174,7 +175,7 @@ def preferences_save(*, user, language: str | None = None, time_zone: str | None
         with transaction.atomic():
             prefs.save()
             record_event(
-                action="account.preferences_changed",
+                action=AuditAction.PREFERENCES_CHANGED,
                 outcome=Outcome.SUCCESS,
                 payload=changes,
                 actor=user,

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 from portal.core.context import current
@@ -59,7 +60,9 @@ def session_end_expired(*, request, reason: str) -> None:
     """Sign out a session that `session_expiry` found ended, and audit why."""
     from django.contrib import auth
 
-    record_event(action="auth.session_expired", outcome=Outcome.SUCCESS, payload={"reason": reason}, actor=request.user)
+    record_event(
+        action=AuditAction.SESSION_EXPIRED, outcome=Outcome.SUCCESS, payload={"reason": reason}, actor=request.user
+    )
     auth.logout(request)
 
 
@@ -94,6 +97,6 @@ def user_sign_out_everywhere(*, user) -> int:
         _store(key).delete()
     UserSession.objects.filter(session_key__in=keys).delete()
     record_event(
-        action="auth.signed_out_everywhere", outcome=Outcome.SUCCESS, payload={"sessions": len(keys)}, actor=user
+        action=AuditAction.SIGNED_OUT_EVERYWHERE, outcome=Outcome.SUCCESS, payload={"sessions": len(keys)}, actor=user
     )
     return len(keys)

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from portal.audit.events import AuditAction
 from portal.core.errors import NotFound
 
 from .oidc import IdpUnavailable, issuer, logout_url, oidc_enabled, oidc_setting
@@ -127,7 +128,7 @@ def reset_gate(view):
     return gated
 
 
-def _audit(action: str, *, user=None, **payload) -> None:
+def _audit(action: AuditAction, *, user=None, **payload) -> None:
     from portal.audit.models import Outcome
     from portal.audit.services import record_event
 
@@ -137,20 +138,20 @@ def _audit(action: str, *, user=None, **payload) -> None:
 class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         response = super().form_valid(form)
-        _audit("auth.password_changed", user=form.user, by="self")
+        _audit(AuditAction.PASSWORD_CHANGED, user=form.user, by="self")
         return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form):
-        _audit("auth.password_reset_requested", email=form.cleaned_data["email"][:254])
+        _audit(AuditAction.PASSWORD_RESET_REQUESTED, email=form.cleaned_data["email"][:254])
         return super().form_valid(form)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         response = super().form_valid(form)
-        _audit("auth.password_changed", user=form.user, by="reset link")
+        _audit(AuditAction.PASSWORD_CHANGED, user=form.user, by="reset link")
         return response
 
 

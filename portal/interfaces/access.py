@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from django.utils.translation import gettext as _
 
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 from portal.core.errors import NotFound
@@ -29,7 +30,9 @@ class Purpose(StrEnum):
     RESUBMIT = "resubmit"  # copy its parameters into a new form
 
 
-def deny(*, user, action: str, reason: str, request: InterfaceRequest | None = None, target: str = "") -> NotAllowed:
+def deny(
+    *, user, action: AuditAction, reason: str, request: InterfaceRequest | None = None, target: str = ""
+) -> NotAllowed:
     """Audit a refusal and return the error to raise."""
     record_event(
         action=action,
@@ -70,7 +73,7 @@ def interface_request_for(*, user, pk, purpose: Purpose) -> InterfaceRequest:
     if request is not None and audience_allows(user, request, purpose):
         return request
     record_event(
-        action="interface_request.access",
+        action=AuditAction.REQUEST_ACCESS,
         outcome=Outcome.DENIED,
         payload={"purpose": str(purpose), "reason": "no such request" if request is None else "outside its audience"},
         interface_request_id=request.pk if request else None,
@@ -99,7 +102,7 @@ def ensure_owned(*, user, server_id: str, server: schemas.Server | None, to_requ
     if server is not None and server_scope_for(user, to_request=to_request).owns(server):
         return server
     record_event(
-        action="server.access",
+        action=AuditAction.SERVER_ACCESS,
         outcome=Outcome.DENIED,
         payload={
             "purpose": "request" if to_request else "view",

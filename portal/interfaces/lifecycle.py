@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.approvals import notifications
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 
@@ -27,11 +28,11 @@ from .models import FINAL_STATUSES, FixedIpHold, InterfaceRequest, Status
 class Transition:
     sources: frozenset[str]
     target: str
-    action: str
+    action: AuditAction
     outcome: str
 
 
-def _t(sources: set[str], target: str, action: str, outcome: str) -> Transition:
+def _t(sources: set[str], target: str, action: AuditAction, outcome: str) -> Transition:
     return Transition(frozenset(sources), target, action, outcome)
 
 
@@ -39,22 +40,22 @@ PENDING, APPROVED, EXECUTING, UNKNOWN = Status.PENDING_APPROVAL, Status.APPROVED
 
 TRANSITIONS: dict[str, Transition] = {
     # approvals
-    "complete_step": _t({PENDING}, PENDING, "approval.step_completed", Outcome.SUCCESS),
-    "approve": _t({PENDING}, APPROVED, "approval.approved", Outcome.SUCCESS),
-    "reject": _t({PENDING}, Status.REJECTED, "approval.rejected", Outcome.SUCCESS),
-    "expire": _t({PENDING}, Status.EXPIRED, "approval.expired", Outcome.FAILURE),
-    "cancel": _t({PENDING, APPROVED}, Status.CANCELLED, "interface_request.cancelled", Outcome.SUCCESS),
+    "complete_step": _t({PENDING}, PENDING, AuditAction.STEP_COMPLETED, Outcome.SUCCESS),
+    "approve": _t({PENDING}, APPROVED, AuditAction.APPROVED, Outcome.SUCCESS),
+    "reject": _t({PENDING}, Status.REJECTED, AuditAction.REJECTED, Outcome.SUCCESS),
+    "expire": _t({PENDING}, Status.EXPIRED, AuditAction.EXPIRED, Outcome.FAILURE),
+    "cancel": _t({PENDING, APPROVED}, Status.CANCELLED, AuditAction.CANCELLED, Outcome.SUCCESS),
     # execution
-    "claim": _t({APPROVED}, EXECUTING, "interface_request.claimed", Outcome.SUCCESS),
-    "defer": _t({EXECUTING}, APPROVED, "interface_request.retry_scheduled", Outcome.PENDING),
-    "fail": _t({EXECUTING}, Status.FAILED, "interface_request.failed", Outcome.FAILURE),
-    "lose_answer": _t({EXECUTING}, UNKNOWN, "interface_request.unknown", Outcome.UNKNOWN),
-    "succeed": _t({EXECUTING, UNKNOWN}, Status.SUCCEEDED, "interface_request.succeeded", Outcome.SUCCESS),
-    "port_error": _t({EXECUTING, UNKNOWN}, Status.FAILED, "interface_request.failed", Outcome.FAILURE),
-    "not_applied": _t({EXECUTING, UNKNOWN}, Status.FAILED, "interface_request.reconciled", Outcome.FAILURE),
+    "claim": _t({APPROVED}, EXECUTING, AuditAction.CLAIMED, Outcome.SUCCESS),
+    "defer": _t({EXECUTING}, APPROVED, AuditAction.RETRY_SCHEDULED, Outcome.PENDING),
+    "fail": _t({EXECUTING}, Status.FAILED, AuditAction.FAILED, Outcome.FAILURE),
+    "lose_answer": _t({EXECUTING}, UNKNOWN, AuditAction.UNKNOWN, Outcome.UNKNOWN),
+    "succeed": _t({EXECUTING, UNKNOWN}, Status.SUCCEEDED, AuditAction.SUCCEEDED, Outcome.SUCCESS),
+    "port_error": _t({EXECUTING, UNKNOWN}, Status.FAILED, AuditAction.FAILED, Outcome.FAILURE),
+    "not_applied": _t({EXECUTING, UNKNOWN}, Status.FAILED, AuditAction.RECONCILED, Outcome.FAILURE),
     # a write found not applied that SCP carried out later after all (see services.requests_watch_late)
-    "applied_late": _t({Status.FAILED}, Status.SUCCEEDED, "interface_request.applied_late", Outcome.SUCCESS),
-    "applied_late_in_error": _t({Status.FAILED}, Status.FAILED, "interface_request.applied_late", Outcome.FAILURE),
+    "applied_late": _t({Status.FAILED}, Status.SUCCEEDED, AuditAction.APPLIED_LATE, Outcome.SUCCESS),
+    "applied_late_in_error": _t({Status.FAILED}, Status.FAILED, AuditAction.APPLIED_LATE, Outcome.FAILURE),
 }
 
 

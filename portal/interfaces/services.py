@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from portal.approvals.notifications import notify_approvers
 from portal.approvals.policies import policy_decide
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event, scp_call_binding
 from portal.core.roles import can_request
@@ -157,7 +158,7 @@ def interface_request_submit(
     if existing is not None:
         return existing
     if not can_request(requester):
-        raise deny(user=requester, action="interface_request.submit", reason=_("You may not submit requests."))
+        raise deny(user=requester, action=AuditAction.SUBMIT_REFUSED, reason=_("You may not submit requests."))
     plan = attach_validate(
         user=requester,
         server_id=server_id,
@@ -189,14 +190,14 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
     if team is None:
         raise deny(
             user=requester,
-            action="interface_request.submit",
+            action=AuditAction.SUBMIT_REFUSED,
             target=plan.server.id,
             reason=_("None of your teams owns this server, so you cannot request on it."),
         )
     decision = policy_decide(plan=plan, team=team)
     if decision.unreachable:
         raise deny(
-            user=requester, action="interface_request.submit", target=plan.server.id, reason=decision.unreachable
+            user=requester, action=AuditAction.SUBMIT_REFUSED, target=plan.server.id, reason=decision.unreachable
         )
     now = _now()
     try:
@@ -225,7 +226,7 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
                 for address in request.fixed_ips or []
             )
             record_event(
-                action="interface_request.submitted",
+                action=AuditAction.SUBMITTED,
                 outcome=Outcome.SUCCESS,
                 payload={
                     "action": request.action,
@@ -243,7 +244,7 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
             )
             if decision.auto_approve:
                 record_event(
-                    action="approval.auto_approved",
+                    action=AuditAction.AUTO_APPROVED,
                     outcome=Outcome.SUCCESS,
                     payload={"policy": decision.policy_name},
                     interface_request_id=request.pk,
@@ -393,7 +394,7 @@ def _execute(request: InterfaceRequest, client: ScpClient | None) -> InterfaceRe
         body = schemas.ServerInterfaceCreateRequest.model_validate(request.attach_body)
         # Write-ahead: committed before the call, so a crash after it leaves evidence, never silence.
         record_event(
-            action="scp.attach.intent",
+            action=AuditAction.ATTACH_INTENT,
             outcome=Outcome.PENDING,
             payload={**request_preview(request=request, client=client), "ports_before": ports_before},
             interface_request_id=request.pk,
@@ -701,7 +702,7 @@ def _reconcile(request: InterfaceRequest, client: ScpClient | None) -> Interface
                     status_reason=verdict.undecided, updated_at=_now()
                 )
                 record_event(
-                    action="interface_request.reconcile_undecided",
+                    action=AuditAction.RECONCILE_UNDECIDED,
                     outcome=Outcome.UNKNOWN,
                     payload={"reason": verdict.undecided},
                     interface_request_id=request.pk,
@@ -712,7 +713,7 @@ def _reconcile(request: InterfaceRequest, client: ScpClient | None) -> Interface
         if verdict.interface is not None:
             found = verdict.interface
             record_event(
-                action="interface_request.reconciled",
+                action=AuditAction.RECONCILED,
                 outcome=Outcome.SUCCESS,
                 payload={"found": True, "port_id": found.port_id},
                 interface_request_id=request.pk,
@@ -768,7 +769,7 @@ def requests_watch_late(*, client: ScpClient | None = None, every: bool = False)
     for request in InterfaceRequest.objects.filter(WATCHED, watch_until__lte=now):
         if InterfaceRequest.objects.filter(WATCHED, pk=request.pk).update(watch_until=None, watch_next_at=None):
             record_event(
-                action="interface_request.watch_ended",
+                action=AuditAction.WATCH_ENDED,
                 outcome=Outcome.SUCCESS,
                 payload={"reason": "SCP did not apply the write while the portal watched; it stays failed."},
                 interface_request_id=request.pk,
@@ -806,7 +807,7 @@ def _look_again(request: InterfaceRequest, client: ScpClient) -> bool:
             return False
         if verdict.undecided:
             record_event(
-                action="interface_request.reconcile_undecided",
+                action=AuditAction.RECONCILE_UNDECIDED,
                 outcome=Outcome.UNKNOWN,
                 payload={"reason": verdict.undecided, "watched": True},
                 interface_request_id=request.pk,
@@ -852,7 +853,7 @@ def interface_request_cancel(*, request: InterfaceRequest, user) -> InterfaceReq
     if request.requester_id != user.pk:
         raise deny(
             user=user,
-            action="interface_request.cancel",
+            action=AuditAction.CANCEL_REFUSED,
             reason=_("Only the requester can cancel a request."),
             request=request,
         )
@@ -862,7 +863,7 @@ def interface_request_cancel(*, request: InterfaceRequest, user) -> InterfaceReq
         request.refresh_from_db()
         raise deny(
             user=user,
-            action="interface_request.cancel",
+            action=AuditAction.CANCEL_REFUSED,
             reason=_("This request is %(status)s and can no longer be cancelled.")
             % {"status": request.get_status_display().lower()},
             request=request,
@@ -875,7 +876,7 @@ def attach_input_rejected(
 ) -> None:
     """Keep the detail of a rejected attach in the audit log (the requester sees the messages)."""
     record_event(
-        action="interface_request.invalid",
+        action=AuditAction.INVALID,
         outcome=Outcome.FAILURE,
         payload={"stage": stage[:20], "errors": errors, "input": submitted},
         target=server_id[:128],
@@ -954,7 +955,7 @@ def detach_request_submit(
     if existing is not None:
         return existing
     if not can_request(requester):
-        raise deny(user=requester, action="interface_request.submit", reason=_("You may not submit requests."))
+        raise deny(user=requester, action=AuditAction.SUBMIT_REFUSED, reason=_("You may not submit requests."))
     plan = detach_validate(user=requester, server_id=server_id, port_id=port_id, stage="submit", client=client)
     interface = plan.interface
     fields = {
@@ -991,7 +992,7 @@ def _execute_detach(request: InterfaceRequest, client: ScpClient) -> InterfaceRe
         ports_before = sorted(i.port_id for i in plan.interfaces)
         InterfaceRequest.objects.filter(pk=request.pk).update(ports_before=ports_before)
         record_event(
-            action="scp.detach.intent",
+            action=AuditAction.DETACH_INTENT,
             outcome=Outcome.PENDING,
             payload={**request_preview(request=request, client=client), "interface": _interface_dump(plan.interface)},
             interface_request_id=request.pk,
@@ -1072,7 +1073,7 @@ def _reconcile_detach(request: InterfaceRequest, interfaces, client: ScpClient) 
         transition(request, "not_applied", reason=reason, payload={"found": True, **_watch_payload(watch)}, **watch)
         return request
     record_event(
-        action="interface_request.reconciled",
+        action=AuditAction.RECONCILED,
         outcome=Outcome.SUCCESS,
         payload={"found": listed is not None, "port_id": request.port_id, "detach": True},
         interface_request_id=request.pk,

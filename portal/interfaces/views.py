@@ -17,6 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from portal.approvals.selectors import approval_overview, decision_context
 from portal.approvals.services import may_decide
+from portal.audit.events import AuditAction
 from portal.audit.selectors import timeline_for_request
 from portal.core.roles import can_request
 from portal.scp.errors import ScpBadRequest, ScpError
@@ -38,7 +39,7 @@ MAX_TRAIL_CHARS = 4000  # and no more than this much URL
 def _require_requester(request, *, target: str = "") -> None:
     if not can_request(request.user):
         raise services.deny(
-            user=request.user, action="interface_request.access", reason=_("Requester role needed."), target=target
+            user=request.user, action=AuditAction.REQUEST_ACCESS, reason=_("Requester role needed."), target=target
         )
 
 

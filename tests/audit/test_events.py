@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 
 from portal.audit import chain
+from portal.audit.events import AuditAction
 from portal.audit.models import AppendOnlyError, AuditEvent
 from portal.audit.services import record_event
 
@@ -18,7 +19,9 @@ def verify_database():
 
 def test_events_chain_and_verify(db):
     for i in range(5):
-        record_event(action="test.event", outcome="success", payload={"i": i, "text": "ünïcode", "f": 1.5})
+        record_event(
+            action=AuditAction.DRIFT_REQUESTED, outcome="success", payload={"i": i, "text": "ünïcode", "f": 1.5}
+        )
     verdict = verify_database()
     assert verdict.ok and verdict.events == 5
     seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
@@ -26,7 +29,7 @@ def test_events_chain_and_verify(db):
 
 
 def test_the_model_refuses_update_and_delete(db):
-    event = record_event(action="test.event", outcome="success")
+    event = record_event(action=AuditAction.DRIFT_REQUESTED, outcome="success")
     event.action = "changed"
     with pytest.raises(AppendOnlyError):
         event.save()
@@ -42,7 +45,7 @@ def test_the_model_refuses_update_and_delete(db):
 
 def test_a_changed_character_is_found(db):
     for i in range(4):
-        record_event(action="test.event", outcome="success", payload={"i": i})
+        record_event(action=AuditAction.DRIFT_REQUESTED, outcome="success", payload={"i": i})
     with connection.cursor() as cursor:
         cursor.execute("UPDATE audit_auditevent SET actor_name = 'mallory' WHERE seq = 3")
     verdict = verify_database()

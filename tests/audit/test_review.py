@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from portal.audit.events import AuditAction
 from portal.audit.models import AuditEvent
 from portal.audit.selectors import EventFilter, event_page
 
@@ -205,7 +206,7 @@ def test_verify_shows_running_until_the_new_result_and_keeps_the_filters(client,
         ran_at=timezone.now() - dt.timedelta(hours=1), ok=True, events=1, message="1 events verified"
     )
     client.force_login(auditor)
-    record_event(action="audit.verify_started", outcome=Outcome.SUCCESS, actor=auditor)  # queued, not yet run
+    record_event(action=AuditAction.VERIFY_STARTED, outcome=Outcome.SUCCESS, actor=auditor)  # queued, not yet run
     page = client.get("/audit/?action=auth.login").content.decode()
     assert "verification running" in page and "intact" not in page and 'hx-trigger="every 2s"' in page
     assert 'action="/audit/verify/?action=auth.login"' in page

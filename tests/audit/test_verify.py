@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, InternalError, ProgrammingError, connection, transaction
 
+from portal.audit.events import AuditAction
 from portal.audit.models import AuditEvent, VerificationRun
 from portal.audit.services import record_event
 
@@ -123,7 +124,7 @@ def test_concurrent_writers_keep_one_gapless_chain():
         try:
             barrier.wait()
             for i in range(50):
-                record_event(action="test.concurrent", outcome="success", payload={"writer": n, "i": i})
+                record_event(action=AuditAction.DRIFT_REQUESTED, outcome="success", payload={"writer": n, "i": i})
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -220,7 +221,7 @@ def test_verifying_while_the_portal_writes_is_no_false_alarm(events, monkeypatch
     def writer() -> None:
         try:
             while not stop.is_set():
-                appended.append(record_event(action="test.meanwhile", outcome="success", payload={}).seq)
+                appended.append(record_event(action=AuditAction.DRIFT_REQUESTED, outcome="success", payload={}).seq)
         finally:
             connection.close()
 

@@ -5,6 +5,7 @@ Marked postgres: PostgreSQL refuses NUL in text and JSON, which is where these u
 
 import pytest
 
+from portal.audit.events import AuditAction
 from portal.audit.models import AuditEvent
 from portal.audit.services import record_event
 
@@ -74,7 +75,10 @@ def test_the_audit_log_stores_no_nul_and_the_chain_still_verifies(db):
     from portal.audit.services import audit_verify_database
 
     event = record_event(
-        action="test.nul", outcome="failure", target="t\x00", payload={"k\x00": ["v\x00", {"x": "\x00"}]}
+        action=AuditAction.DRIFT_REQUESTED,
+        outcome="failure",
+        target="t\x00",
+        payload={"k\x00": ["v\x00", {"x": "\x00"}]},
     )
     event.refresh_from_db()
     assert event.target == "t\ufffd" and event.payload == {"k\ufffd": ["v\ufffd", {"x": "\ufffd"}]}

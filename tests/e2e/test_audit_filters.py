@@ -2,6 +2,7 @@
 
 from playwright.sync_api import expect
 
+from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 from tests.e2e.conftest import sign_in
@@ -9,8 +10,8 @@ from tests.e2e.conftest import sign_in
 
 def test_filters_are_in_the_url_across_htmx_swaps_back_and_verify(new_page, auditor, db):
     for n in range(3):
-        record_event(action="auth.login_failed", outcome=Outcome.FAILURE, payload={"n": n})
-    record_event(action="drift.scanned", outcome=Outcome.SUCCESS)
+        record_event(action=AuditAction.LOGIN_FAILED, outcome=Outcome.FAILURE, payload={"n": n})
+    record_event(action=AuditAction.DRIFT_SCANNED, outcome=Outcome.SUCCESS)
     page = new_page()
     sign_in(page, "auditor")
     page.goto("/audit/")

@@ -55,6 +55,10 @@ class PortalConfig(BaseSettings):
     execution_lease_seconds: int = Field(600, ge=30)
     # How long a write found "not applied" after a lost answer is watched for SCP applying it late.
     late_apply_watch_hours: float = Field(24.0, ge=0, le=24 * 30)
+    # How long one delivery of an effect may take before the scheduler's sweep delivers it again.
+    effect_lease_seconds: int = Field(60, ge=1, le=3600)
+    # Fault injection for the crash tests: the named points kill the process (see audit/outbox.py). Never set.
+    crash_points: Annotated[list[str], NoDecode] = []
     approval_expiry_hours: float = Field(72.0, gt=0)
     # When no policy matches: "auto" approves; "team" asks any one of the owning team's approver groups; any
     # other value names the group that must approve.
@@ -114,7 +118,12 @@ class PortalConfig(BaseSettings):
     password_login: Literal["on", "staff", "off"] = "on"
 
     _csv_fields = field_validator(
-        "allowed_hosts", "csrf_trusted_origins", "trusted_proxies", "metrics_allowed_networks", mode="before"
+        "allowed_hosts",
+        "csrf_trusted_origins",
+        "trusted_proxies",
+        "metrics_allowed_networks",
+        "crash_points",
+        mode="before",
     )(_csv)
 
     @field_validator("metrics_allowed_networks")

@@ -6,3 +6,8 @@ class ApprovalsConfig(AppConfig):
     verbose_name = _("Approvals")
     name = "portal.approvals"
     label = "approvals"
+
+    def ready(self) -> None:
+        from .effects import register_handlers
+
+        register_handlers()

@@ -18,7 +18,7 @@ def _link(request_id: int) -> str:
     return settings.CONFIG.portal_base_url.rstrip("/") + reverse("request_detail", args=[request_id])
 
 
-def notify_approvers(*, request_id: int) -> None:
+def notify_approvers(*, request_id: int, once_key: str = "") -> None:
     """Tell the people who can decide the request's current step that it waits for them (one mail per language)."""
     from .selectors import deciders_for
 
@@ -44,7 +44,7 @@ def notify_approvers(*, request_id: int) -> None:
                 "justification": request.justification,
                 "link": _link(request.pk),
             }
-            send_notification(subject, body, recipients, request_id=request.pk)
+            send_notification(subject, body, recipients, request_id=request.pk, once_key=once_key)
 
 
 def _what(request: InterfaceRequest) -> str:
@@ -58,7 +58,9 @@ def _what(request: InterfaceRequest) -> str:
     return _("attach an interface to %(server)s") % {"server": request.server_name}
 
 
-def _tell_requester(request_id: int, compose: Callable[[InterfaceRequest], tuple[str, str]]) -> None:
+def _tell_requester(
+    request_id: int, compose: Callable[[InterfaceRequest], tuple[str, str]], once_key: str = ""
+) -> None:
     """Mail the requester in their language; `compose` gives the subject's end and what follows "Your request …"."""
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
     with in_language_of(request.requester_id):
@@ -69,6 +71,7 @@ def _tell_requester(request_id: int, compose: Callable[[InterfaceRequest], tuple
             % {"what": _what(request), "text": text, "link": _link(request.pk)},
             [request.requester.email],
             request_id=request.pk,
+            once_key=once_key,
         )
 
 
@@ -76,26 +79,30 @@ def _comment(request) -> str:
     return _("\nComment: %(comment)s") % {"comment": request.decision_comment} if request.decision_comment else ""
 
 
-def notify_requester_approved(*, request_id: int) -> None:
-    _tell_requester(request_id, lambda r: (_(" approved"), _("was approved.") + _comment(r)))
+def notify_requester(*, request_id: int, about: str, once_key: str = "") -> None:
+    """Tell the requester what became of their request: `about` is approved, auto, rejected, expired or result."""
+    _tell_requester(request_id, _REQUESTER_MAILS[about], once_key)
 
 
-def notify_requester_rejected(*, request_id: int) -> None:
-    _tell_requester(request_id, lambda r: (_(" rejected"), _("was rejected.") + _comment(r)))
+def _result(request: InterfaceRequest) -> tuple[str, str]:
+    text = _("ended: %(status)s.\n%(reason)s") % {
+        "status": request.get_status_display(),
+        "reason": request.status_reason,
+    }
+    return ": " + str(request.get_status_display()).lower(), text
 
 
-def notify_requester_expired(*, request_id: int) -> None:
-    _tell_requester(
-        request_id,
-        lambda r: (_(" expired"), _("expired: nobody decided it in time. Submit it again if it is still needed.")),
-    )
-
-
-def notify_requester_result(*, request_id: int) -> None:
-    _tell_requester(
-        request_id,
-        lambda r: (
-            ": " + str(r.get_status_display()).lower(),
-            _("ended: %(status)s.\n%(reason)s") % {"status": r.get_status_display(), "reason": r.status_reason},
-        ),
-    )
+_REQUESTER_MAILS: dict[str, Callable[[InterfaceRequest], tuple[str, str]]] = {
+    "approved": lambda r: (_(" approved"), _("was approved.") + _comment(r)),
+    "auto": lambda r: (
+        _(" approved"),
+        _("was approved automatically by the policy %(policy)s; the portal carries it out now.")
+        % {"policy": r.policy_name},
+    ),
+    "rejected": lambda r: (_(" rejected"), _("was rejected.") + _comment(r)),
+    "expired": lambda r: (
+        _(" expired"),
+        _("expired: nobody decided it in time. Submit it again if it is still needed."),
+    ),
+    "result": _result,
+}

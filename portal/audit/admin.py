@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from portal.core.admin import ReadOnlyAdmin
 
-from .models import AuditEvent
+from .models import AuditEvent, Effect
 
 
 @admin.register(AuditEvent)
@@ -20,3 +20,25 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
+
+
+@admin.register(Effect)
+class EffectAdmin(ReadOnlyAdmin):
+    """The outbox: what followed each change, whether it was delivered, and why not yet."""
+
+    list_display = (
+        "id",
+        "kind",
+        "interface_request_id",
+        "created_at",
+        "due_at",
+        "attempts",
+        "delivered_at",
+        "given_up_at",
+    )
+    list_filter = ("kind", ("delivered_at", admin.EmptyFieldListFilter), ("given_up_at", admin.EmptyFieldListFilter))
+    search_fields = ("kind", "=interface_request_id")
+    fields = readonly_fields = (
+        *("kind", "interface_request_id", "args", "created_at", "due_at", "attempts", "locked_until"),
+        *("last_error", "delivered_at", "given_up_at"),
+    )

@@ -92,3 +92,32 @@ class VerificationRun(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class Effect(models.Model):
+    """Something that must follow a committed change (start an execution, send a mail, later a webhook): written
+    in the same transaction as the change and its audit event, delivered by the worker at least once.
+
+    Handlers are idempotent, so a delivery that is repeated (its worker died after the handler ran) changes
+    nothing twice. A failed delivery is tried again with backoff until MAX_ATTEMPTS, then given up, visibly.
+    """
+
+    kind = models.CharField(_("kind"), max_length=64)  # the name a handler is registered under
+    interface_request_id = models.BigIntegerField(null=True, blank=True)  # the request it is about, if any
+    args = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    due_at = models.DateTimeField(_("due"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)  # a delivery under way (its lease)
+    last_error = models.TextField(_("last error"), blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    given_up_at = models.DateTimeField(_("given up"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("effect")
+        verbose_name_plural = _("effects")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["delivered_at", "given_up_at", "due_at"], name="effect_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.interface_request_id})"

@@ -91,6 +91,18 @@ def _audit_head() -> Check:
     return Check(True, f"head at event {seq}")
 
 
+def _effects() -> Check:
+    """The outbox's backlog: informative (a mail server that is down must not take the portal out of service)."""
+    from portal.audit.outbox import effects_backlog
+
+    backlog = effects_backlog()
+    return Check(
+        True,
+        f"{backlog['pending']} pending ({backlog['failing']} failing), {backlog['given_up']} given up; "
+        f"oldest {backlog['oldest_seconds']:.0f} s",
+    )
+
+
 CHECKS = {
     "database": _database,
     "migrations": _migrations,
@@ -98,6 +110,7 @@ CHECKS = {
     "scheduler": lambda: _beat("scheduler"),
     "scp": _scp,
     "audit_head": _audit_head,
+    "effects": _effects,
 }
 
 

@@ -12,7 +12,6 @@ import logging
 import structlog
 
 MASK = "********"
-CONTEXT_KEYS = ("correlation_id", "request_id", "user")
 
 
 def _secrets(config) -> list[str]:
@@ -41,6 +40,13 @@ class SecretMasker:
             if isinstance(value, str):
                 event_dict[key] = self.mask(value)
         return event_dict
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with the configured secrets masked: for what is stored from an exception's message."""
+    from django.conf import settings
+
+    return SecretMasker(_secrets(settings.CONFIG)).mask(text)
 
 
 def _with_context(logger, method, event_dict):

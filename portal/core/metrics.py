@@ -120,6 +120,7 @@ class PortalCollector:
         yield from self._scp_calls()
         yield from self._counters()
         yield from self._tasks()
+        yield from self._effects()
         yield from self._operations()
         yield from self._drift()
 
@@ -186,6 +187,18 @@ class PortalCollector:
             family.add_metric([dict(_LABEL.findall(row.labels)).get(label, "")], row.value)
         yield from (family for _, family in families.values())
         yield CounterMetricFamily("portal_audit_events", "Audit events appended", value=chain_head()[0])
+
+    def _effects(self):
+        from portal.audit.outbox import effects_backlog
+
+        backlog = effects_backlog()
+        effects = GaugeMetricFamily("portal_effects", "Outbox effects not delivered, by state", labels=["state"])
+        for state in ("pending", "failing", "given_up"):
+            effects.add_metric([state], backlog[state])
+        yield effects
+        yield GaugeMetricFamily(
+            "portal_effect_oldest_age_seconds", "Age of the oldest undelivered effect", value=backlog["oldest_seconds"]
+        )
 
     def _tasks(self):
         from django_tasks_db.models import DBTaskResult

@@ -83,3 +83,18 @@ class ScpApiVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} {self.version} {self.status}"
+
+
+class MailSent(models.Model):
+    """One mail sent to one recipient for one reason (an effect of the outbox): a repeated delivery of that effect
+    skips who was mailed already, so a requester reads "approved" once whatever happened to the worker."""
+
+    key = models.CharField(max_length=64)  # "effect:<id>"
+    recipient = models.CharField(max_length=254)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "recipient"], name="one_mail_per_key_and_recipient")]
+
+    def __str__(self) -> str:
+        return f"{self.key} to {self.recipient}"

@@ -6,3 +6,8 @@ class InterfacesConfig(AppConfig):
     verbose_name = _("Interfaces")
     name = "portal.interfaces"
     label = "interfaces"
+
+    def ready(self) -> None:
+        from .effects import register_handlers
+
+        register_handlers()

@@ -1,9 +1,10 @@
 """The request lifecycle: one transition table, and one function that applies a transition.
 
 Every change of a request's state goes through `transition()`: a conditional update (so racing approvers,
-workers and reconcilers can never both win), its audit event in the same transaction, and the side effects
-that must follow the commit (start execution, tell people). Approvals decide *which* transition happens;
-they never move a request by hand.
+workers and reconcilers can never both win), its audit event, and the effects that must follow (start the
+execution, tell people) written to the outbox, all in one transaction. A crash after the commit loses nothing:
+the effects are rows the worker delivers. Approvals decide *which* transition happens; they never move a
+request by hand. This module imports only the request models and the audit app.
 """
 
 from __future__ import annotations
@@ -16,12 +17,21 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.approvals import notifications
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
+from portal.audit.outbox import effect_add
 from portal.audit.services import record_event
 
 from .models import FINAL_STATUSES, FixedIpHold, InterfaceRequest, Status
+
+# The effects a transition writes: (kind, args). The handlers are registered by interfaces.effects and
+# approvals.effects at start-up; a test checks that every kind named here has one.
+START_EXECUTION = ("interfaces.start_execution", {})
+NOTIFY_APPROVERS = ("approvals.notify_approvers", {})
+
+
+def tell_requester(about: str) -> tuple[str, dict[str, Any]]:
+    return ("approvals.notify_requester", {"about": about})
 
 
 @dataclass(frozen=True)
@@ -30,37 +40,72 @@ class Transition:
     target: str
     action: AuditAction
     outcome: str
+    effects: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
-def _t(sources: set[str], target: str, action: AuditAction, outcome: str) -> Transition:
-    return Transition(frozenset(sources), target, action, outcome)
+def _t(sources: set[str], target: str, action: AuditAction, outcome: str, *effects) -> Transition:
+    return Transition(frozenset(sources), target, action, outcome, tuple(effects))
 
 
 PENDING, APPROVED, EXECUTING, UNKNOWN = Status.PENDING_APPROVAL, Status.APPROVED, Status.EXECUTING, Status.UNKNOWN
+FAILED, A = Status.FAILED, AuditAction
+RESULT = tell_requester("result")
 
 TRANSITIONS: dict[str, Transition] = {
-    # approvals
-    "complete_step": _t({PENDING}, PENDING, AuditAction.STEP_COMPLETED, Outcome.SUCCESS),
-    "approve": _t({PENDING}, APPROVED, AuditAction.APPROVED, Outcome.SUCCESS),
-    "reject": _t({PENDING}, Status.REJECTED, AuditAction.REJECTED, Outcome.SUCCESS),
-    "expire": _t({PENDING}, Status.EXPIRED, AuditAction.EXPIRED, Outcome.FAILURE),
-    "cancel": _t({PENDING, APPROVED}, Status.CANCELLED, AuditAction.CANCELLED, Outcome.SUCCESS),
+    # decisions
+    "auto_approve": _t({PENDING}, APPROVED, A.AUTO_APPROVED, Outcome.SUCCESS, START_EXECUTION, tell_requester("auto")),
+    "complete_step": _t({PENDING}, PENDING, A.STEP_COMPLETED, Outcome.SUCCESS, NOTIFY_APPROVERS),
+    "approve": _t({PENDING}, APPROVED, A.APPROVED, Outcome.SUCCESS, START_EXECUTION, tell_requester("approved")),
+    "reject": _t({PENDING}, Status.REJECTED, A.REJECTED, Outcome.SUCCESS, tell_requester("rejected")),
+    "expire": _t({PENDING}, Status.EXPIRED, A.EXPIRED, Outcome.FAILURE, tell_requester("expired")),
+    "cancel": _t({PENDING, APPROVED}, Status.CANCELLED, A.CANCELLED, Outcome.SUCCESS),
     # execution
-    "claim": _t({APPROVED}, EXECUTING, AuditAction.CLAIMED, Outcome.SUCCESS),
-    "defer": _t({EXECUTING}, APPROVED, AuditAction.RETRY_SCHEDULED, Outcome.PENDING),
-    "fail": _t({EXECUTING}, Status.FAILED, AuditAction.FAILED, Outcome.FAILURE),
-    "lose_answer": _t({EXECUTING}, UNKNOWN, AuditAction.UNKNOWN, Outcome.UNKNOWN),
-    "succeed": _t({EXECUTING, UNKNOWN}, Status.SUCCEEDED, AuditAction.SUCCEEDED, Outcome.SUCCESS),
-    "port_error": _t({EXECUTING, UNKNOWN}, Status.FAILED, AuditAction.FAILED, Outcome.FAILURE),
-    "not_applied": _t({EXECUTING, UNKNOWN}, Status.FAILED, AuditAction.RECONCILED, Outcome.FAILURE),
-    # a write found not applied that SCP carried out later after all (see services.requests_watch_late)
-    "applied_late": _t({Status.FAILED}, Status.SUCCEEDED, AuditAction.APPLIED_LATE, Outcome.SUCCESS),
-    "applied_late_in_error": _t({Status.FAILED}, Status.FAILED, AuditAction.APPLIED_LATE, Outcome.FAILURE),
+    "claim": _t({APPROVED}, EXECUTING, A.CLAIMED, Outcome.SUCCESS),
+    "defer": _t({EXECUTING}, APPROVED, A.RETRY_SCHEDULED, Outcome.PENDING, START_EXECUTION),  # due after a backoff
+    "fail": _t({EXECUTING}, FAILED, A.FAILED, Outcome.FAILURE, RESULT),
+    "lose_answer": _t({EXECUTING}, UNKNOWN, A.UNKNOWN, Outcome.UNKNOWN),
+    "succeed": _t({EXECUTING, UNKNOWN}, Status.SUCCEEDED, A.SUCCEEDED, Outcome.SUCCESS, RESULT),
+    "port_error": _t({EXECUTING, UNKNOWN}, FAILED, A.FAILED, Outcome.FAILURE, RESULT),
+    # reconciliation
+    "undecided": _t({EXECUTING, UNKNOWN}, UNKNOWN, A.RECONCILE_UNDECIDED, Outcome.UNKNOWN),
+    "not_applied": _t({EXECUTING, UNKNOWN}, FAILED, A.RECONCILED, Outcome.FAILURE, RESULT),
+    # a write found not applied is watched for SCP applying it late (see services.requests_watch_late)
+    "undecided_watched": _t({FAILED}, FAILED, A.RECONCILE_UNDECIDED, Outcome.UNKNOWN),
+    "applied_late": _t({FAILED}, Status.SUCCEEDED, A.APPLIED_LATE, Outcome.SUCCESS, RESULT),
+    "applied_late_in_error": _t({FAILED}, FAILED, A.APPLIED_LATE, Outcome.FAILURE, RESULT),
+    "watch_end": _t({FAILED}, FAILED, A.WATCH_ENDED, Outcome.SUCCESS),
 }
+# What a new request's submission writes when it waits for approval (an automatic approval is `auto_approve`).
+SUBMITTED_EFFECTS = (NOTIFY_APPROVERS,)
 
 
 def _now() -> dt.datetime:
     return timezone.now()
+
+
+def _write_effects(effects, request: InterfaceRequest, *, due_at: dt.datetime | None = None) -> None:
+    for kind, args in effects:
+        effect_add(kind, interface_request_id=request.pk, args=args, due_at=due_at)
+
+
+@transaction.atomic
+def record_submission(
+    request: InterfaceRequest, *, actor, payload: dict[str, Any], auto_approve: bool
+) -> InterfaceRequest:
+    """The audit event of a request just recorded (pending approval), and what follows in the same transaction:
+    the policy approves it at once, or its approvers are told."""
+    record_event(
+        action=AuditAction.SUBMITTED,
+        payload=payload,
+        interface_request_id=request.pk,
+        target=request.server_id,
+        actor=actor,
+    )
+    if auto_approve:
+        transition(request, "auto_approve", actor=actor, payload={"policy": request.policy_name}, expires_at=None)
+    else:
+        _write_effects(SUBMITTED_EFFECTS, request)
+    return request
 
 
 def transition(
@@ -68,20 +113,25 @@ def transition(
     event: str,
     *,
     actor=None,
-    reason: str = "",
+    reason: str | None = "",
     payload: dict[str, Any] | None = None,
     where: Q | None = None,
+    effects_due_at: dt.datetime | None = None,
     **fields: Any,
 ) -> bool:
-    """Apply `event` to `request` with one conditional update and its audit event, atomically.
+    """Apply `event` to `request` with one conditional update, its audit event and its effects, atomically.
 
     Returns False (and changes nothing) when the request is no longer in one of the event's source states
-    (or no longer matches `where`). `fields` are written with the state; `request` is refreshed.
+    (or no longer matches `where`). `fields` are written with the state; `reason` (None: keep the one it has)
+    is what the requester reads; `request` is refreshed.
     """
     step = TRANSITIONS[event]
     with transaction.atomic():
+        if reason is not None:
+            fields["status_reason"] = reason
+        fields.setdefault("updated_at", _now())
         changed = InterfaceRequest.objects.filter(where or Q(), pk=request.pk, status__in=step.sources).update(
-            status=step.target, status_reason=reason, updated_at=_now(), **fields
+            status=step.target, **fields
         )
         if not changed:
             return False
@@ -90,53 +140,11 @@ def transition(
         record_event(
             action=step.action,
             outcome=step.outcome,
-            payload={"from": request.status, "to": step.target, "reason": reason, **(payload or {})},
+            payload={"from": request.status, "to": step.target, "reason": reason or "", **(payload or {})},
             interface_request_id=request.pk,
             target=request.server_id,
             actor=actor,
         )
-        for effect in _AFTER.get(event, ()):
-            transaction.on_commit(lambda effect=effect: effect(request.pk))
+        _write_effects(step.effects, request, due_at=effects_due_at)
     request.refresh_from_db()
     return True
-
-
-def _enqueue_execution(request_id: int) -> None:
-    from .tasks import execute_interface_request
-
-    execute_interface_request.enqueue(request_id)
-
-
-def _schedule_retry(request_id: int) -> None:
-    """Run the deferred request again when its backoff is over (the scheduler's sweep is the safety net)."""
-    from django.tasks import default_task_backend
-
-    from .tasks import execute_interface_request
-
-    if not default_task_backend.supports_defer:
-        return  # e.g. the immediate backend in tests: the sweep (requests_resume_due) picks it up
-    request = InterfaceRequest.objects.filter(pk=request_id).only("next_attempt_at").first()
-    if request is not None and request.next_attempt_at:
-        execute_interface_request.using(run_after=request.next_attempt_at).enqueue(request_id)
-
-
-def _notify(kind: str):
-    def effect(request_id: int) -> None:
-        getattr(notifications, kind)(request_id=request_id)
-
-    return effect
-
-
-_AFTER = {
-    "complete_step": (_notify("notify_approvers"),),
-    "approve": (_enqueue_execution, _notify("notify_requester_approved")),
-    "reject": (_notify("notify_requester_rejected"),),
-    "expire": (_notify("notify_requester_expired"),),
-    "defer": (_schedule_retry,),
-    "fail": (_notify("notify_requester_result"),),
-    "succeed": (_notify("notify_requester_result"),),
-    "port_error": (_notify("notify_requester_result"),),
-    "not_applied": (_notify("notify_requester_result"),),
-    "applied_late": (_notify("notify_requester_result"),),
-    "applied_late_in_error": (_notify("notify_requester_result"),),
-}

@@ -14,7 +14,6 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal.approvals.notifications import notify_approvers
 from portal.approvals.policies import policy_decide
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
@@ -40,7 +39,7 @@ from portal.teams.selectors import requesting_team
 
 from .access import deny, ensure_owned
 from .errors import AttachRejected, InvalidState, ScpUnavailable
-from .lifecycle import transition
+from .lifecycle import record_submission, transition
 from .models import Action, FixedIpHold, InterfaceRequest, Mode, Status
 from .selectors import attach_that_made, canonical_address, hold_problem, interface_busy_with
 from .validation import AttachPlan, DetachPlan, validate_attach, validate_detach
@@ -214,10 +213,10 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
                 justification=justification[:MAX_JUSTIFICATION],
                 api_version=settings.CONFIG.scp_virtualserver_api_version,
                 team=team,
-                status=Status.APPROVED if decision.auto_approve else Status.PENDING_APPROVAL,
+                status=Status.PENDING_APPROVAL,
                 policy_name=decision.policy_name,
                 approval_steps=decision.steps,
-                expires_at=None if decision.auto_approve else now + decision.expires_after,
+                expires_at=now + decision.expires_after,
             )
             request.save(force_insert=True)
             # Unique per (subnet, address): of two requests racing for one address, one commits.
@@ -225,9 +224,10 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
                 FixedIpHold(request=request, subnet_id=request.subnet_id, address=canonical_address(address))
                 for address in request.fixed_ips or []
             )
-            record_event(
-                action=AuditAction.SUBMITTED,
-                outcome=Outcome.SUCCESS,
+            record_submission(
+                request,
+                actor=requester,
+                auto_approve=decision.auto_approve,
                 payload={
                     "action": request.action,
                     "parameters": request_preview(request=request),
@@ -238,22 +238,7 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
                     "steps": decision.steps,
                     "parameters_digest": request.parameters_digest,
                 },
-                interface_request_id=request.pk,
-                target=request.server_id,
-                actor=requester,
             )
-            if decision.auto_approve:
-                record_event(
-                    action=AuditAction.AUTO_APPROVED,
-                    outcome=Outcome.SUCCESS,
-                    payload={"policy": decision.policy_name},
-                    interface_request_id=request.pk,
-                    target=request.server_id,
-                    actor=requester,
-                )
-                transaction.on_commit(lambda: enqueue_execution(request_id=request.pk))
-            else:
-                transaction.on_commit(lambda: notify_approvers(request_id=request.pk))
     except IntegrityError:
         # The same key raced in from a second click: the first one won; answer with its request.
         existing = InterfaceRequest.objects.filter(requester=requester, idempotency_key=idempotency_key).first()
@@ -321,6 +306,7 @@ def _defer_execution(request: InterfaceRequest, *, reason: str, payload: dict[st
         payload={**payload, "attempt": attempts, "retry_in_seconds": delay},
         attempts=attempts,
         next_attempt_at=next_at,
+        effects_due_at=next_at,
     )
     return request
 
@@ -697,17 +683,8 @@ def _reconcile(request: InterfaceRequest, client: ScpClient | None) -> Interface
             request.refresh_from_db()
             return request
         if verdict.undecided:
-            if request.status_reason != verdict.undecided:
-                InterfaceRequest.objects.filter(pk=request.pk, status__in=UNSETTLED).update(
-                    status_reason=verdict.undecided, updated_at=_now()
-                )
-                record_event(
-                    action=AuditAction.RECONCILE_UNDECIDED,
-                    outcome=Outcome.UNKNOWN,
-                    payload={"reason": verdict.undecided},
-                    interface_request_id=request.pk,
-                    target=request.server_id,
-                )
+            if request.status_reason != verdict.undecided:  # a note when what blocks the decision changes
+                transition(request, "undecided", reason=verdict.undecided)
             request.refresh_from_db()
             return request
         if verdict.interface is not None:
@@ -767,14 +744,15 @@ def requests_watch_late(*, client: ScpClient | None = None, every: bool = False)
         client = client or scp_client()
         settled += _look_again(request, client)
     for request in InterfaceRequest.objects.filter(WATCHED, watch_until__lte=now):
-        if InterfaceRequest.objects.filter(WATCHED, pk=request.pk).update(watch_until=None, watch_next_at=None):
-            record_event(
-                action=AuditAction.WATCH_ENDED,
-                outcome=Outcome.SUCCESS,
-                payload={"reason": "SCP did not apply the write while the portal watched; it stays failed."},
-                interface_request_id=request.pk,
-                target=request.server_id,
-            )
+        transition(
+            request,
+            "watch_end",
+            where=WATCHED,
+            reason=None,
+            payload={"reason": "SCP did not apply the write while the portal watched; it stays failed."},
+            watch_until=None,
+            watch_next_at=None,
+        )
     return settled
 
 
@@ -806,12 +784,13 @@ def _look_again(request: InterfaceRequest, client: ScpClient) -> bool:
         if verdict is None:
             return False
         if verdict.undecided:
-            record_event(
-                action=AuditAction.RECONCILE_UNDECIDED,
-                outcome=Outcome.UNKNOWN,
+            transition(
+                request,
+                "undecided_watched",
+                where=WATCHED,
+                reason=None,
                 payload={"reason": verdict.undecided, "watched": True},
-                interface_request_id=request.pk,
-                target=request.server_id,
+                updated_at=request.updated_at,  # the watch's backoff counts from when it began
             )
             return _next_look(request)
         if verdict.interface is None:

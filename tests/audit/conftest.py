@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 
 from portal.audit.services import record_events_bulk
+from tests.approvals.conftest import needs_approval, pending  # noqa: F401 (fixtures the outbox tests share)
 
 
 @pytest.fixture

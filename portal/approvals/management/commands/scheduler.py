@@ -1,4 +1,5 @@
-"""Enqueue the periodic tasks (expiry, reconciliation, resuming requests whose retry is due) on a fixed interval.
+"""Enqueue the periodic tasks (expiry, reconciliation, resuming requests whose retry is due, effects whose delivery
+was lost) on a fixed interval.
 
 Every tick also records the scheduler's heartbeat and enqueues the worker's (so /readyz knows both are alive),
 and once a day (and at start) the task that reads SCP's API version lists.
@@ -36,6 +37,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, interval: float, versions_interval: float, drift_interval: float, **options):
         from portal.approvals.tasks import expire_requests, reconcile_requests, resume_requests
+        from portal.audit.tasks import deliver_due_effects
         from portal.core.health import heartbeat
         from portal.core.tasks import scp_versions_refresh, worker_heartbeat
         from portal.drift.tasks import drift_scan_task
@@ -63,6 +65,7 @@ class Command(BaseCommand):
             expire_requests.enqueue()
             reconcile_requests.enqueue()
             resume_requests.enqueue()
+            deliver_due_effects.enqueue()
             deadline = time.monotonic() + interval
             while running and time.monotonic() < deadline:
                 time.sleep(0.5)

@@ -158,7 +158,9 @@ class RejectControlCharactersMiddleware:
             },
             actor=request.user if getattr(request, "user", None) and request.user.is_authenticated else None,
         )
-        message = (
+        from django.utils.translation import gettext as _
+
+        message = _(
             "The address contains a character the portal does not accept (a control character such as NUL). "
             "Nothing was done; correct the address and try again."
         )
@@ -166,7 +168,7 @@ class RejectControlCharactersMiddleware:
             from portal.api.problems import problem
 
             return problem(400, message)
-        return render(request, "core/problem.html", {"message": message, "title": "Bad request"}, status=400)
+        return render(request, "core/problem.html", {"message": message, "title": _("Bad request")}, status=400)
 
     @staticmethod
     def _where(request) -> str | None:

@@ -59,12 +59,21 @@ def address_problem(address: str, *, cidr: str, gateway: str | None) -> str | No
     return None
 
 
-def server_unavailable_reason(*, state: str, locked: bool) -> str | None:
-    """Why a server cannot take an interface now, or None when it can."""
+def server_unavailable_reason(*, state: str, locked: bool, detach: bool = False) -> str | None:
+    """Why a server cannot take (or, with `detach`, give up) an interface now, or None when it can.
+
+    Each wording is a message of its own, so that every language says "attached" or "detached" properly.
+    """
+    shown = state or _("in an unknown state")
     if locked:
+        if detach:
+            return _("The server is locked; an administrator must unlock it before interfaces can be detached.")
         return _("The server is locked; an administrator must unlock it before interfaces can be attached.")
     if state not in ("ACTIVE", "SHUTOFF"):
-        shown = state or _("in an unknown state")
+        if detach:
+            return _("The server is %(state)s; interfaces can be detached only when it is ACTIVE or SHUTOFF.") % {
+                "state": shown
+            }
         return _("The server is %(state)s; interfaces can be attached only when it is ACTIVE or SHUTOFF.") % {
             "state": shown
         }

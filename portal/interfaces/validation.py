@@ -235,9 +235,9 @@ def validate_detach(
             _raise_unavailable(value)
     interfaces = results["interfaces"]
     errors: dict[str, list[str]] = {}
-    reason = server_unavailable_reason(state=server.state, locked=server.locked)
+    reason = server_unavailable_reason(state=server.state, locked=server.locked, detach=True)
     if reason:
-        errors["__all__"] = [reason.replace("attached", "detached")]
+        errors["__all__"] = [reason]
     interface = next((i for i in interfaces if i.port_id == port_id), None)
     if interface is None:
         errors["port_id"] = [_("That interface is not attached to this server (any more).")]

@@ -83,3 +83,11 @@ def test_the_audit_log_stores_no_nul_and_the_chain_still_verifies(db):
     event.refresh_from_db()
     assert event.target == "t\ufffd" and event.payload == {"k\ufffd": ["v\ufffd", {"x": "\ufffd"}]}
     assert audit_verify_database().ok
+
+
+def test_the_control_character_refusal_speaks_the_readers_language(client, requester, sim):
+    client.force_login(requester)
+    response = client.get("/servers/%00/", HTTP_ACCEPT_LANGUAGE="ko")
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "제어 문자" in text and "잘못된 요청" in text and "does not accept" not in text

@@ -152,3 +152,13 @@ def test_reconciling_a_detach_that_was_never_sent_says_not_applied(sim, world, r
     InterfaceRequest.objects.filter(pk=request.pk).update(status=Status.UNKNOWN)
     request = services.interface_request_reconcile(request_id=request.pk)
     assert request.status == Status.FAILED and deletes(sim) == []
+
+
+def test_a_detach_on_a_locked_server_is_refused_in_korean_words_for_detaching(sim, world, requester, attached):
+    from django.utils import translation
+
+    sim.set_server(world.servers["web-01"].id, locked=True)
+    with translation.override("ko"), pytest.raises(AttachRejected) as refused:
+        submit_detach(requester, world, attached)
+    (reason,) = refused.value.errors["__all__"]
+    assert "분리" in reason and "연결" not in reason  # "detach", never the attach refusal's "attach"

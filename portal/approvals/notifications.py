@@ -48,14 +48,7 @@ def notify_approvers(*, request_id: int, once_key: str = "") -> None:
 
 
 def _what(request: InterfaceRequest) -> str:
-    if request.is_detach:
-        addresses = request.port_name or _("no address")
-        return _("detach the interface %(port)s (%(addresses)s) from %(server)s") % {
-            "port": request.port_id,
-            "addresses": addresses,
-            "server": request.server_name,
-        }
-    return _("attach an interface to %(server)s") % {"server": request.server_name}
+    return request.operation.describe(request)
 
 
 def _tell_requester(

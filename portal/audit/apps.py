@@ -8,4 +8,10 @@ class AuditConfig(AppConfig):
     label = "audit"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (sign-in, sign-out and failed sign-in)
+        from . import (
+            outbox,
+            receivers,  # noqa: F401  (sign-in, sign-out and failed sign-in)
+            tasks,
+        )
+
+        outbox.DELIVERY_TASK = tasks.deliver_effect

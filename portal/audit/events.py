@@ -93,6 +93,7 @@ class AuditAction(str, Enum):  # noqa: UP042 (members carry more than their valu
     SCP_CALL = "scp.call", Outcome.SUCCESS, Category.SCP, _("Called SCP")
     ATTACH_INTENT = "scp.attach.intent", Outcome.PENDING, Category.SCP, _("Sending the attach to SCP")
     DETACH_INTENT = "scp.detach.intent", Outcome.PENDING, Category.SCP, _("Sending the detach to SCP")
+    WRITE_INTENT = "scp.write.intent", Outcome.PENDING, Category.SCP, _("Sending the change to SCP")
     VERSION_WARNING = (
         "scp.version_warning", Outcome.FAILURE, Category.SCP, _("SCP's API version is deprecated or expired")
     )  # fmt: skip

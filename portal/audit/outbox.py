@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Effect], None]
 HANDLERS: dict[str, Handler] = {}
+# The task that delivers one effect (audit.tasks.deliver_effect), set by the audit app at start-up.
+DELIVERY_TASK: Any = None
 MAX_ATTEMPTS = 10
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 3600
@@ -89,11 +91,9 @@ def effect_add(
 def _schedule(effect: Effect) -> None:
     from django.tasks import default_task_backend
 
-    from .tasks import deliver_effect
-
     if default_task_backend.supports_defer:  # a queue in this database: the task row commits with the effect
         run_after = effect.due_at if effect.due_at > _now() else None
-        deliver_effect.using(run_after=run_after).enqueue(effect.pk)
+        DELIVERY_TASK.using(run_after=run_after).enqueue(effect.pk)
     else:
         effect_id = effect.pk
         transaction.on_commit(lambda: effect_deliver(effect_id=effect_id), robust=True)

@@ -1,12 +1,18 @@
-"""The interfaces app's handlers of outbox effects.
+"""The interfaces app's handlers of outbox effects, and its operations, registered at start-up.
 
 Starting an execution is idempotent by itself: the execution claims the request with one conditional update, so
-a second start (a repeated delivery) finds it claimed and does nothing.
+a second start (a repeated delivery) finds it claimed and does nothing. A follow-up look is idempotent too:
+settling is a conditional transition, and a request that has moved on is left alone.
 """
 
 from portal.audit.models import Effect
 from portal.audit.outbox import register
 
+from . import registry
+from .operations.attach import AttachOperation
+from .operations.detach import DetachOperation
+from .services import interface_request_follow_up
+from .services.execution import FOLLOW_UP
 from .tasks import execute_interface_request
 
 
@@ -14,5 +20,12 @@ def _start_execution(effect: Effect) -> None:
     execute_interface_request.enqueue(effect.interface_request_id)
 
 
+def _follow_up(effect: Effect) -> None:
+    interface_request_follow_up(request_id=effect.interface_request_id, attempt=int(effect.args.get("attempt", 1)))
+
+
 def register_handlers() -> None:
+    registry.register(AttachOperation())
+    registry.register(DetachOperation())
     register("interfaces.start_execution", _start_execution)
+    register(FOLLOW_UP, _follow_up)

@@ -1,9 +1,15 @@
-import hashlib
-import json
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from .registry import operation_named
+
+if TYPE_CHECKING:
+    from .operations.base import Operation
 
 
 class Status(models.TextChoices):
@@ -48,6 +54,7 @@ PARAMETER_FIELDS = frozenset(
         "port_id",
         "port_name",
         "fixed_ips",
+        "parameters",
         "justification",
         "api_version",
         "created_at",
@@ -56,6 +63,9 @@ PARAMETER_FIELDS = frozenset(
         "approval_steps",
     }
 )
+
+
+TEMPLATE_PARTS = ("title", "what", "queue_what", "summary", "cancel", "result")
 
 
 class FrozenParametersError(Exception):
@@ -69,7 +79,7 @@ class InterfaceRequest(models.Model):
     idempotency_key = models.UUIDField()
     created_at = models.DateTimeField(_("created"))
     # Attach a new or existing port, or detach the interface `port_id` (mode is then "port").
-    action = models.CharField(max_length=8, choices=Action.choices, default=Action.ATTACH)
+    action = models.CharField(max_length=32, choices=Action.choices, default=Action.ATTACH)  # its operation's name
     server_id = models.CharField(max_length=64)
     server_name = models.CharField(_("server"), max_length=255)
     vpc_id = models.CharField(max_length=64)
@@ -81,6 +91,8 @@ class InterfaceRequest(models.Model):
     port_id = models.CharField(max_length=64, blank=True)
     port_name = models.CharField(max_length=255, blank=True)
     fixed_ips = models.JSONField(default=list, blank=True)
+    # What an operation keeps beyond these columns (attach and detach need none).
+    parameters = models.JSONField(default=dict, blank=True)
     justification = models.TextField(max_length=1000)
     api_version = models.CharField(max_length=16)
     # The team on whose behalf it was asked (it owned the server then); scopes who may see and decide it.
@@ -143,42 +155,40 @@ class InterfaceRequest(models.Model):
         return steps[self.current_step] if self.current_step < len(steps) else None
 
     @property
-    def is_detach(self) -> bool:
-        return self.action == Action.DETACH
+    def operation(self) -> Operation:
+        """The operation this request asks for (attach, detach, ...), as registered at start-up."""
+        return operation_named(self.action)
+
+    @property
+    def parts(self) -> dict[str, list[str]]:
+        """The templates that word this request on pages: its operation's own, else the generic ones (`what`)."""
+        return {
+            part: [f"interfaces/operations/{self.action}/{part}.html", f"interfaces/operations/{part}.html"]
+            for part in TEMPLATE_PARTS
+        }
+
+    @property
+    def what(self) -> str:
+        """What the request asks, as its operation says it."""
+        return self.operation.describe(self)
 
     @property
     def call_method(self) -> str:
-        return "DELETE" if self.is_detach else "POST"
+        return self.operation.call(self).method
 
     @property
     def call_path(self) -> str:
-        base = f"/v1/servers/{self.server_id}/interfaces"
-        return f"{base}/{self.port_id}" if self.is_detach else base
+        return self.operation.call(self).path
 
     @property
     def attach_body(self) -> dict | None:
-        """The POST's JSON body (None for a detach, whose DELETE has none)."""
-        if self.is_detach:
-            return None
-        if self.mode == Mode.PORT:
-            return {"port_id": self.port_id}
-        body: dict = {"subnet_id": self.subnet_id}
-        if self.fixed_ips:
-            body["fixed_ips"] = [{"ip_address": ip} for ip in self.fixed_ips]
-        return body
+        """The call's JSON body (None for a call without one, such as a detach's DELETE)."""
+        return self.operation.call(self).body
 
     @property
     def parameters_digest(self) -> str:
         """A digest of exactly what will be sent; an approval binds to it."""
-        data = {"server_id": self.server_id, "api_version": self.api_version, "body": self.attach_body}
-        if self.is_detach:  # (an attach's digest keeps its original form, so decisions already made still bind)
-            data = {
-                "action": "detach",
-                "server_id": self.server_id,
-                "api_version": self.api_version,
-                "port_id": self.port_id,
-            }
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        return self.operation.digest(self)
 
 
 class FixedIpHold(models.Model):

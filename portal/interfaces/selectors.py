@@ -218,7 +218,7 @@ def guest_setup(request: InterfaceRequest, client: ScpClient | None = None):
 
     if request.status != Status.SUCCEEDED:
         return None
-    source = attach_that_made(server_id=request.server_id, port_id=request.port_id) if request.is_detach else request
+    source = request.operation.guest_source(request)
     if source is None:
         return None
     result = source.result or {}

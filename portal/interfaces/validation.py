@@ -27,14 +27,7 @@ class AttachPlan:
     port: schemas.Port | None = None
     fixed_ips: list[str] = field(default_factory=list)
     interfaces: list[schemas.InterfaceResponse] | None = None
-
-    def body(self) -> schemas.ServerInterfaceCreateRequest:
-        if self.mode == Mode.PORT:
-            assert self.port is not None
-            return schemas.ServerInterfaceCreateRequest(port_id=self.port.id)
-        assert self.subnet is not None
-        fixed = [schemas.FixedIp(ip_address=ip) for ip in self.fixed_ips] or None
-        return schemas.ServerInterfaceCreateRequest(subnet_id=self.subnet.id, fixed_ips=fixed)
+    action: str = "attach"  # the operation (what policies and the preview see)
 
 
 def gather(client: ScpClient, calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def test_a_write_that_never_comes_is_watched_until_the_window_closes(sim, world,
 def test_an_interface_with_a_fixed_ip_someone_named_is_never_claimed_by_a_request_for_an_automatic_address(db):
     """The request that named an address owns the interface carrying it, even while it is only watched; an
     automatic-address request whose own POST was not applied must not take it (it finds nothing instead)."""
-    from portal.interfaces.services import _ownership
+    from portal.interfaces.operations.ownership import ownership as _ownership
     from portal.scp import schemas
 
     def req(pk, status, fixed_ips, **extra):

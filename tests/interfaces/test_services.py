@@ -107,7 +107,9 @@ def test_server_locked_after_submission_fails_before_sending(sim, world, request
     assert sim.attach_posts() == []
 
 
-def test_scp_unreachable_before_sending_waits_and_retries_instead_of_failing(sim, world, requester, settings):
+def test_scp_unreachable_before_sending_waits_and_retries_instead_of_failing(
+    sim, world, requester, settings, django_capture_on_commit_callbacks
+):
     request = services.interface_request_submit(
         requester=requester, idempotency_key=uuid.uuid4(), justification="x", **by_subnet(world)
     )
@@ -122,7 +124,8 @@ def test_scp_unreachable_before_sending_waits_and_retries_instead_of_failing(sim
     services.interface_request_execute(request_id=request.pk)  # too early: its backoff is not over
     assert InterfaceRequest.objects.get(pk=request.pk).attempts == 1
     settings.CONFIG = reachable
-    assert services.requests_resume_due(now=request.next_attempt_at) == 1  # the sweep runs it (immediate backend)
+    with django_capture_on_commit_callbacks(execute=True):  # the sweep starts it (on the immediate backend)
+        assert services.requests_resume_due(now=request.next_attempt_at) == 1
     request.refresh_from_db()
     assert request.status == Status.SUCCEEDED and len(sim.attach_posts()) == 1
 

@@ -1,0 +1,47 @@
+"""Every state change of an interface request, by use case. Views, the API and tasks call these; nothing else
+writes the model. Services never import tasks: what follows a change is an outbox effect (see effects.py)."""
+
+from ..access import deny
+from .cancel import interface_request_cancel
+from .execution import (
+    MAX_ATTEMPTS,
+    enqueue_execution,
+    interface_request_execute,
+    interface_request_follow_up,
+    requests_resume_due,
+)
+from .reconciliation import WATCHED, interface_request_reconcile, requests_reconcile_due, requests_watch_late
+from .submission import (
+    attach_input_rejected,
+    attach_validate,
+    detach_effect,
+    detach_request_submit,
+    detach_validate,
+    interface_request_submit,
+    operation_validate,
+    request_preview,
+    request_submit,
+)
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "WATCHED",
+    "attach_input_rejected",
+    "attach_validate",
+    "deny",
+    "detach_effect",
+    "detach_request_submit",
+    "detach_validate",
+    "enqueue_execution",
+    "interface_request_cancel",
+    "interface_request_execute",
+    "interface_request_follow_up",
+    "interface_request_reconcile",
+    "interface_request_submit",
+    "operation_validate",
+    "request_preview",
+    "request_submit",
+    "requests_reconcile_due",
+    "requests_resume_due",
+    "requests_watch_late",
+]

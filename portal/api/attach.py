@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse
 from ninja import Header, Query, Router
 from ninja import Status as Answer
 from ninja.errors import HttpError
@@ -12,9 +12,10 @@ from ninja.errors import HttpError
 from portal.interfaces import selectors, services
 from portal.interfaces.access import Purpose, interface_request_for
 from portal.interfaces.errors import AttachRejected, NotAllowed
-from portal.interfaces.forms import FIXED_IPS_MARKED, AttachForm, DetachForm
 from portal.interfaces.models import InterfaceRequest, Status
-from portal.interfaces.rules import canonical_address
+from portal.interfaces.operations.attach import AttachParameters
+from portal.interfaces.registry import operation_named
+from portal.interfaces.rules import canonical_address, justification_problem
 
 from . import presenters
 from .auth import require_scope
@@ -25,25 +26,32 @@ router = Router(tags=["attach requests"])
 PAGE_SIZE = 50
 
 
-def _validated(request, server_id: str, payload: AttachIn, *, stage: str, key: uuid.UUID) -> AttachForm:
-    """The attach form's own checks, with its wording; a refusal is audited as the form's is."""
-    data = QueryDict(mutable=True)
-    for name in ("mode", "subnet_id", "port_id", "justification"):
-        data[name] = str(getattr(payload, name))
-    if stage == "preview" and not payload.justification.strip():
-        data["justification"] = "(preview)"  # a preview needs no justification; submitting does
-    data["idempotency_key"] = str(key)
-    data.setlist("fixed_ip", list(payload.fixed_ips))
-    form = AttachForm(data)
-    if not form.is_valid():
-        errors, submitted = form.rejection_detail()
-        services.attach_input_rejected(
-            user=request.user, server_id=server_id, stage=stage, errors=errors, submitted=submitted
+def _validated(request, server_id: str, payload: AttachIn, *, stage: str) -> AttachParameters:
+    """The attach's parameters from the JSON body, with the form's own words; a refusal is audited as the form's
+    is. A preview needs no justification; submitting does."""
+    errors: dict[str, list[str]] = {}
+    try:
+        parameters = AttachParameters.parse(
+            server_id=server_id,
+            mode=str(payload.mode),
+            subnet_id=payload.subnet_id,
+            port_id=payload.port_id,
+            fixed_ips=payload.fixed_ips,
         )
-        if any(k.startswith("fixed_ip_") for k in errors):
-            errors["__all__"] = [m for m in errors.get("__all__", []) if m != str(FIXED_IPS_MARKED)]
-        raise AttachRejected({k: v for k, v in errors.items() if v})
-    return form
+    except AttachRejected as exc:
+        errors.update(exc.errors)
+    problem = justification_problem(payload.justification, required=stage == "submit")
+    if problem:
+        errors["justification"] = [problem]
+    if errors:
+        submitted = {"mode": str(payload.mode), "subnet_id": payload.subnet_id, "port_id": payload.port_id,
+                     "fixed_ips": payload.fixed_ips}  # fmt: skip
+        services.attach_input_rejected(
+            user=request.user, server_id=server_id, stage=stage, errors=errors,
+            submitted=operation_named("attach").audited_input(submitted),
+        )  # fmt: skip
+        raise AttachRejected(errors)
+    return parameters
 
 
 @router.post("/servers/{server_id}/attach-preview", response=PreviewOut, summary="Preview an attach")
@@ -51,8 +59,8 @@ def attach_preview(request, server_id: str, payload: AttachIn):
     """Check an attach as the form's Preview does, and show the exact call. Nothing is recorded but the check.
     Scope: `request`."""
     require_scope(request, Scope.REQUEST)
-    form = _validated(request, server_id, payload, stage="preview", key=uuid.uuid4())
-    plan = services.attach_validate(user=request.user, stage="preview", server_id=server_id, **form.attach_params())
+    parameters = _validated(request, server_id, payload, stage="preview")
+    plan = services.attach_validate(user=request.user, stage="preview", server_id=server_id, **parameters.as_params())
     return {
         "server": presenters.server_out(plan.server),
         "call": presenters.call_out(services.request_preview(plan=plan)),
@@ -90,8 +98,7 @@ def attach_submit(
     """Submit as the form's Confirm does: policies decide whether approvers must agree. Scope: `request`."""
     require_scope(request, Scope.REQUEST)
     key = idempotency_key or uuid.uuid4()
-    form = _validated(request, server_id, payload, stage="submit", key=key)
-    params = form.attach_params()
+    params = _validated(request, server_id, payload, stage="submit").as_params()
     return _idempotent(
         request,
         response,
@@ -101,7 +108,7 @@ def attach_submit(
             requester=request.user,
             idempotency_key=key,
             server_id=server_id,
-            justification=form.cleaned_data["justification"],
+            justification=payload.justification.strip(),
             **params,
         ),
     )
@@ -124,14 +131,14 @@ def _idempotent(request, response, key: uuid.UUID, *, same, create):
 
 def _justified(request, server_id: str, text: str) -> str:
     """The form's justification rules, with its wording."""
-    form = DetachForm({"justification": text, "idempotency_key": str(uuid.uuid4())})
-    if not form.is_valid():
-        errors = {k: [str(m) for m in v] for k, v in form.errors.items()}
+    problem = justification_problem(text, required=True)
+    if problem:
+        errors = {"justification": [problem]}
         services.attach_input_rejected(
             user=request.user, server_id=server_id, stage="submit", errors=errors, submitted={"action": "detach"}
         )
         raise AttachRejected(errors)
-    return form.cleaned_data["justification"]
+    return text.strip()
 
 
 @router.post("/servers/{server_id}/detach-preview", response=DetachPreviewOut, summary="Preview a detach")

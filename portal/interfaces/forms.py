@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from django import forms
@@ -10,13 +9,14 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.scp import schemas
 
+from .errors import AttachRejected
 from .models import Mode
-from .rules import canonical_address, repeated, syntax_problem
+from .operations.attach import AttachParameters
+from .rules import justification_problem
 
 MAX_FIXED_IPS = schemas.MAX_FIXED_IPS
 # Said above the rows when a fixed IP is wrong (the API leaves it out: its errors name each row).
 FIXED_IPS_MARKED = _("Correct the fixed IPs marked below.")
-MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&#?\w+;|javascript:", re.IGNORECASE)
 
 
 class AttachForm(forms.Form):
@@ -87,64 +87,40 @@ class AttachForm(forms.Form):
 
     def clean_justification(self):
         text = self.cleaned_data["justification"].strip()
-        if MARKUP.search(text):
-            raise forms.ValidationError(_("Use plain text: markup such as HTML tags or entities is not accepted."))
-        if any(ord(c) < 32 and c not in "\n\r\t" for c in text):
-            raise forms.ValidationError(_("The justification contains control characters; use plain text."))
+        problem = justification_problem(text)
+        if problem:
+            raise forms.ValidationError(problem)
         return text
 
     def clean(self):
         data = super().clean()
         mode = data.get("mode")
-        if mode == Mode.SUBNET:
-            if not data.get("subnet_id") and "subnet_id" not in self.errors:
-                self.add_error("subnet_id", _("Choose a subnet."))
-            if self.data.get("port_id"):
-                self.add_error("port_id", _("Choose either a subnet or a port, not both."))
-            self._clean_fixed_ips(data)
-        elif mode == Mode.PORT:
-            if not data.get("port_id") and "port_id" not in self.errors:
-                self.add_error("port_id", _("Choose a port."))
-            if self.data.get("subnet_id"):
-                self.add_error("subnet_id", _("Choose either a subnet or a port, not both."))
-            if any(row.strip() for row in self.fixed_ip_rows):
-                self.add_error(None, _("Fixed IPs can only be given for a new port on a subnet."))
+        if mode not in Mode.values:
+            return data  # the field's own error says what to do
+        # The chosen mode's id as cleaned; the other one as posted, since giving both is the mistake to name.
+        chosen, other = ("subnet_id", "port_id") if mode == Mode.SUBNET else ("port_id", "subnet_id")
+        ids = {chosen: data.get(chosen) or "", other: str(self.data.get(other) or "")}
+        try:
+            self.parameters = AttachParameters.parse(server_id="", mode=mode, fixed_ips=self.fixed_ip_rows, **ids)
+        except AttachRejected as exc:
+            self._show(exc.errors)
+        else:
+            data["fixed_ips"] = list(self.parameters.fixed_ips)
         return data
 
-    def _clean_fixed_ips(self, data) -> None:
-        if len(self.fixed_ip_rows) > MAX_FIXED_IPS:
-            self.add_error(None, _("Give at most %(n)d fixed IPs.") % {"n": MAX_FIXED_IPS})
-            return
-        seen: set[str] = set()
-        addresses: list[str] = []
-        for index, raw in enumerate(self.fixed_ip_rows):
-            value = raw.strip()
-            if not value:
-                continue  # an empty row is ignored, not an error
-            problem = syntax_problem(value)
-            # One spelling per address, decided here at the edge: 2001:DB8::5 and 2001:db8::5 are one address.
-            canonical = value if problem else canonical_address(value)
-            if problem is None and canonical in seen:
-                problem = repeated(value)
-            seen.add(canonical)
-            if problem:
-                self.fixed_ip_errors[index] = problem
-            else:
-                addresses.append(canonical)
+    def _show(self, errors: dict[str, list[str]]) -> None:
+        for key, messages in errors.items():
+            if key.startswith("fixed_ip_"):
+                self.fixed_ip_errors[int(key.rsplit("_", 1)[1])] = " ".join(messages)
+            elif key not in self.errors:  # (a field's own check has spoken already)
+                for message in messages:
+                    self.add_error(None if key == "__all__" else key, message)
         if self.fixed_ip_errors:
             self.add_error(None, FIXED_IPS_MARKED)
-        data["fixed_ips"] = addresses
 
     def attach_params(self) -> dict:
         """The validated choice as the service's parameters: only what belongs to the chosen mode."""
-        data = self.cleaned_data
-        subnet_mode = data["mode"] == Mode.SUBNET
-        return {
-            "mode": data["mode"],
-            "subnet_id": data.get("subnet_id", "") if subnet_mode else "",
-            "port_id": "" if subnet_mode else data.get("port_id", ""),
-            "fixed_ips": data.get("fixed_ips", []) if subnet_mode else [],
-        }
+        return self.parameters.as_params()
 
     def rejection_detail(self) -> tuple[dict[str, list[str]], dict]:
         """(errors, what was submitted) for the audit log, bounded in size."""

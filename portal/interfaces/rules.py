@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from django.utils.translation import gettext as _
 
@@ -91,3 +92,22 @@ def canonical_address(address: str) -> str:
 def repeated(address: str) -> str:
     """What the form, the live check and the check as you type say of an address given twice."""
     return _("%(address)s is given more than once.") % {"address": address}
+
+
+MAX_JUSTIFICATION = 1000
+MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]|&#?\w+;|javascript:", re.IGNORECASE)
+
+
+def justification_problem(text: str, *, required: bool = False) -> str | None:
+    """Why a justification cannot be taken, in the form's words (the form checks presence and length itself;
+    the API asks for them with `required`); None when it can."""
+    text = text.strip()
+    if required and not text:
+        return _("Say why this interface is needed.")
+    if required and len(text) > MAX_JUSTIFICATION:
+        return _("Keep the justification to 1,000 characters (it has %(show_value)d).") % {"show_value": len(text)}
+    if MARKUP.search(text):
+        return _("Use plain text: markup such as HTML tags or entities is not accepted.")
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in text):
+        return _("The justification contains control characters; use plain text.")
+    return None

@@ -20,8 +20,10 @@ from portal.core.task_recovery import tasks_waiting
 from portal.scp import schemas
 from portal.scp.errors import ScpError, ScpHttpError, ScpNotFound
 
+from ..errors import AttachRejected
 from ..models import InterfaceRequest, Mode
-from ..selectors import canonical_address, hold_problem
+from ..rules import canonical_address, repeated, syntax_problem
+from ..selectors import hold_problem
 from ..validation import AttachPlan, validate_attach
 from .base import Operation, ScpCall, Settlement, Undecided, not_applied, scp_refusal
 from .ownership import decide_ownership
@@ -40,6 +42,54 @@ class AttachParameters(BaseModel):
     subnet_id: str = ""
     port_id: str = ""
     fixed_ips: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(
+        cls, *, server_id: str, mode: str, subnet_id: str = "", port_id: str = "", fixed_ips=()
+    ) -> AttachParameters:
+        """What a requester typed (the form's fields or the API's JSON) as parameters, or AttachRejected with the
+        words a requester can act on, by field (`fixed_ip_<n>`: the n-th row given). Every address gets one
+        spelling here at the edge (2001:DB8::5 is 2001:db8::5), and an empty row is ignored."""
+        errors: dict[str, list[str]] = {}
+        rows = [str(row) for row in fixed_ips or ()]
+        addresses: list[str] = []
+        if mode == Mode.SUBNET:
+            if not subnet_id:
+                errors["subnet_id"] = [_("Choose a subnet.")]
+            if port_id:
+                errors["port_id"] = [_("Choose either a subnet or a port, not both.")]
+            if len(rows) > schemas.MAX_FIXED_IPS:
+                errors["__all__"] = [_("Give at most %(n)d fixed IPs.") % {"n": schemas.MAX_FIXED_IPS}]
+            else:
+                addresses = _addresses(rows, errors)
+        elif mode == Mode.PORT:
+            if not port_id:
+                errors["port_id"] = [_("Choose a port.")]
+            if subnet_id:
+                errors["subnet_id"] = [_("Choose either a subnet or a port, not both.")]
+            if any(row.strip() for row in rows):
+                errors["__all__"] = [_("Fixed IPs can only be given for a new port on a subnet.")]
+        else:
+            errors["mode"] = [_("Choose how to attach: a new port on a subnet, or an existing port.")]
+        if errors:
+            raise AttachRejected(errors)
+        subnet_mode = mode == Mode.SUBNET
+        return cls(
+            server_id=server_id,
+            mode=mode,
+            subnet_id=subnet_id if subnet_mode else "",
+            port_id="" if subnet_mode else port_id,
+            fixed_ips=tuple(addresses),
+        )
+
+    def as_params(self) -> dict[str, Any]:
+        """The services' keyword parameters."""
+        return {
+            "mode": self.mode,
+            "subnet_id": self.subnet_id,
+            "port_id": self.port_id,
+            "fixed_ips": list(self.fixed_ips),
+        }
 
     @classmethod
     def of_request(cls, request: InterfaceRequest) -> AttachParameters:
@@ -227,6 +277,26 @@ class AttachOperation(Operation):
         return _("attach an interface to %(server)s") % {"server": request.server_name}
 
 
+def _addresses(rows: list[str], errors: dict[str, list[str]]) -> list[str]:
+    """The fixed IPs of the non-empty rows, canonical; a row's problem goes to errors["fixed_ip_<row>"]."""
+    seen: set[str] = set()
+    addresses: list[str] = []
+    for index, raw in enumerate(rows):
+        value = raw.strip()
+        if not value:
+            continue
+        problem = syntax_problem(value)
+        canonical = value if problem else canonical_address(value)
+        if problem is None and canonical in seen:
+            problem = repeated(value)
+        seen.add(canonical)
+        if problem:
+            errors[f"fixed_ip_{index}"] = [problem]
+        else:
+            addresses.append(canonical)
+    return addresses
+
+
 def settled(interface: schemas.InterfaceResponse, *, via: str) -> Settlement:
     """The attach's end from the port's state: succeeded (ACTIVE, or still settling when the portal stopped
     waiting) or failed (ERROR)."""
@@ -270,6 +340,3 @@ def wait_until_settled(client, request: InterfaceRequest, interface: schemas.Int
         with contextlib.suppress(ScpError):
             interface = client.get_server_interface(request.server_id, interface.port_id)
     return interface
-
-
-__all__ = ["AttachOperation", "AttachParameters", "canonical_address"]

@@ -50,6 +50,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	DEBUG=true $(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
@@ -71,4 +72,4 @@ pytest-postgres: $(STAMP) $(MO) $(IDP_STAMP)
 test: lint pytest pytest-postgres
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles .test-db.sqlite3* tests/idp/node_modules $(MO)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache staticfiles .test-db.sqlite3* tests/idp/node_modules $(MO)

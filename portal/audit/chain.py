@@ -192,7 +192,7 @@ def beyond_head_verdict(verdict: Verdict, highest_seq: int | None, head_seq: int
     return Verdict(False, verdict.events, head_seq + 1, f"inserted: events after the recorded head (seq {head_seq})")
 
 
-def tip_verdict(count: int, last_hash: str, tip: tuple[int, str]) -> Verdict:
+def tip_verdict(count: int, last_hash: str | None, tip: tuple[int, str]) -> Verdict:
     """Compare how a verified chain ends with the head the log recorded: a deleted tail or an appended forgery."""
     last_seq, recorded_hash = tip
     if (count, last_hash) == (last_seq, recorded_hash):

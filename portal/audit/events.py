@@ -190,16 +190,16 @@ class AuditAction(str, Enum):  # noqa: UP042 (members carry more than their valu
 
 def action_named(value: str) -> AuditAction | None:
     """The member stored as `value` (None for a string that is no action: an old or edited filter)."""
-    try:
-        return AuditAction(value)
-    except ValueError:
-        return None
+    return _BY_VALUE.get(value)
 
 
 def admin_action(model_name: str, verb: str) -> AuditAction:
     """The admin's change of a model (`admin.<model>.<verb>`); a model the catalogue lacks is a programming error."""
-    return AuditAction(f"admin.{model_name}.{verb}")
+    return _BY_VALUE[f"admin.{model_name}.{verb}"]
 
 
 def actions_in(category: Category) -> tuple[AuditAction, ...]:
     return tuple(a for a in AuditAction if a.category == category)
+
+
+_BY_VALUE: dict[str, AuditAction] = {action.value: action for action in AuditAction}

@@ -31,7 +31,7 @@ class EventFilterForm(forms.Form):
     before = forms.IntegerField(required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput)
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("since") and data.get("until") and data["since"] >= data["until"]:
             self.add_error("until", _("Choose an end after the start."))
         return data

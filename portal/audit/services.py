@@ -233,18 +233,19 @@ def _verify_ranges(bounds: tuple[int, int] | None, tip: tuple[int, str], workers
     connections.close_all()  # forked workers must not share this process's connection
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
         parts = list(pool.map(_verify_range, ranges))
-    total, previous_last = 0, GENESIS_HASH
+    total = 0
+    previous_last_hash: str | None = GENESIS_HASH
     for (start, end), part in zip(ranges, parts, strict=True):
         if not part.ok:
             return Verdict(False, total + part.events, part.first_bad_seq, part.problem)
-        if part.first_prev_hash != previous_last:
+        if part.first_prev_hash != previous_last_hash:
             return Verdict(False, total, start, "inserted: it does not link to the event before it")
         if part.events != end - start + 1:  # a gap at the end of a range
             seq = start + part.events
             return Verdict(False, total + part.events, seq, f"missing: expected seq {seq}")
         total += part.events
-        previous_last = part.last_hash
-    return tip_verdict(total, previous_last, tip)
+        previous_last_hash = part.last_hash
+    return tip_verdict(total, previous_last_hash, tip)
 
 
 def audit_access_denied(*, user, path: str) -> None:

@@ -18,7 +18,7 @@ def event_words(event: Any) -> str:
     payload = event.payload if isinstance(event.payload, dict) else {}
     if event.action == AuditAction.SCP_CALL:
         status, ms = payload.get("status"), payload.get("latency_ms", "?")
-        what = SCP_READS.get(payload.get("method"), _("Called SCP"))
+        what = SCP_READS.get(str(payload.get("method")), _("Called SCP"))
         if status:
             return gettext("%(what)s (answered %(status)s, %(ms)s ms)") % {"what": what, "status": status, "ms": ms}
         return gettext("%(what)s (no answer, %(ms)s ms)") % {"what": what, "ms": ms}

@@ -16,12 +16,18 @@ from .services.execution import FOLLOW_UP
 from .tasks import execute_interface_request
 
 
+def _request_id(effect: Effect) -> int:
+    if effect.interface_request_id is None:
+        raise ValueError(f"effect {effect.pk} ({effect.kind}) names no request")
+    return effect.interface_request_id
+
+
 def _start_execution(effect: Effect) -> None:
-    execute_interface_request.enqueue(effect.interface_request_id)
+    execute_interface_request.enqueue(_request_id(effect))
 
 
 def _follow_up(effect: Effect) -> None:
-    interface_request_follow_up(request_id=effect.interface_request_id, attempt=int(effect.args.get("attempt", 1)))
+    interface_request_follow_up(request_id=_request_id(effect), attempt=int(effect.args.get("attempt", 1)))
 
 
 def register_handlers() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -56,8 +57,9 @@ class AttachForm(forms.Form):
     # The template renders these fields' labels, widgets, help and errors; it writes none of them itself.
     section_legends = dict(Mode.choices)
 
-    def __init__(self, *args, subnets: list[schemas.Subnet] = (), ports: list[schemas.Port] = (), **kwargs):
-        super().__init__(*args, label_suffix="", **kwargs)
+    def __init__(self, *args, subnets: Sequence[schemas.Subnet] = (), ports: Sequence[schemas.Port] = (), **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
         self.set_options(subnets=subnets, ports=ports)
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", uuid.uuid4())
@@ -93,7 +95,7 @@ class AttachForm(forms.Form):
         return text
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         mode = data.get("mode")
         if mode not in Mode.values:
             return data  # the field's own error says what to do
@@ -126,7 +128,9 @@ class AttachForm(forms.Form):
         """(errors, what was submitted) for the audit log, bounded in size."""
         errors = {key: [str(m) for m in messages] for key, messages in self.errors.items()}
         errors.update({f"fixed_ip_{i}": [m] for i, m in self.fixed_ip_errors.items()})
-        submitted = {k: str(self.data.get(k, ""))[:200] for k in ("mode", "subnet_id", "port_id")}
+        submitted: dict[str, str | list[str]] = {
+            k: str(self.data.get(k, ""))[:200] for k in ("mode", "subnet_id", "port_id")
+        }
         submitted["fixed_ips"] = [row[:100] for row in self.fixed_ip_rows][:32]
         return errors, submitted
 

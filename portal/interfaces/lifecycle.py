@@ -26,8 +26,9 @@ from .models import FINAL_STATUSES, FixedIpHold, InterfaceRequest, Status
 
 # The effects a transition writes: (kind, args). The handlers are registered by interfaces.effects and
 # approvals.effects at start-up; a test checks that every kind named here has one.
-START_EXECUTION = ("interfaces.start_execution", {})
-NOTIFY_APPROVERS = ("approvals.notify_approvers", {})
+EffectSpec = tuple[str, dict[str, Any]]
+START_EXECUTION: EffectSpec = ("interfaces.start_execution", {})
+NOTIFY_APPROVERS: EffectSpec = ("approvals.notify_approvers", {})
 
 
 def tell_requester(about: str) -> tuple[str, dict[str, Any]]:

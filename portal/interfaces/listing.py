@@ -7,6 +7,7 @@ position in every source, so paging resumes exactly; with one source it is SCP's
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,7 +52,7 @@ def _listed_source(client: ScpClient, server_ids: list[str]) -> _Source:
 
     def fetch(cursor, limit):
         if not found and server_ids:
-            results = gather(client, {sid: (lambda sid=sid: client.get_server(sid)) for sid in server_ids})
+            results = gather(client, {sid: functools.partial(client.get_server, sid) for sid in server_ids})
             found.extend(sorted((r for r in results.values() if isinstance(r, schemas.Server)), key=_key, reverse=True))
         start = next((i + 1 for i, s in enumerate(found) if s.id == cursor), 0) if cursor else 0
         return found[start : start + limit], start + limit >= len(found)
@@ -107,9 +108,11 @@ def scoped_server_page(
         hungry = [s for s in sources if not s.exhausted and len(s.kept) <= page_size]
         if not hungry:
             break
-        results = gather(client, {i: (lambda s=s: s.fetch(s.position, per_call)) for i, s in enumerate(hungry)})
+        results = gather(
+            client, {str(i): functools.partial(s.fetch, s.position, per_call) for i, s in enumerate(hungry)}
+        )
         for i, source in enumerate(hungry):
-            result = results[i]
+            result = results[str(i)]
             if isinstance(result, Exception):
                 raise result
             servers, exhausted = result
@@ -130,7 +133,7 @@ def scoped_server_page(
     if frontier is None and len(ordered) <= page_size:
         return ServerPage(page, None)
     # Each source continues after the last server it read that sorts at or before the page's end.
-    boundary = _key(page[-1]) if len(page) == page_size else frontier
+    boundary = _key(page[-1]) if len(page) == page_size or frontier is None else frontier
     for source in sources:
         consumed = [s for s in source.raw if _key(s) >= boundary]
         source.exhausted = source.exhausted and len(consumed) == len(source.raw)

@@ -236,7 +236,7 @@ def guest_setup(request: InterfaceRequest, client: ScpClient | None = None):
             subnet = (client or scp_client()).get_subnet(subnet_id)
         except ScpError:
             return None
-        cidr, gateway = subnet.cidr, subnet.gateway_ip_address
+        cidr, gateway = subnet.cidr, subnet.gateway_ip_address or ""
     try:
         return guest_config(
             port_id=interface.port_id, mac=interface.mac_addr, addresses=interface.addresses, cidr=cidr, gateway=gateway

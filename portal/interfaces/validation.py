@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from django.utils.translation import gettext as _
 
@@ -36,8 +37,9 @@ def gather(client: ScpClient, calls: dict[str, Callable[[], Any]]) -> dict[str, 
     The client's observer runs afterwards, in this thread, so that audit writes stay on this thread's
     database connection.
     """
+    results: dict[str, Any] = {}
     if len(calls) == 1:  # nothing to overlap: no thread
-        (name, call), results = next(iter(calls.items())), {}
+        name, call = next(iter(calls.items()))
         try:
             results[name] = call()
         except Exception as error:  # the caller inspects it, as it does the threaded calls' errors
@@ -48,17 +50,16 @@ def gather(client: ScpClient, calls: dict[str, Callable[[], Any]]) -> dict[str, 
     try:
         with ThreadPoolExecutor(max_workers=min(8, len(calls))) as pool:
             futures = {name: pool.submit(call) for name, call in calls.items()}
-        results: dict[str, Any] = {}
         for name, future in futures.items():
-            error = future.exception()
-            results[name] = error if error is not None else future.result()
+            failure = future.exception()
+            results[name] = failure if failure is not None else future.result()
     finally:
         client.observer = observer
     flush_records(observer, records)
     return results
 
 
-def _raise_unavailable(error: ScpError) -> None:
+def _raise_unavailable(error: ScpError) -> NoReturn:
     raise ScpUnavailable(
         _("SCP could not be asked to check this request right now; nothing was sent. Try again in a moment.")
     ) from error
@@ -110,45 +111,52 @@ def validate_attach(
         plan.interfaces = interfaces
 
     if mode == Mode.SUBNET:
-        subnet = results.get("subnet")
-        if not subnet_id or isinstance(subnet, ScpNotFound):
-            errors["subnet_id"] = [
-                _("Choose a subnet.") if not subnet_id else _("That subnet does not exist (any more).")
-            ]
-        elif isinstance(subnet, ScpError):
-            _raise_unavailable(subnet)
-        elif subnet.vpc_id != server.vpc_id:
-            errors["subnet_id"] = [_("The subnet %(name)s is not in this server's VPC.") % {"name": subnet.name}]
-        else:
-            plan.subnet = subnet
-            _check_addresses(client, subnet, fixed_ips, errors, held)
+        plan.subnet = _subnet_checked(client, results.get("subnet"), subnet_id, server, fixed_ips, errors, held)
     elif mode == Mode.PORT:
-        port = results.get("port")
-        if fixed_ips:
-            errors["fixed_ips"] = [_("Fixed IPs can only be given for a new port on a subnet.")]
-        if not port_id or isinstance(port, ScpNotFound):
-            errors["port_id"] = [
-                _("Choose a port.") if not port_id else _("That port cannot be attached here: it does not exist.")
-            ]
-        elif isinstance(port, ScpError):
-            _raise_unavailable(port)
-        elif port.vpc_id != server.vpc_id:
-            errors["port_id"] = [
-                _("The port %(name)s cannot be attached here: it is in another VPC than the server.")
-                % {"name": port.name}
-            ]
-        elif port.is_attached:
-            errors["port_id"] = [
-                _("The port %(name)s cannot be attached here: it is already attached to a server.")
-                % {"name": port.name}
-            ]
-        else:
-            plan.port = port
+        plan.port = _port_checked(results.get("port"), port_id, server, fixed_ips, errors)
     else:
         errors["mode"] = [_("Choose how to attach: a new port on a subnet, or an existing port.")]
     if errors:
         raise AttachRejected(errors)
     return plan
+
+
+def _subnet_checked(client, subnet: Any, subnet_id: str, server, fixed_ips, errors, held) -> schemas.Subnet | None:
+    """The subnet if a new port can be made on it for this server (its fixed IPs checked too); else None."""
+    if not subnet_id or isinstance(subnet, ScpNotFound):
+        errors["subnet_id"] = [_("Choose a subnet.") if not subnet_id else _("That subnet does not exist (any more).")]
+        return None
+    if isinstance(subnet, ScpError):
+        _raise_unavailable(subnet)
+    if subnet.vpc_id != server.vpc_id:
+        errors["subnet_id"] = [_("The subnet %(name)s is not in this server's VPC.") % {"name": subnet.name}]
+        return None
+    _check_addresses(client, subnet, fixed_ips, errors, held)
+    return subnet
+
+
+def _port_checked(port: Any, port_id: str, server, fixed_ips, errors) -> schemas.Port | None:
+    """The port if it can be attached to this server; else None, with the reason in `errors`."""
+    if fixed_ips:
+        errors["fixed_ips"] = [_("Fixed IPs can only be given for a new port on a subnet.")]
+    if not port_id or isinstance(port, ScpNotFound):
+        errors["port_id"] = [
+            _("Choose a port.") if not port_id else _("That port cannot be attached here: it does not exist.")
+        ]
+        return None
+    if isinstance(port, ScpError):
+        _raise_unavailable(port)
+    if port.vpc_id != server.vpc_id:
+        errors["port_id"] = [
+            _("The port %(name)s cannot be attached here: it is in another VPC than the server.") % {"name": port.name}
+        ]
+        return None
+    if port.is_attached:
+        errors["port_id"] = [
+            _("The port %(name)s cannot be attached here: it is already attached to a server.") % {"name": port.name}
+        ]
+        return None
+    return port
 
 
 def _check_addresses(client: ScpClient, subnet: schemas.Subnet, fixed_ips: list[str], errors: dict, held=None) -> None:
@@ -164,8 +172,8 @@ def _check_addresses(client: ScpClient, subnet: schemas.Subnet, fixed_ips: list[
         if problem:
             errors.setdefault(f"fixed_ip_{index}", []).append(problem)
         else:
-            to_ask[f"fixed_ip_{index}"] = lambda a=address: client.check_ip_availability(
-                subnet_id=subnet.id, ip_address=a
+            to_ask[f"fixed_ip_{index}"] = functools.partial(
+                client.check_ip_availability, subnet_id=subnet.id, ip_address=address
             )
     if not to_ask:
         return
@@ -238,6 +246,6 @@ def validate_detach(
         problem = detach_problem(interface, busy_with=busy_with(port_id))
         if problem:
             errors["port_id"] = [problem]
-    if errors:
+    if errors or interface is None:
         raise AttachRejected(errors)
     return DetachPlan(server=server, interface=interface, interfaces=interfaces)

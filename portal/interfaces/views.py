@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
@@ -43,7 +44,7 @@ def _require_requester(request, *, target: str = "") -> None:
         )
 
 
-def _scp_error_page(request, message: str, status: int = 503):
+def _scp_error_page(request, message: str | Promise, status: int = 503):
     return render(request, "core/problem.html", {"message": message}, status=status)
 
 

@@ -341,8 +341,8 @@ class ScpClient:
         size: int = 20,
         sort: str | None = None,
     ) -> SubnetPage:
-        params = {"vpc_id": vpc_id, "name": name, "cidr": cidr, "state": state, "type": type}
-        params |= {"page": page, "size": size, "sort": sort}
+        params: dict[str, str | int | None] = {"vpc_id": vpc_id, "name": name, "cidr": cidr, "state": state}
+        params |= {"type": type, "page": page, "size": size, "sort": sort}
         result = self._parse(self._request("GET", "vpc", "/v1/subnets", params=params), schemas.SubnetList)
         return SubnetPage(result.subnets, result.total_count, page, size)
 

@@ -14,7 +14,6 @@ MAX_FUNCTION_LINES = 60
 LONG_TODAY = {
     "portal/scp/client.py:_request",
     "portal/audit/chain.py:verify",
-    "portal/interfaces/validation.py:validate_attach",
     "portal/approvals/services.py:_decide_locked",
     "portal/drift/services.py:drift_scan",
     "portal/core/version_watch.py:version_watch",

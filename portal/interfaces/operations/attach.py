@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Literal
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from portal.audit.events import AuditAction
 from portal.audit.services import record_event
@@ -38,7 +38,7 @@ class AttachParameters(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     server_id: str
-    mode: Literal["subnet", "port"]
+    mode: str = Field(pattern="^(subnet|port)$")
     subnet_id: str = ""
     port_id: str = ""
     fixed_ips: tuple[str, ...] = ()

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from portal.audit import selectors, services
 from portal.audit.export import export_response
 from portal.audit.models import Outcome
+from portal.audit.verification import audit_verification_start
 from portal.teams.selectors import audit_request_scope
 
 from . import presenters
@@ -107,7 +108,7 @@ def export_jsonl(request, filters: Query[EventQuery]):
 def verify(request):
     """Queue a verification of the whole hash chain; read the result from /audit/verification. Scope: `audit`."""
     require_scope(request, Scope.AUDIT)
-    services.audit_verification_start(user=request.user)
+    audit_verification_start(user=request.user)
     return Status(
         202, {"status": "started", "detail": "Verification started; GET /api/v1/audit/verification for its result."}
     )

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from http import HTTPStatus
-
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from portal.core.errors import NotFound
+from portal.core.problems import problem
 from portal.interfaces.errors import AttachRejected, InvalidState, NotAllowed, ScpUnavailable
 from portal.scp.errors import ScpError
 
 from .tokens import RateLimited, TokenRefused
 
-CONTENT_TYPE = "application/problem+json"
 SCP_DOWN = "SCP is not answering right now, so this could not be done. Try again in a moment."
 SCP_RETRY_AFTER = 30
-
-
-def problem(status: int, detail: str, *, title: str = "", headers: dict | None = None, **extra) -> HttpResponse:
-    body = {
-        "type": "about:blank",
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    response = HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type=CONTENT_TYPE)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
 
 
 def _field(loc) -> str:

@@ -5,8 +5,10 @@ Each mail is keyed by its effect, so a repeated delivery mails nobody twice.
 
 from portal.audit.models import Effect
 from portal.audit.outbox import register
+from portal.core.roles import register_navigation_count
 
 from . import notifications
+from .selectors import pending_count_for
 
 
 def _notify_approvers(effect: Effect) -> None:
@@ -20,5 +22,6 @@ def _notify_requester(effect: Effect) -> None:
 
 
 def register_handlers() -> None:
+    register_navigation_count("pending_approvals", needs="is_approver", count=lambda user: pending_count_for(user=user))
     register("approvals.notify_approvers", _notify_approvers)
     register("approvals.notify_requester", _notify_requester)

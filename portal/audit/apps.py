@@ -13,5 +13,7 @@ class AuditConfig(AppConfig):
             receivers,  # noqa: F401  (sign-in, sign-out and failed sign-in)
             tasks,
         )
+        from .effects import register_handlers
 
         outbox.DELIVERY_TASK = tasks.deliver_effect
+        register_handlers()

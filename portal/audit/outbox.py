@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from .events import AuditAction
 from .models import Effect
+from .services import record_event
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +128,6 @@ def effect_deliver(*, effect_id: int) -> str:
 
 def _delivery_failed(effect: Effect, exc: Exception) -> str:
     from portal.core.logs import mask_secrets
-
-    from .services import record_event
 
     logger.exception("effect %s #%d failed (attempt %d)", effect.kind, effect.pk, effect.attempts)
     error = mask_secrets(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]

@@ -265,11 +265,3 @@ def audit_export_begin(*, user, kind: str, filters: dict[str, str]) -> int:
         actor=user,
     )
     return up_to_seq
-
-
-def audit_verification_start(*, user) -> None:
-    """Queue a verification of the whole chain (the badge, and the API's verification, show its result)."""
-    from .tasks import verify_audit_chain
-
-    record_event(action=AuditAction.VERIFY_STARTED, outcome=Outcome.SUCCESS, payload={}, actor=user)
-    verify_audit_chain.enqueue()

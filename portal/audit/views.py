@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.core.roles import is_auditor
 from portal.teams.selectors import audit_request_scope
 
-from . import selectors, services
+from . import selectors, services, verification
 from .export import export_response
 from .forms import KNOWN_ACTIONS, EventFilterForm
 
@@ -109,7 +109,7 @@ def export_jsonl(request):
 @require_POST
 def verify_now(request):
     _require_auditor(request)
-    services.audit_verification_start(user=request.user)
+    verification.audit_verification_start(user=request.user)
     messages.success(request, _("Verification started; the badge shows the result when it finishes."))
     query = request.GET.urlencode()  # back to the same filters
     return redirect(reverse("audit_events") + (f"?{query}" if query else ""))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
@@ -114,41 +116,24 @@ def metrics_fold() -> int:
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
+# Gauges of the domain apps (requests by state, drift findings), registered by them at start-up.
+COLLECTORS: list[Callable[[], Iterable[Any]]] = []
+
+
+def register_collector(collect: Callable[[], Iterable[Any]]) -> None:
+    if collect not in COLLECTORS:
+        COLLECTORS.append(collect)
+
+
 class PortalCollector:
     def collect(self):
-        yield from self._requests()
+        for collect in COLLECTORS:
+            yield from collect()
         yield from self._scp_calls()
         yield from self._counters()
         yield from self._tasks()
         yield from self._effects()
         yield from self._operations()
-        yield from self._drift()
-
-    def _drift(self):
-        from django.db.models import Count
-
-        from portal.drift.models import DriftFinding, DriftKind, DriftRun
-
-        run = DriftRun.objects.filter(finished_at__isnull=False).first()
-        findings = GaugeMetricFamily("portal_drift_findings", "Findings of the latest drift scan", labels=["kind"])
-        counts = dict(DriftFinding.objects.filter(run=run).values_list("kind").annotate(n=Count("pk")).order_by())
-        for kind in DriftKind.values:
-            findings.add_metric([kind], counts.get(kind, 0) if run else 0)
-        yield findings
-        finished = GaugeMetricFamily("portal_drift_last_scan_timestamp_seconds", "When the latest drift scan ended")
-        finished.add_metric([], run.finished_at.timestamp() if run else 0)
-        yield finished
-
-    def _requests(self):
-        from django.db.models import Count
-
-        from portal.interfaces.models import InterfaceRequest, Status
-
-        counts = dict(InterfaceRequest.objects.values_list("status").annotate(n=Count("pk")).order_by())
-        family = GaugeMetricFamily("portal_interface_requests", "Interface requests by state", labels=["state"])
-        for status in Status.values:
-            family.add_metric([status], counts.get(status, 0))
-        yield family
 
     def _scp_calls(self):
         calls = CounterMetricFamily(

@@ -165,7 +165,7 @@ class RejectControlCharactersMiddleware:
             "Nothing was done; correct the address and try again."
         )
         if request.path.startswith("/api/"):
-            from portal.api.problems import problem
+            from .problems import problem
 
             return problem(400, message)
         return render(request, "core/problem.html", {"message": message, "title": _("Bad request")}, status=400)

@@ -5,6 +5,9 @@
 - auditor: a team's auditor (that team's requests and events), or in the `auditor` group (everything).
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from portal.teams.selectors import access_for
 
 
@@ -21,10 +24,22 @@ def is_auditor(user) -> bool:
     return access.global_auditor or bool(access.auditor_team_ids)
 
 
-def role_flags(user) -> dict:
-    flags = {"can_request": can_request(user), "is_approver": is_approver(user), "is_auditor": is_auditor(user)}
-    if flags["is_approver"]:
-        from portal.approvals.selectors import pending_count_for
+# Counts the navigation shows beside a section (the approver's pending decisions), registered by the domain apps
+# at start-up: name -> (the role flag it needs, how to count for a user).
+NAVIGATION_COUNTS: dict[str, tuple[str, Callable[[Any], int]]] = {}
 
-        flags["pending_approvals"] = pending_count_for(user=user)
+
+def register_navigation_count(name: str, *, needs: str, count: Callable[[Any], int]) -> None:
+    NAVIGATION_COUNTS[name] = (needs, count)
+
+
+def role_flags(user) -> dict:
+    flags: dict[str, Any] = {
+        "can_request": can_request(user),
+        "is_approver": is_approver(user),
+        "is_auditor": is_auditor(user),
+    }
+    for name, (needs, count) in NAVIGATION_COUNTS.items():
+        if flags.get(needs):
+            flags[name] = count(user)
     return flags

@@ -15,7 +15,7 @@ def handler404(request, exception=None):
     # (patterns, module paths).
     message = str(exception) if isinstance(exception, NotFound) else _("That page does not exist.")
     if request.path.startswith("/api/"):
-        from portal.api.problems import problem
+        from .problems import problem
 
         return problem(404, "No such API address; see /api/v1/docs for the operations.")
     return render(request, "core/problem.html", {"message": message, "title": _("Not found")}, status=404)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
+from portal.audit.outbox import effect_add
 from portal.audit.services import record_event
 from portal.core.scp import scp_client
 from portal.interfaces.models import Action, InterfaceRequest, Status
@@ -19,6 +20,8 @@ from portal.scp.client import ScpClient
 from portal.scp.errors import ScpError, ScpNotFound
 
 from .models import DriftFinding, DriftKind, DriftRun
+
+SCAN_EFFECT = "drift.scan"
 
 
 def _explained() -> tuple[dict[tuple[str, str], int], set[tuple[str, str]], set[tuple[str, str]]]:
@@ -137,9 +140,8 @@ def _interfaces(client: ScpClient, server_id: str):
         return None
 
 
+@transaction.atomic
 def drift_scan_start(*, user) -> None:
-    """Queue a scan on demand (the page's button)."""
-    from .tasks import drift_scan_task
-
+    """Queue a scan on demand (the page's button): an outbox effect, so the request survives a crash."""
     record_event(action=AuditAction.DRIFT_REQUESTED, outcome=Outcome.SUCCESS, payload={}, actor=user)
-    drift_scan_task.enqueue(trigger=user.get_username()[:20])
+    effect_add(SCAN_EFFECT, args={"trigger": user.get_username()[:20]})

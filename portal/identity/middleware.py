@@ -25,7 +25,7 @@ class SessionLifetimeMiddleware:
             if reason is not None:
                 session_end_expired(request=request, reason=reason)
                 if request.path.startswith("/api/"):
-                    from portal.api.problems import problem
+                    from portal.core.problems import problem
 
                     return problem(401, MESSAGES[reason], headers={"WWW-Authenticate": 'Bearer realm="api"'})
                 messages.info(request, MESSAGES[reason])

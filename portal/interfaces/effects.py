@@ -7,8 +7,10 @@ settling is a conditional transition, and a request that has moved on is left al
 
 from portal.audit.models import Effect
 from portal.audit.outbox import register
+from portal.core.metrics import register_collector
 
 from . import registry
+from .metrics import requests_by_state
 from .operations.attach import AttachOperation
 from .operations.detach import DetachOperation
 from .services import interface_request_follow_up
@@ -31,6 +33,7 @@ def _follow_up(effect: Effect) -> None:
 
 
 def register_handlers() -> None:
+    register_collector(requests_by_state)
     registry.register(AttachOperation())
     registry.register(DetachOperation())
     register("interfaces.start_execution", _start_execution)

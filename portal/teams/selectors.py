@@ -89,12 +89,14 @@ def requesting_team(user, server) -> Team | None:
 
 def audit_request_scope(user):
     """None when `user` audits everything; otherwise a queryset of the ids of the requests they may audit."""
-    from portal.interfaces.models import InterfaceRequest
+    from django.apps import apps
 
     access = access_for(user)
     if access.global_auditor:
         return None
-    return InterfaceRequest.objects.filter(team_id__in=access.auditor_team_ids).values("pk")
+    # By the model's name, as a foreign key names it: teams sit below the apps whose records they scope.
+    requests = apps.get_model("interfaces", "InterfaceRequest")
+    return requests.objects.filter(team_id__in=access.auditor_team_ids).values("pk")
 
 
 def team_roles_for(user) -> list[tuple[str, list[str]]]:

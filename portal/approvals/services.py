@@ -129,6 +129,12 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
             }
         transition(locked, "reject", actor=user, reason=reason, payload=payload, **decided)
         return None
+    return _approved_at_step(locked, user=user, payload=payload, decided=decided)
+
+
+def _approved_at_step(locked: InterfaceRequest, *, user, payload: dict, decided: dict) -> Refusal | None:
+    """One more approval at the current step: enough for the step (then the next, or approved), or not yet."""
+    step_index, step = locked.current_step, locked.current_step_spec
     approvals = ApprovalDecision.objects.filter(request=locked, step=step_index, approve=True).count()
     payload["approvals_at_step"] = approvals
     if approvals < step["required"]:

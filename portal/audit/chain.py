@@ -114,21 +114,11 @@ def verify(
         if any(name not in row for name in (*HASHED_FIELDS, "hash")):
             return Verdict(False, count, row.get("seq"), "malformed: the event lacks fields")
         seq = row["seq"]
-        if partial:
-            if not isinstance(seq, int) or seq <= previous_seq:
-                kind = "out of order" if row["hash"] in recent else "inserted"
-                return Verdict(False, count, seq, f"{kind}: seq {seq} appears after seq {previous_seq}")
-            linked = seq == previous_seq + 1 and previous_seq > 0 or seq == 1
-        elif seq != expected_seq:
-            if isinstance(seq, int) and seq < expected_seq:
-                kind = "out of order" if row["hash"] in recent else "inserted"
-                return Verdict(False, count, seq, f"{kind}: seq {seq} appears after seq {expected_seq - 1}")
-            if any(later.get("seq") == expected_seq for later in islice(rows, MOVE_WINDOW)):
-                # A file, unlike the table, can hold its lines in any order: the event is there, further on.
-                return Verdict(False, count, expected_seq, f"out of order: seq {expected_seq} comes after seq {seq}")
-            return Verdict(False, count, expected_seq, f"missing: expected seq {expected_seq}, found seq {seq}")
-        else:
-            linked = True
+        placed = _placed(row, rows, count=count, partial=partial, previous_seq=previous_seq, expected=expected_seq,
+                         recent=recent)  # fmt: skip
+        if isinstance(placed, Verdict):
+            return placed
+        linked = placed
         if event_hash(row) != row["hash"]:
             return _classify_mismatch(row, count)
         if count == 0:
@@ -151,6 +141,26 @@ def verify(
     if not count:
         return Verdict(True, 0, first_prev_hash=seen_first_prev)
     return Verdict(True, count, first_prev_hash=seen_first_prev, last_hash=previous_hash, last_seq=previous_seq)
+
+
+def _placed(row, rows, *, count: int, partial: bool, previous_seq: int, expected: int, recent) -> Verdict | bool:
+    """Whether the row stands where its seq says (then: whether it must link to the row before), or the verdict
+    naming what is wrong: inserted, out of order, or missing."""
+    seq = row["seq"]
+    if partial:
+        if not isinstance(seq, int) or seq <= previous_seq:
+            kind = "out of order" if row["hash"] in recent else "inserted"
+            return Verdict(False, count, seq, f"{kind}: seq {seq} appears after seq {previous_seq}")
+        return seq == previous_seq + 1 and previous_seq > 0 or seq == 1
+    if seq == expected:
+        return True
+    if isinstance(seq, int) and seq < expected:
+        kind = "out of order" if row["hash"] in recent else "inserted"
+        return Verdict(False, count, seq, f"{kind}: seq {seq} appears after seq {expected - 1}")
+    if any(later.get("seq") == expected for later in islice(rows, MOVE_WINDOW)):
+        # A file, unlike the table, can hold its lines in any order: the event is there, further on.
+        return Verdict(False, count, expected, f"out of order: seq {expected} comes after seq {seq}")
+    return Verdict(False, count, expected, f"missing: expected seq {expected}, found seq {seq}")
 
 
 ANCHOR_RE = re.compile(r"^(\d{1,18}):([0-9a-f]{64})$")

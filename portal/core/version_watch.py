@@ -93,81 +93,48 @@ def version_watch(*, today: dt.date | None = None) -> list[VersionWatch]:
         entry = stored.get((service, pinned))
         if entry is None:
             if any(key[0] == service for key in stored):
-                results.append(
-                    VersionWatch(
-                        service,
-                        pinned,
-                        "warning",
-                        _(
-                            "SCP no longer lists %(service)s API version %(version)s; "
-                            "pin a listed version with %(variable)s."
-                        )
-                        % {"service": service, "version": pinned, "variable": variable},
-                    )
+                text = _(
+                    "SCP no longer lists %(service)s API version %(version)s; pin a listed version with %(variable)s."
                 )
+                words = {"service": service, "version": pinned, "variable": variable}
+                results.append(VersionWatch(service, pinned, "warning", text % words))
             continue
-        if entry.status == "PLANNED":
-            results.append(
-                VersionWatch(
-                    service,
-                    pinned,
-                    "expired",
-                    _(
-                        "SCP lists %(service)s API version %(version)s as PLANNED: "
-                        "it cannot be called yet. Pin another with "
-                        "%(variable)s."
-                    )
-                    % {"service": service, "version": pinned, "variable": variable},
-                )
-            )
-        elif entry.not_before is not None and today >= entry.not_before:
-            results.append(
-                VersionWatch(
-                    service,
-                    pinned,
-                    "expired",
-                    _(
-                        "%(service)s API version %(version)s (%(status)s) reached its Not Before date %(date)s: SCP no "
-                        "longer guarantees it. An administrator must pin a current version with %(variable)s."
-                    )
-                    % {
-                        "service": service,
-                        "version": pinned,
-                        "status": entry.status,
-                        "date": entry.not_before.isoformat(),
-                        "variable": variable,
-                    },
-                )
-            )
-        elif entry.not_before is not None and (entry.not_before - today).days <= WARN_DAYS:
-            days = (entry.not_before - today).days
-            results.append(
-                VersionWatch(
-                    service,
-                    pinned,
-                    "warning",
-                    ngettext(
-                        "%(service)s API version %(version)s (%(status)s) reaches its Not Before date %(date)s in "
-                        "%(days)d day; after that the portal refuses to send requests with it. Pin a current version "
-                        "with %(variable)s before then.",
-                        "%(service)s API version %(version)s (%(status)s) reaches its Not Before date %(date)s in "
-                        "%(days)d days; after that the portal refuses to send requests with it. Pin a current version "
-                        "with %(variable)s before then.",
-                        days,
-                    )
-                    % {
-                        "service": service,
-                        "version": pinned,
-                        "status": entry.status,
-                        "date": entry.not_before.isoformat(),
-                        "days": days,
-                        "variable": variable,
-                    },
-                )
-            )
-        else:
-            results.append(VersionWatch(service, pinned, "ok"))
+        results.append(_standing(service, pinned, variable, entry, today))
     return results
+
+
+def _standing(service: str, pinned: str, variable: str, entry: ScpApiVersion, today: dt.date) -> VersionWatch:
+    """How one pinned version that SCP lists stands today."""
+    words: dict[str, object] = {"service": service, "version": pinned, "status": entry.status, "variable": variable}
+    if entry.status == "PLANNED":
+        text = _(
+            "SCP lists %(service)s API version %(version)s as PLANNED: it cannot be called yet. Pin another with "
+            "%(variable)s."
+        )
+        return VersionWatch(service, pinned, "expired", text % words)
+    if entry.not_before is None:
+        return VersionWatch(service, pinned, "ok")
+    words["date"] = entry.not_before.isoformat()
+    if today >= entry.not_before:
+        text = _(
+            "%(service)s API version %(version)s (%(status)s) reached its Not Before date %(date)s: SCP no "
+            "longer guarantees it. An administrator must pin a current version with %(variable)s."
+        )
+        return VersionWatch(service, pinned, "expired", text % words)
+    days = (entry.not_before - today).days
+    if days > WARN_DAYS:
+        return VersionWatch(service, pinned, "ok")
+    words["days"] = days
+    text = ngettext(
+        "%(service)s API version %(version)s (%(status)s) reaches its Not Before date %(date)s in "
+        "%(days)d day; after that the portal refuses to send requests with it. Pin a current version "
+        "with %(variable)s before then.",
+        "%(service)s API version %(version)s (%(status)s) reaches its Not Before date %(date)s in "
+        "%(days)d days; after that the portal refuses to send requests with it. Pin a current version "
+        "with %(variable)s before then.",
+        days,
+    )
+    return VersionWatch(service, pinned, "warning", text % words)
 
 
 def version_problems(*, today: dt.date | None = None) -> list[VersionWatch]:

@@ -55,7 +55,6 @@ def drift_scan(*, trigger: str, client: ScpClient | None = None, workers: int = 
     """
     client = client or scp_client(audited=False)
     run = DriftRun.objects.create(started_at=timezone.now(), trigger=trigger[:20])
-    findings: list[DriftFinding] = []
     try:
         servers = list(client.iter_servers())
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -69,7 +68,31 @@ def drift_scan(*, trigger: str, client: ScpClient | None = None, workers: int = 
         )
         return run
     attached, _, busy = _explained()
-    seen = set()
+    findings, seen = _listed_findings(run, servers, listed, attached, busy)
+    findings += _gone_findings(run, servers, attached, busy, seen)
+    with transaction.atomic():
+        DriftFinding.objects.bulk_create(findings)
+        run.servers_checked, run.findings_count, run.finished_at = len(servers), len(findings), timezone.now()
+        run.save(update_fields=["servers_checked", "findings_count", "finished_at"])
+        by_kind = Counter(f.kind for f in findings)
+        record_event(
+            action=AuditAction.DRIFT_SCANNED,
+            outcome=Outcome.SUCCESS,
+            payload={
+                "run": run.pk,
+                "trigger": run.trigger,
+                "servers": len(servers),
+                "findings": len(findings),
+                "by_kind": {k: by_kind.get(k, 0) for k in DriftKind.values},
+            },
+        )
+    return run
+
+
+def _listed_findings(run, servers, listed, attached, busy) -> tuple[list[DriftFinding], set[tuple[str, str]]]:
+    """Ports in ERROR, and interfaces no request of the portal explains; with every (server, port) seen."""
+    findings: list[DriftFinding] = []
+    seen: set[tuple[str, str]] = set()
     for server, interfaces in zip(servers, listed, strict=True):
         if interfaces is None:  # the server went away while the report ran
             continue
@@ -94,6 +117,12 @@ def drift_scan(*, trigger: str, client: ScpClient | None = None, workers: int = 
                     kind=DriftKind.ADDED_OUTSIDE, **common, detail="Attached, but no request of the portal made it."
                 )
             )
+    return findings, seen
+
+
+def _gone_findings(run, servers, attached, busy, seen) -> list[DriftFinding]:
+    """Interfaces the portal attached that are gone, with no detach of the portal to explain it."""
+    findings = []
     servers_by_id = {s.id: s for s in servers}
     for (server_id, port_id), request_id in attached.items():
         if (server_id, port_id) in seen or (server_id, port_id) in busy:
@@ -114,23 +143,7 @@ def drift_scan(*, trigger: str, client: ScpClient | None = None, workers: int = 
                 else f"Request {request_id} attached it; the server no longer exists.",
             )
         )
-    with transaction.atomic():
-        DriftFinding.objects.bulk_create(findings)
-        run.servers_checked, run.findings_count, run.finished_at = len(servers), len(findings), timezone.now()
-        run.save(update_fields=["servers_checked", "findings_count", "finished_at"])
-        by_kind = Counter(f.kind for f in findings)
-        record_event(
-            action=AuditAction.DRIFT_SCANNED,
-            outcome=Outcome.SUCCESS,
-            payload={
-                "run": run.pk,
-                "trigger": run.trigger,
-                "servers": len(servers),
-                "findings": len(findings),
-                "by_kind": {k: by_kind.get(k, 0) for k in DriftKind.values},
-            },
-        )
-    return run
+    return findings
 
 
 def _interfaces(client: ScpClient, server_id: str):

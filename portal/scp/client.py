@@ -114,6 +114,14 @@ def _is_connect_failure(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
+class _MayRetry(Exception):
+    """An attempt failed in a way a GET may try again (the client's loop decides by its attempts left)."""
+
+    def __init__(self, error: ScpError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class ScpClient:
     def __init__(
         self,
@@ -195,50 +203,60 @@ class ScpClient:
                 request_body=body,
                 accept_language=language,
             )
-            started = time.perf_counter()
             try:
-                response = self._session.send(prepared, timeout=self._timeout, allow_redirects=False)
-            except requests.ConnectionError as exc:
-                record.latency_ms = (time.perf_counter() - started) * 1000
-                error: ScpError
-                if _is_connect_failure(exc):
-                    error = ScpNotSent(f"could not connect to SCP for {method} {record.url}")
-                else:
-                    error = ScpOutcomeUnknown(f"no answer from SCP to {method} {record.url} (connection dropped)")
-                self._note_error(record, error)
-                if error.retryable and attempt < attempts:
+                response = self._send_once(prepared, record)
+            except _MayRetry as failed:
+                if attempt < attempts:
                     self._retry.sleep(self._retry.delay(attempt))
                     continue
-                raise error from None
-            except requests.Timeout:
-                record.latency_ms = (time.perf_counter() - started) * 1000
-                error = ScpOutcomeUnknown(f"no answer from SCP to {method} {record.url} within {self._timeout[1]}s")
-                self._note_error(record, error)
-                raise error from None
-            except requests.RequestException as exc:
-                record.latency_ms = (time.perf_counter() - started) * 1000
-                error = ScpOutcomeUnknown(f"HTTP failure talking to SCP: {type(exc).__name__}")
-                self._note_error(record, error)
-                raise error from None
-            record.latency_ms = (time.perf_counter() - started) * 1000
-            record.status = response.status_code
-            if len(response.content) > MAX_RESPONSE_BYTES:
-                error = ScpResponseInvalid("SCP answered with an oversized body", raw_body="")
-                self._note_error(record, error)
-                raise error
-            text = response.content.decode("utf-8", errors="replace")
-            if method != "GET" or response.status_code >= 400:
-                record.response_body = text[:MAX_RECORDED_BODY]
-            if response.status_code >= 400:
-                http_error = error_for_status(status=response.status_code, text=text, method=method, url=record.url)
-                self._note_error(record, http_error)
-                if response.status_code in RETRYABLE_STATUSES and attempt < attempts:
-                    self._retry.sleep(self._retry.delay(attempt))
-                    continue
-                raise http_error
+                raise failed.error from None
             self._notify(record)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(self, prepared: requests.PreparedRequest, record: CallRecord) -> requests.Response:
+        """One attempt: the answer, or an error (`_MayRetry` around one that a GET may try again)."""
+        method = record.method
+        started = time.perf_counter()
+        try:
+            response = self._session.send(prepared, timeout=self._timeout, allow_redirects=False)
+        except requests.ConnectionError as exc:
+            record.latency_ms = (time.perf_counter() - started) * 1000
+            error: ScpError
+            if _is_connect_failure(exc):
+                error = ScpNotSent(f"could not connect to SCP for {method} {record.url}")
+            else:
+                error = ScpOutcomeUnknown(f"no answer from SCP to {method} {record.url} (connection dropped)")
+            self._note_error(record, error)
+            if error.retryable:
+                raise _MayRetry(error) from None
+            raise error from None
+        except requests.Timeout:
+            record.latency_ms = (time.perf_counter() - started) * 1000
+            error = ScpOutcomeUnknown(f"no answer from SCP to {method} {record.url} within {self._timeout[1]}s")
+            self._note_error(record, error)
+            raise error from None
+        except requests.RequestException as exc:
+            record.latency_ms = (time.perf_counter() - started) * 1000
+            error = ScpOutcomeUnknown(f"HTTP failure talking to SCP: {type(exc).__name__}")
+            self._note_error(record, error)
+            raise error from None
+        record.latency_ms = (time.perf_counter() - started) * 1000
+        record.status = response.status_code
+        if len(response.content) > MAX_RESPONSE_BYTES:
+            error = ScpResponseInvalid("SCP answered with an oversized body", raw_body="")
+            self._note_error(record, error)
+            raise error
+        text = response.content.decode("utf-8", errors="replace")
+        if method != "GET" or response.status_code >= 400:
+            record.response_body = text[:MAX_RECORDED_BODY]
+        if response.status_code >= 400:
+            http_error = error_for_status(status=response.status_code, text=text, method=method, url=record.url)
+            self._note_error(record, http_error)
+            if response.status_code in RETRYABLE_STATUSES:
+                raise _MayRetry(http_error)
+            raise http_error
+        return response
 
     def _note_error(self, record: CallRecord, error: ScpError) -> None:
         record.error = str(error)

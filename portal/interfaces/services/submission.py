@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from portal.approvals.policies import policy_decide
+from portal.approvals.policies import PolicyDecision, policy_decide
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
@@ -21,6 +21,7 @@ from portal.core.roles import can_request
 from portal.core.scp import scp_client
 from portal.core.version_watch import version_refusal
 from portal.scp.client import ScpClient
+from portal.teams.models import Team
 from portal.teams.selectors import requesting_team
 
 from ..access import deny, ensure_owned
@@ -148,61 +149,10 @@ def detach_request_submit(
 
 
 def _record_request(*, requester, idempotency_key, plan, fields: dict, justification: str) -> InterfaceRequest:
-    """Decide by policy and record a validated attach or detach; start it at once when no approval is needed."""
-    team = requesting_team(requester, plan.server)
-    if team is None:
-        raise deny(
-            user=requester,
-            action=AuditAction.SUBMIT_REFUSED,
-            target=plan.server.id,
-            reason=_("None of your teams owns this server, so you cannot request on it."),
-        )
-    decision = policy_decide(plan=plan, team=team)
-    if decision.unreachable:
-        raise deny(
-            user=requester, action=AuditAction.SUBMIT_REFUSED, target=plan.server.id, reason=decision.unreachable
-        )
-    now = _now()
+    """Decide by policy and record a validated request; start it at once when no approval is needed."""
+    team, decision = _team_and_policy(requester, plan)
     try:
-        with transaction.atomic():
-            request = InterfaceRequest(
-                requester=requester,
-                idempotency_key=idempotency_key,
-                created_at=now,
-                updated_at=now,
-                server_id=plan.server.id,
-                server_name=plan.server.name[:255],
-                vpc_id=plan.server.vpc_id or "",
-                **fields,
-                justification=justification[:MAX_JUSTIFICATION],
-                api_version=settings.CONFIG.scp_virtualserver_api_version,
-                team=team,
-                status=Status.PENDING_APPROVAL,
-                policy_name=decision.policy_name,
-                approval_steps=decision.steps,
-                expires_at=now + decision.expires_after,
-            )
-            request.save(force_insert=True)
-            # Unique per (subnet, address): of two requests racing for one address, one commits.
-            FixedIpHold.objects.bulk_create(
-                FixedIpHold(request=request, subnet_id=request.subnet_id, address=canonical_address(address))
-                for address in request.fixed_ips or []
-            )
-            record_submission(
-                request,
-                actor=requester,
-                auto_approve=decision.auto_approve,
-                payload={
-                    "action": request.action,
-                    "parameters": request_preview(request=request),
-                    "justification": request.justification,
-                    "team": team.name,
-                    "policy": decision.policy_name,
-                    "decision": "auto_approve" if decision.auto_approve else decision.summary,
-                    "steps": decision.steps,
-                    "parameters_digest": request.parameters_digest,
-                },
-            )
+        return _insert(requester, idempotency_key, plan, fields, justification, team=team, decision=decision)
     except IntegrityError:
         # The same key raced in from a second click: the first one won; answer with its request.
         existing = InterfaceRequest.objects.filter(requester=requester, idempotency_key=idempotency_key).first()
@@ -221,7 +171,68 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
             user=requester, server_id=plan.server.id, stage="submit", errors=held, submitted=submitted
         )
         raise AttachRejected(held) from None
-    return request
+
+
+def _team_and_policy(requester, plan) -> tuple[Team, PolicyDecision]:
+    """The team the request is made for, and what its policy asks; refused (audited) when nobody could decide."""
+    team = requesting_team(requester, plan.server)
+    if team is None:
+        raise deny(
+            user=requester,
+            action=AuditAction.SUBMIT_REFUSED,
+            target=plan.server.id,
+            reason=_("None of your teams owns this server, so you cannot request on it."),
+        )
+    decision = policy_decide(plan=plan, team=team)
+    if decision.unreachable:
+        raise deny(
+            user=requester, action=AuditAction.SUBMIT_REFUSED, target=plan.server.id, reason=decision.unreachable
+        )
+    return team, decision
+
+
+@transaction.atomic
+def _insert(requester, idempotency_key, plan, fields: dict, justification: str, *, team, decision) -> InterfaceRequest:
+    """The request, its fixed-IP holds and its submission (with what follows), in one transaction."""
+    now = _now()
+    request = InterfaceRequest(
+        requester=requester,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        updated_at=now,
+        server_id=plan.server.id,
+        server_name=plan.server.name[:255],
+        vpc_id=plan.server.vpc_id or "",
+        **fields,
+        justification=justification[:MAX_JUSTIFICATION],
+        api_version=settings.CONFIG.scp_virtualserver_api_version,
+        team=team,
+        status=Status.PENDING_APPROVAL,
+        policy_name=decision.policy_name,
+        approval_steps=decision.steps,
+        expires_at=now + decision.expires_after,
+    )
+    request.save(force_insert=True)
+    # Unique per (subnet, address): of two requests racing for one address, one commits.
+    FixedIpHold.objects.bulk_create(
+        FixedIpHold(request=request, subnet_id=request.subnet_id, address=canonical_address(address))
+        for address in request.fixed_ips or []
+    )
+    return record_submission(
+        request,
+        actor=requester,
+        auto_approve=decision.auto_approve,
+        payload={
+            "action": request.action,
+            "parameters": request_preview(request=request),
+            "justification": request.justification,
+            "team": team.name,
+            "policy": decision.policy_name,
+            "decision": "auto_approve" if decision.auto_approve else decision.summary,
+            "steps": decision.steps,
+            "parameters_digest": request.parameters_digest,
+        },
+    )
 
 
 def attach_input_rejected(

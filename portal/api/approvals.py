@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.utils import timezone
 from ninja import Router
 
-from portal.approvals import selectors, services
+from portal.approvals import selectors
 from portal.interfaces.access import Purpose, interface_request_for
+from portal.interfaces.services import decisions
 
 from . import presenters
 from .auth import require_scope
@@ -37,7 +38,7 @@ def decide(request, request_id: int, payload: DecisionIn):
     comment. Refusals (your own request, not your step, already decided) are 403 with the reason. Scope: `approve`."""
     require_scope(request, Scope.APPROVE)
     interface_request = interface_request_for(user=request.user, pk=request_id, purpose=Purpose.DECIDE)
-    services.request_decide(
+    decisions.request_decide(
         request=interface_request,
         user=request.user,
         approve=payload.decision == "approve",

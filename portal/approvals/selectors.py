@@ -75,8 +75,7 @@ def decision_context(item, user, **extra) -> dict:
     they may decide."""
     from portal.interfaces.selectors import ip_conflicts
     from portal.interfaces.services import request_preview
-
-    from .services import may_decide
+    from portal.interfaces.services.decisions import may_decide
 
     refusal = may_decide(user=user, request=item)
     return {

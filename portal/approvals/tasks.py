@@ -5,7 +5,7 @@ from portal.core.context import RequestContext, bound, new_correlation_id
 
 @task()
 def expire_requests() -> int:
-    from .services import requests_expire_due
+    from portal.interfaces.services.decisions import requests_expire_due
 
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
         return requests_expire_due()

@@ -9,8 +9,9 @@ from portal.audit.events import AuditAction
 from portal.core.roles import is_approver
 from portal.interfaces.access import Purpose, deny, interface_request_for
 from portal.interfaces.errors import NotAllowed
+from portal.interfaces.services import decisions
 
-from . import selectors, services
+from . import selectors
 
 
 @login_required
@@ -39,7 +40,7 @@ def decide(request, pk: int):
                 reason=_("Choose Approve or Reject."),
                 request=interface_request,
             )
-        services.request_decide(
+        decisions.request_decide(
             request=interface_request,
             user=request.user,
             approve=action == "approve",

@@ -17,10 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from portal.approvals.selectors import approval_overview, decision_context
-from portal.approvals.services import may_decide
 from portal.audit.events import AuditAction
 from portal.audit.selectors import timeline_for_request
 from portal.core.roles import can_request
+from portal.interfaces.services.decisions import may_decide
 from portal.scp.errors import ScpBadRequest, ScpError
 from portal.teams.selectors import server_scope_for
 

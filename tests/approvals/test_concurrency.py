@@ -20,7 +20,7 @@ REQUESTS = 20
 APPROVER = """
 import json, os, time
 from django.contrib.auth import get_user_model
-from portal.approvals.services import request_decide
+from portal.interfaces.services.decisions import request_decide
 from portal.interfaces.errors import NotAllowed
 from portal.interfaces.models import InterfaceRequest
 from portal.interfaces.services import enqueue_execution

@@ -8,11 +8,11 @@ from django.core import mail
 from django.core.management import call_command
 
 from portal.approvals.models import ApprovalPolicy, PolicyOutcome
-from portal.approvals.services import request_decide
 from portal.audit.models import AuditEvent
 from portal.interfaces import services
 from portal.interfaces.errors import NotAllowed
 from portal.interfaces.models import InterfaceRequest, Status
+from portal.interfaces.services.decisions import request_decide
 
 
 def decide(request, user, approve=True, comment="ok", digest=None):
@@ -237,8 +237,8 @@ def test_a_mail_that_cannot_be_sent_is_audited(pending, approver, settings, djan
 def test_a_rejection_reads_once_and_refused_clicks_stay_off_the_requesters_page(
     pending, approver, second_approver, requester, client
 ):
-    from portal.approvals.services import request_decide
     from portal.interfaces.errors import NotAllowed
+    from portal.interfaces.services.decisions import request_decide
 
     request = pending()
     with pytest.raises(NotAllowed):  # an approver's first click with a stale digest is refused

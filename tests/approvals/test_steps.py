@@ -9,11 +9,11 @@ from django.core import mail
 
 from portal.approvals.models import ApprovalPolicy, PolicyOutcome
 from portal.approvals.selectors import deciders_for, pending_for
-from portal.approvals.services import request_decide, requests_expire_due
 from portal.audit.models import AuditEvent
 from portal.interfaces import services
 from portal.interfaces.errors import NotAllowed
 from portal.interfaces.models import InterfaceRequest, Status
+from portal.interfaces.services.decisions import request_decide, requests_expire_due
 from tests.approvals.test_concurrency import race_approvers
 from tests.conftest import _user, platform_team
 

@@ -7,13 +7,13 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from portal.approvals.services import request_decide
 from portal.audit import outbox
 from portal.audit.models import AuditEvent, Effect
 from portal.audit.outbox import effect_deliver, effects_backlog, effects_deliver_due
 from portal.interfaces import services
 from portal.interfaces.lifecycle import SUBMITTED_EFFECTS, TRANSITIONS
 from portal.interfaces.models import Status
+from portal.interfaces.services.decisions import request_decide
 
 
 def test_every_effect_a_transition_writes_has_a_handler():

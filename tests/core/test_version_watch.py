@@ -57,7 +57,7 @@ def test_within_ninety_days_admins_see_a_banner_get_one_mail_and_check_warns(sim
 def test_past_the_date_an_approved_request_is_refused_before_anything_is_sent(
     sim, world, requester, approver, settings, django_capture_on_commit_callbacks
 ):
-    from portal.approvals.services import request_decide
+    from portal.interfaces.services.decisions import request_decide
 
     settings.CONFIG = settings.CONFIG.model_copy(update={"approval_default": "approver"})
     with django_capture_on_commit_callbacks(execute=True):

@@ -41,7 +41,7 @@ print(request.pk)
 APPROVE = """
 import os
 from django.contrib.auth import get_user_model
-from portal.approvals.services import request_decide
+from portal.interfaces.services.decisions import request_decide
 from portal.interfaces.models import InterfaceRequest
 user = get_user_model().objects.get(username=os.environ["APPROVER"])
 request = InterfaceRequest.objects.get(pk=int(os.environ["REQUEST"]))

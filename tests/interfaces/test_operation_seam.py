@@ -9,13 +9,13 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from portal.approvals.services import request_decide
 from portal.audit.models import AuditEvent
 from portal.interfaces import registry, services
 from portal.interfaces.errors import AttachRejected
 from portal.interfaces.lifecycle import transition
 from portal.interfaces.models import InterfaceRequest, Status
 from portal.interfaces.operations.base import Operation, ScpCall, Settlement
+from portal.interfaces.services.decisions import request_decide
 from portal.scp.errors import ScpNotFound
 
 

@@ -3,6 +3,7 @@ writes the model. Services never import tasks: what follows a change is an outbo
 
 from ..access import deny
 from .cancel import interface_request_cancel
+from .decisions import may_decide, request_decide, requests_expire_due
 from .execution import (
     MAX_ATTEMPTS,
     enqueue_execution,
@@ -38,9 +39,12 @@ __all__ = [
     "interface_request_follow_up",
     "interface_request_reconcile",
     "interface_request_submit",
+    "may_decide",
     "operation_validate",
+    "request_decide",
     "request_preview",
     "request_submit",
+    "requests_expire_due",
     "requests_reconcile_due",
     "requests_resume_due",
     "requests_watch_late",

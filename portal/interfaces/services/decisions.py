@@ -1,7 +1,6 @@
-"""Approval decisions: who may decide which step, recorded one person at a time, bound to what they saw.
-
-Approvals decide *which* lifecycle transition happens; `portal.interfaces.lifecycle.transition` applies it.
-"""
+"""The decisions on a request, beside its lifecycle: who may decide which step, recorded one person at a time,
+bound to what they saw, and the expiry of what nobody decided. The approvals app keeps the policies, the
+decision records and the approvers' queue; the transitions are the lifecycle's."""
 
 from __future__ import annotations
 
@@ -13,17 +12,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.approvals.models import ApprovalDecision, describe_step
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 from portal.identity.services import in_language_of
-from portal.interfaces.access import deny
-from portal.interfaces.errors import NotAllowed
-from portal.interfaces.lifecycle import transition
-from portal.interfaces.models import InterfaceRequest, Status
 from portal.teams.selectors import access_for
 
-from .models import ApprovalDecision, describe_step
+from ..access import deny
+from ..errors import NotAllowed
+from ..lifecycle import transition
+from ..models import InterfaceRequest, Status
 
 
 def _now() -> dt.datetime:
@@ -53,7 +52,7 @@ def may_decide(*, user, request: InterfaceRequest) -> Refusal | None:
     access = access_for(user)
     if step is None or request.team_id not in access.approver_team_ids or not set(step["groups"]) & access.group_names:
         groups = _(" or ").join(step["groups"]) if step else _("the approver groups")
-        team = request.team.name if request.team_id else _("no team")
+        team = request.team.name if request.team is not None else _("no team")
         return Refusal(
             _("Only members of %(groups)s who approve for team %(team)s can decide step %(n)d of this request.")
             % {"groups": groups, "team": team, "n": request.current_step + 1}
@@ -100,6 +99,7 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
     if refusal is not None:
         return refusal
     step_index, step = locked.current_step, locked.current_step_spec
+    assert step is not None  # may_decide refused a request with no step left
     now = _now()
     with transaction.atomic():
         ApprovalDecision.objects.create(
@@ -135,6 +135,7 @@ def _decide_locked(request: InterfaceRequest, *, user, approve: bool, comment: s
 def _approved_at_step(locked: InterfaceRequest, *, user, payload: dict, decided: dict) -> Refusal | None:
     """One more approval at the current step: enough for the step (then the next, or approved), or not yet."""
     step_index, step = locked.current_step, locked.current_step_spec
+    assert step is not None
     approvals = ApprovalDecision.objects.filter(request=locked, step=step_index, approve=True).count()
     payload["approvals_at_step"] = approvals
     if approvals < step["required"]:

@@ -6,7 +6,7 @@ from ninja import NinjaAPI
 
 from . import approvals, attach, audit, problems, servers
 from .auth import BearerToken, BrowserSession, caller_scopes
-from .schemas import Me
+from .schemas import Me, Problem
 
 ERRORS = {
     "400": "The body is not valid JSON.",
@@ -27,8 +27,6 @@ class PortalApi(NinjaAPI):
         ref = {"$ref": "#/components/schemas/Problem"}
         schema.setdefault("components", {}).setdefault("schemas", {})
         if "Problem" not in schema["components"]["schemas"]:
-            from .schemas import Problem
-
             schema["components"]["schemas"].update(
                 Problem.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {})
             )

@@ -20,6 +20,7 @@ from django.utils import timezone
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
+from portal.core.errors import NotFound
 from portal.core.roles import can_request, is_approver, is_auditor
 
 from .models import ApiToken, Scope
@@ -221,8 +222,6 @@ def tokens_of(user):
 def token_of(*, user, pk: int) -> ApiToken:
     """One of the user's own tokens. Anyone else's (or none) is NotFound, and the attempt is audited."""
     from django.utils.translation import gettext as _
-
-    from portal.core.errors import NotFound
 
     token = ApiToken.objects.filter(pk=pk, user=user).select_related("user").first()
     if token is None:

@@ -7,6 +7,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from portal.identity.views import profile
+
 from .forms import TokenForm
 from .tokens import AlreadyCreated, scopes_allowed, token_create, token_of, token_revoke
 
@@ -15,7 +17,6 @@ from .tokens import AlreadyCreated, scopes_allowed, token_create, token_of, toke
 @login_required
 @require_POST
 def token_new(request):
-    from portal.identity.views import profile
 
     form = TokenForm(request.POST, allowed=scopes_allowed(request.user))
     if not form.is_valid():

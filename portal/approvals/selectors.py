@@ -4,6 +4,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from portal.interfaces.models import InterfaceRequest, Status
+from portal.interfaces.selectors import ip_conflicts
+from portal.interfaces.services import request_preview
+from portal.interfaces.services.decisions import may_decide
 from portal.teams.selectors import access_for
 
 from .models import ApprovalDecision, describe_step
@@ -73,9 +76,6 @@ def approval_overview(request: InterfaceRequest) -> dict:
 def decision_context(item, user, **extra) -> dict:
     """What an approver sees of one request: its parameters, the exact call, its age, its steps, and whether
     they may decide."""
-    from portal.interfaces.selectors import ip_conflicts
-    from portal.interfaces.services import request_preview
-    from portal.interfaces.services.decisions import may_decide
 
     refusal = may_decide(user=user, request=item)
     return {

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from portal.core.admin import ReadOnlyAdmin
+from portal.teams.selectors import access_for
 
 from .models import AuditEvent, Effect
 
@@ -14,7 +15,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     # The log is for auditors: being staff (or superuser) is not enough to read it here.
     def has_view_permission(self, request, obj=None):
-        from portal.teams.selectors import access_for
 
         return access_for(request.user).global_auditor
 

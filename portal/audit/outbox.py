@@ -27,6 +27,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from portal.core.logs import mask_secrets
+
 from .events import AuditAction
 from .models import Effect
 from .services import record_event
@@ -127,7 +129,6 @@ def effect_deliver(*, effect_id: int) -> str:
 
 
 def _delivery_failed(effect: Effect, exc: Exception) -> str:
-    from portal.core.logs import mask_secrets
 
     logger.exception("effect %s #%d failed (attempt %d)", effect.kind, effect.pk, effect.attempts)
     error = mask_secrets(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]

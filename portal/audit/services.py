@@ -18,9 +18,10 @@ from django.utils import timezone
 from portal.core import context as request_context
 from portal.scp.client import CallRecord
 
-from .chain import GENESIS_HASH, Verdict, anchor_verdict, beyond_head_verdict, event_hash, tip_verdict
+from .chain import GENESIS_HASH, Verdict, anchor_verdict, beyond_head_verdict, event_hash, tip_verdict, verify
 from .events import AuditAction
-from .models import AuditChainHead, AuditEvent, Outcome
+from .models import AuditChainHead, AuditEvent, Outcome, VerificationRun
+from .selectors import chain_head, chain_rows, hashes_at, seq_bounds
 
 MAX_TEXT = 64 * 1024
 
@@ -185,9 +186,6 @@ def _verify_range(bounds: tuple[int, int]) -> Verdict:
     """Verify one seq range on its own database connection (runs in a worker process)."""
     from django.db import connections
 
-    from .chain import verify
-    from .selectors import chain_rows
-
     low, high = bounds
     try:
         first_prev = GENESIS_HASH if low == 1 else None
@@ -202,8 +200,6 @@ def audit_verify_database(*, workers: int | None = None, anchors: Iterable[tuple
     Hashing is CPU-bound, so a large log is split into seq ranges verified side by side in worker processes;
     the links between the ranges are checked here.
     """
-    from .models import VerificationRun
-    from .selectors import chain_head, hashes_at, seq_bounds
 
     # The head first: the chain is judged up to where it stood when the check began. The portal keeps
     # appending meanwhile, and those later events are not "inserted" (that is for events beyond the head).
@@ -220,9 +216,6 @@ def audit_verify_database(*, workers: int | None = None, anchors: Iterable[tuple
 
 def _verify_ranges(bounds: tuple[int, int] | None, tip: tuple[int, str], workers: int) -> Verdict:
     from django.db import connections
-
-    from .chain import verify
-    from .selectors import chain_rows
 
     last = tip[0]
     if bounds is None or bounds[0] != 1 or min(bounds[1], last) - 1 < PARALLEL_THRESHOLD or workers < 2:
@@ -255,7 +248,6 @@ def audit_access_denied(*, user, path: str) -> None:
 
 def audit_export_begin(*, user, kind: str, filters: dict[str, str]) -> int:
     """Record an export before it streams; returns the seq it covers up to, so the file is a fixed snapshot."""
-    from .selectors import chain_head
 
     up_to_seq = chain_head()[0]
     record_event(

@@ -1,9 +1,13 @@
 from django.tasks import task
 
+from portal.core.context import RequestContext, bound, new_correlation_id
+
+from .outbox import effect_deliver, effects_deliver_due
+from .services import audit_verify_database
+
 
 @task()
 def verify_audit_chain() -> str:
-    from .services import audit_verify_database
 
     return audit_verify_database().message
 
@@ -11,9 +15,6 @@ def verify_audit_chain() -> str:
 @task()
 def deliver_effect(effect_id: int) -> str:
     """Deliver one effect of the outbox (written with the change it follows)."""
-    from portal.core.context import RequestContext, bound, new_correlation_id
-
-    from .outbox import effect_deliver
 
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-worker")):
         return effect_deliver(effect_id=effect_id)
@@ -22,9 +23,6 @@ def deliver_effect(effect_id: int) -> str:
 @task()
 def deliver_due_effects() -> int:
     """The scheduler's sweep: effects whose delivery was lost (a worker died during it)."""
-    from portal.core.context import RequestContext, bound, new_correlation_id
-
-    from .outbox import effects_deliver_due
 
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
         return effects_deliver_due()

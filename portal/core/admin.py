@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.contrib import admin
 from django.forms.models import model_to_dict
 
+from portal.audit.events import admin_action
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
+
 SECRET_FIELDS = frozenset({"password", "secret_hash"})
 
 
@@ -49,9 +53,6 @@ class AuditedAdmin(admin.ModelAdmin):
     """
 
     def _record(self, request, obj, verb: str, before: dict, after: dict, **extra) -> None:
-        from portal.audit.events import admin_action
-        from portal.audit.models import Outcome
-        from portal.audit.services import record_event
 
         changed_before, changed_after = _diff(before, after) if verb == "changed" else (before, after)
         if verb == "changed" and not changed_before and not extra:

@@ -7,6 +7,8 @@ from django.core import checks
 
 from portal.scp import versions
 
+from .version_watch import version_problems_safe
+
 
 @checks.register(checks.Tags.compatibility)
 def check_scp_api_versions(app_configs=None, today: dt.date | None = None, **kwargs):
@@ -30,7 +32,6 @@ def check_scp_api_versions(app_configs=None, today: dt.date | None = None, **kwa
 @checks.register(checks.Tags.compatibility)
 def check_scp_version_watch(app_configs=None, **kwargs):
     """What the scheduler last read from SCP's version lists: a deadline ahead or passed for a pinned version."""
-    from .version_watch import version_problems_safe
 
     return [
         checks.Warning(watch.message, id="portal.W002" if watch.level == "warning" else "portal.W003")

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
+from .logs import bind_context, unbind_context
+
 
 @dataclass(frozen=True)
 class RequestContext:
@@ -33,7 +35,6 @@ def current() -> RequestContext:
 
 @contextlib.contextmanager
 def bound(context: RequestContext) -> Iterator[RequestContext]:
-    from .logs import bind_context, unbind_context
 
     token = _current.set(context)
     log_tokens = bind_context(correlation_id=context.correlation_id, user=context.actor_name)
@@ -52,7 +53,6 @@ def with_actor(user) -> RequestContext:
 def rebind(**changes) -> None:
     """Change the current context for the rest of this request (the API's token authentication names the actor
     only inside the view); the middleware's `bound` restores what was there before when the request ends."""
-    from .logs import bind_context
 
     context = replace(current(), **changes)
     _current.set(context)

@@ -10,7 +10,12 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from portal.audit.outbox import effects_backlog
+from portal.audit.selectors import chain_head
+from portal.scp.errors import ScpError
+
 from .models import Heartbeat
+from .scp import scp_client
 
 SCP_PROBE_TTL = 30.0  # seconds a probe's answer is reused, so that probes never load SCP
 SCP_PROBE_TIMEOUT = 2.0
@@ -70,9 +75,6 @@ def _scp() -> Check:
     with _probe_lock:
         if _probe is not None and time.monotonic() - _probe[0] < SCP_PROBE_TTL:
             return _probe[1]
-        from portal.scp.errors import ScpError
-
-        from .scp import scp_client
 
         try:
             probe = scp_client(audited=False, connect_timeout=SCP_PROBE_TIMEOUT, read_timeout=SCP_PROBE_TIMEOUT)
@@ -85,7 +87,6 @@ def _scp() -> Check:
 
 
 def _audit_head() -> Check:
-    from portal.audit.selectors import chain_head
 
     seq, _ = chain_head()
     return Check(True, f"head at event {seq}")
@@ -93,7 +94,6 @@ def _audit_head() -> Check:
 
 def _effects() -> Check:
     """The outbox's backlog: informative (a mail server that is down must not take the portal out of service)."""
-    from portal.audit.outbox import effects_backlog
 
     backlog = effects_backlog()
     return Check(

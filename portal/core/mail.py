@@ -7,6 +7,10 @@ from django.core.mail import send_mail
 from django.core.mail.backends.base import BaseEmailBackend
 
 from portal.audit.events import AuditAction
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
+
+from .models import MailSent
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +29,6 @@ def send_notification(
     raises so that the outbox tries again later; without it a failure is never raised into what sent it.
     """
     from django.utils import timezone
-
-    from portal.audit.models import Outcome
-    from portal.audit.services import record_event
-
-    from .models import MailSent
 
     recipients = sorted({r for r in recipients if r})
     if once_key:

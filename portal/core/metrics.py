@@ -22,8 +22,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from portal.audit.events import AuditAction, action_named
+from portal.audit.models import AuditEvent
+from portal.audit.outbox import effects_backlog
+from portal.audit.selectors import chain_head
 
-from .models import LATENCY_BUCKETS, MetricCounter, ScpCallStat
+from .models import LATENCY_BUCKETS, Heartbeat, MetricCounter, ScpApiVersion, ScpCallStat
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _PATH_WORDS = {"v1", "servers", "interfaces", "subnets", "ports", "port-ip-availabilities"}
@@ -65,8 +68,6 @@ def _bucket(seconds: float) -> int:
 @transaction.atomic
 def metrics_fold() -> int:
     """Fold the audit events appended since the last scrape into the counters; return how many were read."""
-    from portal.audit.models import AuditEvent
-    from portal.audit.selectors import chain_head
 
     MetricCounter.objects.get_or_create(**CURSOR)
     cursor = MetricCounter.objects.select_for_update().get(**CURSOR)  # one scrape folds at a time
@@ -160,7 +161,6 @@ class PortalCollector:
         yield latency
 
     def _counters(self):
-        from portal.audit.selectors import chain_head
 
         refusals = CounterMetricFamily("portal_refusals", "Refused actions, by audit action", labels=["action"])
         reconciliations = CounterMetricFamily(
@@ -174,7 +174,6 @@ class PortalCollector:
         yield CounterMetricFamily("portal_audit_events", "Audit events appended", value=chain_head()[0])
 
     def _effects(self):
-        from portal.audit.outbox import effects_backlog
 
         backlog = effects_backlog()
         effects = GaugeMetricFamily("portal_effects", "Outbox effects not delivered, by state", labels=["state"])
@@ -195,7 +194,6 @@ class PortalCollector:
         yield GaugeMetricFamily("portal_task_oldest_age_seconds", "Age of the oldest task ready to run", value=age)
 
     def _operations(self):
-        from .models import Heartbeat, ScpApiVersion
 
         now = timezone.now()
         beats = GaugeMetricFamily(

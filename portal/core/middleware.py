@@ -5,8 +5,13 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from portal.audit.events import AuditAction
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
 
 from .context import RequestContext, bound, new_correlation_id
+from .health import readiness
+from .metrics import CONTENT_TYPE, metrics_text
+from .problems import problem
 
 MAX_USER_AGENT = 256
 logger = logging.getLogger("portal.operations")
@@ -66,8 +71,6 @@ class OperationsMiddleware:
             case "/healthz":
                 return JsonResponse({"status": "ok"})
             case "/readyz":
-                from .health import readiness
-
                 ready, checks = readiness()
                 response = JsonResponse(
                     {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
@@ -99,7 +102,6 @@ class OperationsMiddleware:
                 status=403,
                 content_type="text/plain",
             )
-        from .metrics import CONTENT_TYPE, metrics_text
 
         return HttpResponse(metrics_text(), content_type=CONTENT_TYPE)
 
@@ -144,9 +146,6 @@ class RejectControlCharactersMiddleware:
             return self.get_response(request)
         from django.shortcuts import render
 
-        from portal.audit.models import Outcome
-        from portal.audit.services import record_event
-
         record_event(
             action=AuditAction.HTTP_REJECTED,
             outcome=Outcome.DENIED,
@@ -165,8 +164,6 @@ class RejectControlCharactersMiddleware:
             "Nothing was done; correct the address and try again."
         )
         if request.path.startswith("/api/"):
-            from .problems import problem
-
             return problem(400, message)
         return render(request, "core/problem.html", {"message": message, "title": _("Bad request")}, status=400)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from portal.audit.services import audit_scp_call
 from portal.scp.client import CallRecord, ScpClient
 
 from .config_access import scp_settings
 
 
 def _audit_observer(record: CallRecord) -> None:
-    from portal.audit.services import audit_scp_call
 
     audit_scp_call(record=record)
 

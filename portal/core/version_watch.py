@@ -24,6 +24,7 @@ from portal.audit.services import record_event
 
 from .mail import send_notification
 from .models import ScpApiVersion
+from .scp import scp_client
 
 WARN_DAYS = 90
 SERVICES = {"virtualserver": "SCP_VIRTUALSERVER_API_VERSION", "vpc": "SCP_VPC_API_VERSION"}
@@ -73,7 +74,6 @@ def _store(service: str, listing, *, now: dt.datetime) -> int:
 
 def scp_versions_refresh(*, client=None) -> dict[str, int]:
     """Fetch and store every service's version list, then tell administrators about any new deadline."""
-    from .scp import scp_client
 
     client = client or scp_client()
     now = timezone.now()

@@ -3,6 +3,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from .errors import NotFound
+from .problems import problem
 
 
 @login_required
@@ -15,7 +16,5 @@ def handler404(request, exception=None):
     # (patterns, module paths).
     message = str(exception) if isinstance(exception, NotFound) else _("That page does not exist.")
     if request.path.startswith("/api/"):
-        from .problems import problem
-
         return problem(404, "No such API address; see /api/v1/docs for the operations.")
     return render(request, "core/problem.html", {"message": message, "title": _("Not found")}, status=404)

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.core.admin import AuditedAdmin, ReadOnlyAdmin
 
 from .models import GroupMapping, Identity
+from .services import access_attempts_unlock
 
 
 @admin.register(GroupMapping)
@@ -54,7 +55,6 @@ class AuditedAccessAttemptAdmin(AuditedAdmin, AccessAttemptAdmin):
 
     @admin.action(description=_("Unlock: forget these failed sign-ins"), permissions=["delete"])
     def unlock(self, request, queryset):
-        from .services import access_attempts_unlock
 
         count = access_attempts_unlock(attempts=queryset)
         self.message_user(request, f"Unlocked {count} sign-in record(s).", messages.SUCCESS)

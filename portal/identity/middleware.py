@@ -3,6 +3,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.core.problems import problem
+
+from .services import preferences_of
 from .sessions import session_end_expired, session_expiry, session_touch
 
 MESSAGES = {
@@ -25,8 +28,6 @@ class SessionLifetimeMiddleware:
             if reason is not None:
                 session_end_expired(request=request, reason=reason)
                 if request.path.startswith("/api/"):
-                    from portal.core.problems import problem
-
                     return problem(401, MESSAGES[reason], headers={"WWW-Authenticate": 'Bearer realm="api"'})
                 messages.info(request, MESSAGES[reason])
                 response = redirect_to_login(request.get_full_path())
@@ -46,8 +47,6 @@ class PreferencesMiddleware:
 
     def __call__(self, request):
         from django.utils import translation
-
-        from .services import preferences_of
 
         user = getattr(request, "user", None)
         prefs = preferences_of(user) if user is not None and user.is_authenticated else None

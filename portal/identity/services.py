@@ -16,7 +16,7 @@ from portal.audit.services import record_event
 from portal.teams.models import Team
 from portal.teams.selectors import forget_access
 
-from .models import GroupMapping, Identity, TeamRole
+from .models import GroupMapping, Identity, Preferences, TeamRole
 
 MAX_GROUPS = 200
 USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
@@ -152,7 +152,6 @@ def time_zones_for(language: str) -> list[str]:
 
 def preferences_of(user):
     """The user's saved preferences (unsaved defaults when there are none), read once per request."""
-    from .models import Preferences
 
     cached = getattr(user, "_portal_preferences", None)
     if cached is None:
@@ -163,7 +162,6 @@ def preferences_of(user):
 
 def preferences_save(*, user, language: str | None = None, time_zone: str | None = None):
     """Save a user's language and/or time zone (already validated), with an audit event when something changed."""
-    from .models import Preferences
 
     prefs, _ = Preferences.objects.get_or_create(user=user)
     changes = {}
@@ -188,7 +186,6 @@ def preferences_save(*, user, language: str | None = None, time_zone: str | None
 def language_of(user_id: int | None) -> str:
     """The language to write to a user in when they are not the one asking (emails, reasons a worker writes):
     their saved preference, else the portal's default."""
-    from .models import Preferences
 
     if user_id is None:
         return settings.LANGUAGE_CODE

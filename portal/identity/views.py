@@ -16,11 +16,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from portal.api.forms import TokenForm
+from portal.api.tokens import scopes_allowed, tokens_of
 from portal.audit.events import AuditAction
+from portal.audit.models import Outcome
+from portal.audit.services import record_event
 from portal.core.errors import NotFound
+from portal.teams.selectors import access_for, team_roles_for
 
+from .forms import LanguageForm, PreferencesForm
 from .oidc import IdpUnavailable, issuer, logout_url, oidc_enabled, oidc_setting
-from .services import sso_refuse
+from .services import preferences_of, preferences_save, sso_refuse
+from .sessions import sessions_of, user_sign_out_everywhere
 
 SSO_DOWN = gettext_lazy(
     "The identity provider cannot be reached right now, so single sign-on is not possible. Try again soon."
@@ -129,8 +136,6 @@ def reset_gate(view):
 
 
 def _audit(action: AuditAction, *, user=None, **payload) -> None:
-    from portal.audit.models import Outcome
-    from portal.audit.services import record_event
 
     record_event(action=action, outcome=Outcome.SUCCESS, payload=payload, actor=user)
 
@@ -160,12 +165,6 @@ def profile(request, *, token_form=None, new_token=None, preferences_form=None, 
     """Who I am here, where I am signed in, a way to end every one of those sessions, and my API tokens."""
     from django.utils import timezone
 
-    from portal.api.forms import TokenForm
-    from portal.api.tokens import scopes_allowed, tokens_of
-    from portal.teams.selectors import access_for, team_roles_for
-
-    from .sessions import sessions_of
-
     now = timezone.now()
     return render(
         request,
@@ -186,8 +185,6 @@ def profile(request, *, token_form=None, new_token=None, preferences_form=None, 
 
 
 def _preferences_form(request):
-    from .forms import PreferencesForm
-    from .services import preferences_of
 
     prefs = preferences_of(request.user)
     return PreferencesForm(initial={"language": prefs.language, "time_zone": prefs.time_zone}, language=get_language())
@@ -197,9 +194,6 @@ def _preferences_form(request):
 def language_switch(request):
     """The navigation's language switcher: a cookie for everyone, and the saved preference when signed in."""
     from django.utils.http import url_has_allowed_host_and_scheme
-
-    from .forms import LanguageForm
-    from .services import preferences_save
 
     form = LanguageForm(request.POST)
     if not form.is_valid():
@@ -231,8 +225,6 @@ def _remember_language(response, language: str):
 @login_required
 @require_POST
 def preferences(request):
-    from .forms import PreferencesForm
-    from .services import preferences_save
 
     form = PreferencesForm(request.POST, language=get_language())
     if not form.is_valid():
@@ -250,7 +242,6 @@ def preferences(request):
 @login_required
 @require_POST
 def sign_out_everywhere(request):
-    from .sessions import user_sign_out_everywhere
 
     ended = user_sign_out_everywhere(user=request.user)
     auth.logout(request)

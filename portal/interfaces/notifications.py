@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from portal.approvals.selectors import deciders_for
 from portal.core.mail import send_notification
 from portal.identity.services import in_language_of, language_of
 
@@ -21,7 +22,6 @@ def _link(request_id: int) -> str:
 
 def notify_approvers(*, request_id: int, once_key: str = "") -> None:
     """Tell the people who can decide the request's current step that it waits for them (one mail per language)."""
-    from portal.approvals.selectors import deciders_for
 
     request = InterfaceRequest.objects.select_related("requester").get(pk=request_id)
     by_language: dict[str, list[str]] = defaultdict(list)

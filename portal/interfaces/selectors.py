@@ -14,6 +14,7 @@ from portal.scp.errors import ScpError, ScpNotFound
 from portal.teams.selectors import server_scope_for
 
 from .access import Purpose, ensure_owned, interface_request_for, server_for
+from .guest import guest_config
 from .listing import scoped_server_page
 from .models import Action, FixedIpHold, InterfaceRequest, Mode, Status
 from .rules import address_problem, canonical_address, server_unavailable_reason
@@ -214,7 +215,6 @@ def ip_conflicts(request: InterfaceRequest) -> list[str]:
 def guest_setup(request: InterfaceRequest, client: ScpClient | None = None):
     """The guest-side snippets for a succeeded attach (from SCP's answer and the subnet), or for the detach
     of an interface the portal attached; None when there is nothing to configure."""
-    from .guest import guest_config
 
     if request.status != Status.SUCCEEDED:
         return None

@@ -2,6 +2,8 @@ from django.tasks import task
 
 from portal.core.context import RequestContext, bound, new_correlation_id
 
+from .services import interface_request_execute, interface_request_follow_up
+
 
 def _worker_context() -> RequestContext:
     return RequestContext(correlation_id=new_correlation_id(), actor_name="portal-worker")
@@ -9,7 +11,6 @@ def _worker_context() -> RequestContext:
 
 @task()
 def execute_interface_request(request_id: int) -> str:
-    from .services import interface_request_execute
 
     with bound(_worker_context()):
         request = interface_request_execute(request_id=request_id)
@@ -19,7 +20,6 @@ def execute_interface_request(request_id: int) -> str:
 @task()
 def follow_up_interface_request(request_id: int, attempt: int = 1) -> str:
     """One look at an executing request's new (or departing) interface; schedules the next while it settles."""
-    from .services import interface_request_follow_up
 
     with bound(_worker_context()):
         request = interface_request_follow_up(request_id=request_id, attempt=attempt)

@@ -2,6 +2,8 @@ import json
 
 from django import template
 
+from portal.audit.words import event_words as words
+
 register = template.Library()
 
 
@@ -40,7 +42,6 @@ def duration_words(value) -> str:
 @register.filter
 def event_words(event) -> str:
     """An audit event as a requester reads it on a timeline."""
-    from portal.audit.words import event_words as words
 
     return words(event)
 

@@ -12,6 +12,12 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from portal.approvals.tasks import expire_requests, reconcile_requests, resume_requests
+from portal.audit.tasks import deliver_due_effects
+from portal.core.health import heartbeat
+from portal.core.tasks import scp_versions_refresh, worker_heartbeat
+from portal.drift.tasks import drift_scan_task
+
 VERSIONS_INTERVAL = 24 * 3600.0
 DRIFT_INTERVAL = 6 * 3600.0
 logger = logging.getLogger("portal.scheduler")
@@ -36,11 +42,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, interval: float, versions_interval: float, drift_interval: float, **options):
-        from portal.approvals.tasks import expire_requests, reconcile_requests, resume_requests
-        from portal.audit.tasks import deliver_due_effects
-        from portal.core.health import heartbeat
-        from portal.core.tasks import scp_versions_refresh, worker_heartbeat
-        from portal.drift.tasks import drift_scan_task
 
         running = True
 

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "portal.core.middleware.RequestContextMiddleware",
     "django_structlog.middlewares.RequestMiddleware",  # request id and a start/finish line for every request
     "portal.core.middleware.RejectControlCharactersMiddleware",
+    "portal.core.middleware.ScpDownMiddleware",  # a page that needed SCP while it did not answer: one 503 page
     "axes.middleware.AxesMiddleware",
 ]
 

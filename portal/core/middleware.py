@@ -3,10 +3,13 @@ import logging
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy
 
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
+from portal.scp.errors import ScpError
 
 from .context import RequestContext, bound, new_correlation_id
 from .health import readiness
@@ -174,4 +177,23 @@ class RejectControlCharactersMiddleware:
         for key, values in request.GET.lists():
             if _has(_CONTROL, key) or any(_has(_CONTROL, v) for v in values):
                 return "query"
+        return None
+
+
+SCP_DOWN = gettext_lazy("SCP is not answering right now, so this page cannot be shown. Try again in a moment.")
+
+
+class ScpDownMiddleware:
+    """A page that needed SCP while SCP could not answer: one clear 503 page, whichever view it was, so that
+    views need not catch SCP's errors themselves. (The JSON API answers with its own problem details.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, ScpError) and not request.path.startswith("/api/"):
+            return render(request, "core/problem.html", {"message": SCP_DOWN}, status=503)
         return None

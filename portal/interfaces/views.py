@@ -12,13 +12,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from portal.approvals.selectors import approval_overview, decision_context
 from portal.audit.events import AuditAction
 from portal.audit.selectors import timeline_for_request
+from portal.core.middleware import SCP_DOWN
 from portal.core.roles import can_request
 from portal.interfaces.services.decisions import may_decide
 from portal.scp.errors import ScpBadRequest, ScpError
@@ -30,7 +30,6 @@ from .errors import AttachRejected, NotAllowed, ScpUnavailable
 from .forms import MAX_FIXED_IPS, AttachForm, DetachForm
 from .rules import repeated
 
-SCP_DOWN = gettext_lazy("SCP is not answering right now, so this page cannot be shown. Try again in a moment.")
 # SCP's marker (an id), or the listing's position in each of several sources (ids joined by "~"; "_", ".").
 MARKER_RE = re.compile(r"^[A-Za-z0-9._~-]{1,2000}$")
 MAX_TRAIL = 30  # pages a "Previous" link can walk back; older ones are reached from "First page"
@@ -90,7 +89,7 @@ def server_list(request):
             page = selectors.server_list(user=request.user, name=name, state=state)
         context["page"] = page
     except ScpError:
-        context["scp_error"] = SCP_DOWN
+        context["scp_error"] = SCP_DOWN  # the list says it in place, keeping the search form
     else:
         context["pager"] = _pager_links(name=name, state=state, marker=marker, back=back, next_marker=page.next_marker)
     template = "interfaces/server_list.html#results" if request.htmx else "interfaces/server_list.html"
@@ -139,10 +138,7 @@ def _pager_links(*, name: str, state: str, marker: str, back: list[str], next_ma
 @login_required
 @require_GET
 def server_detail(request, server_id: str):
-    try:
-        detail = selectors.server_detail(user=request.user, server_id=server_id)
-    except ScpError:
-        return _scp_error_page(request, SCP_DOWN)
+    detail = selectors.server_detail(user=request.user, server_id=server_id)
     return render(request, "interfaces/server_detail.html", {"detail": detail, "server": detail.server})
 
 
@@ -184,10 +180,7 @@ def attach(request, server_id: str):
 
 def _show_attach_form(request, server_id: str, form: AttachForm):
     """Render the form with the server's subnets and unattached ports to choose from."""
-    try:
-        options = selectors.attach_options(user=request.user, server_id=server_id)
-    except ScpError:
-        return _scp_error_page(request, SCP_DOWN)
+    options = selectors.attach_options(user=request.user, server_id=server_id)
     form.set_options(subnets=options.subnets, ports=options.ports)
     if request.htmx and options.unavailable_reason:
         # The server cannot take an interface any more: the whole page says why (not a page inside the panel).
@@ -257,8 +250,6 @@ def detach(request, server_id: str, port_id: str):
         context["refused"] = exc.summary
     except (ScpUnavailable, NotAllowed) as exc:
         context["refused"] = str(exc)
-    except ScpError:
-        return _scp_error_page(request, SCP_DOWN)
     return render(request, "interfaces/detach.html", context, status=200 if "refused" not in context else 409)
 
 

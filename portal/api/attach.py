@@ -44,12 +44,19 @@ def _validated(request, server_id: str, payload: AttachIn, *, stage: str) -> Att
     if problem:
         errors["justification"] = [problem]
     if errors:
-        submitted = {"mode": str(payload.mode), "subnet_id": payload.subnet_id, "port_id": payload.port_id,
-                     "fixed_ips": payload.fixed_ips}  # fmt: skip
+        submitted = {
+            "mode": str(payload.mode),
+            "subnet_id": payload.subnet_id,
+            "port_id": payload.port_id,
+            "fixed_ips": payload.fixed_ips,
+        }
         services.attach_input_rejected(
-            user=request.user, server_id=server_id, stage=stage, errors=errors,
+            user=request.user,
+            server_id=server_id,
+            stage=stage,
+            errors=errors,
             submitted=operation_named("attach").audited_input(submitted),
-        )  # fmt: skip
+        )
         raise AttachRejected(errors)
     return parameters
 

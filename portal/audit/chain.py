@@ -114,8 +114,9 @@ def verify(
         if any(name not in row for name in (*HASHED_FIELDS, "hash")):
             return Verdict(False, count, row.get("seq"), "malformed: the event lacks fields")
         seq = row["seq"]
-        placed = _placed(row, rows, count=count, partial=partial, previous_seq=previous_seq, expected=expected_seq,
-                         recent=recent)  # fmt: skip
+        placed = _placed(
+            row, rows, count=count, partial=partial, previous_seq=previous_seq, expected=expected_seq, recent=recent
+        )
         if isinstance(placed, Verdict):
             return placed
         linked = placed

@@ -79,9 +79,12 @@ def operation_validate(
 def attach_validate(*, user, server_id: str, stage: str = "preview", client: ScpClient | None = None, **params):
     """Validate a proposed attach (mode, subnet_id, port_id, fixed_ips); see `operation_validate`."""
     return operation_validate(
-        user=user, operation=operation_named("attach"), params={"server_id": server_id, **params}, stage=stage,
+        user=user,
+        operation=operation_named("attach"),
+        params={"server_id": server_id, **params},
+        stage=stage,
         client=client,
-    )  # fmt: skip
+    )
 
 
 def detach_validate(*, user, server_id: str, port_id: str, stage: str = "preview", client: ScpClient | None = None):
@@ -129,23 +132,41 @@ def interface_request_submit(
     client: ScpClient | None = None,
 ) -> InterfaceRequest:
     """Submit an attach: a new port on `subnet_id` (with optional fixed IPs), or the existing `port_id`."""
-    params = {"server_id": server_id, "mode": mode, "subnet_id": subnet_id, "port_id": port_id,
-              "fixed_ips": fixed_ips or []}  # fmt: skip
+    params = {
+        "server_id": server_id,
+        "mode": mode,
+        "subnet_id": subnet_id,
+        "port_id": port_id,
+        "fixed_ips": fixed_ips or [],
+    }
     return request_submit(
-        operation=operation_named("attach"), requester=requester, idempotency_key=idempotency_key, params=params,
-        justification=justification, client=client,
-    )  # fmt: skip
+        operation=operation_named("attach"),
+        requester=requester,
+        idempotency_key=idempotency_key,
+        params=params,
+        justification=justification,
+        client=client,
+    )
 
 
 def detach_request_submit(
-    *, requester, idempotency_key: uuid.UUID, server_id: str, port_id: str, justification: str,
+    *,
+    requester,
+    idempotency_key: uuid.UUID,
+    server_id: str,
+    port_id: str,
+    justification: str,
     client: ScpClient | None = None,
-) -> InterfaceRequest:  # fmt: skip
+) -> InterfaceRequest:
     """Submit a detach under the same policies, approvals and lifecycle as an attach."""
     return request_submit(
-        operation=operation_named("detach"), requester=requester, idempotency_key=idempotency_key,
-        params={"server_id": server_id, "port_id": port_id}, justification=justification, client=client,
-    )  # fmt: skip
+        operation=operation_named("detach"),
+        requester=requester,
+        idempotency_key=idempotency_key,
+        params={"server_id": server_id, "port_id": port_id},
+        justification=justification,
+        client=client,
+    )
 
 
 def _record_request(*, requester, idempotency_key, plan, fields: dict, justification: str) -> InterfaceRequest:

@@ -120,3 +120,21 @@ def test_an_effect_that_keeps_failing_is_given_up_visibly(db, settings):
     assert effects_backlog()["given_up"] == 1
     last = AuditEvent.objects.filter(action="effect.failed").first()
     assert last.payload["given_up"] is True and last.payload["retry_in_seconds"] is None
+
+
+def test_the_admin_lists_the_outbox_by_state_and_changes_nothing(admin_client, db):
+    now = timezone.now()
+    Effect.objects.create(kind="approvals.notify_requester", created_at=now, due_at=now, delivered_at=now)
+    Effect.objects.create(kind="interfaces.start_execution", created_at=now, due_at=now, attempts=2, last_error="X: y")
+
+    def listed(state):
+        page = admin_client.get(f"/admin/audit/effect/?state={state}").content.decode()
+        start = page.index('id="result_list"')
+        return page[start : page.index("</table>", start)]
+
+    failing = listed("failing")
+    assert "interfaces.start_execution" in failing and "approvals.notify_requester" not in failing
+    assert "failing, tried again later" in failing
+    delivered = listed("delivered")
+    assert "approvals.notify_requester" in delivered and "interfaces.start_execution" not in delivered
+    assert admin_client.get("/admin/audit/effect/add/").status_code == 403

@@ -1,5 +1,6 @@
-"""Figures of the portal's import graph: circles, imports from ground apps up into domain apps, the longest module,
-the longest function and the function-local imports. Point it at another checkout to compare:
+"""Figures of the portal's import graph: circles (between modules, and between whole apps), imports from ground
+apps up into domain apps, the longest module, the longest function and the function-local imports. Point it at
+another checkout to compare:
 
     python bench/import_graph.py [--tree PATH]
 
@@ -102,6 +103,7 @@ def main(argv: list[str]) -> None:
     for component in app_cycles:
         print("  " + ", ".join(sorted(c.removeprefix("portal.") for c in component)))
     print(f"circles among the modules of one app: {inside}")
+    print(f"circles among modules (across apps too): {len(_components(modules, module_edges))}")
     print(f"imports from ground apps up into domain apps: {upward}")
     sizes, longest_function, local = [], ("", 0), 0
     for path in sorted((tree / "portal").rglob("*.py")):

@@ -17,7 +17,6 @@ from .tokens import AlreadyCreated, scopes_allowed, token_create, token_of, toke
 @login_required
 @require_POST
 def token_new(request):
-
     form = TokenForm(request.POST, allowed=scopes_allowed(request.user))
     if not form.is_valid():
         return profile(request, token_form=form, status=400)

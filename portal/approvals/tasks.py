@@ -8,7 +8,6 @@ from portal.interfaces.services.decisions import requests_expire_due
 
 @task()
 def expire_requests() -> int:
-
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
         return requests_expire_due()
 

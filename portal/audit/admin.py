@@ -17,7 +17,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     # The log is for auditors: being staff (or superuser) is not enough to read it here.
     def has_view_permission(self, request, obj=None):
-
         return access_for(request.user).global_auditor
 
     def has_module_permission(self, request):

@@ -129,7 +129,6 @@ def effect_deliver(*, effect_id: int) -> str:
 
 
 def _delivery_failed(effect: Effect, exc: Exception) -> str:
-
     logger.exception("effect %s #%d failed (attempt %d)", effect.kind, effect.pk, effect.attempts)
     error = mask_secrets(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]
     give_up = effect.attempts >= MAX_ATTEMPTS

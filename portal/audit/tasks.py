@@ -8,7 +8,6 @@ from .services import audit_verify_database
 
 @task()
 def verify_audit_chain() -> str:
-
     return audit_verify_database().message
 
 

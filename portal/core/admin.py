@@ -53,7 +53,6 @@ class AuditedAdmin(admin.ModelAdmin):
     """
 
     def _record(self, request, obj, verb: str, before: dict, after: dict, **extra) -> None:
-
         changed_before, changed_after = _diff(before, after) if verb == "changed" else (before, after)
         if verb == "changed" and not changed_before and not extra:
             return

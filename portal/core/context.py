@@ -35,7 +35,6 @@ def current() -> RequestContext:
 
 @contextlib.contextmanager
 def bound(context: RequestContext) -> Iterator[RequestContext]:
-
     token = _current.set(context)
     log_tokens = bind_context(correlation_id=context.correlation_id, user=context.actor_name)
     try:

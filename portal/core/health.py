@@ -87,7 +87,6 @@ def _scp() -> Check:
 
 
 def _audit_head() -> Check:
-
     seq, _ = chain_head()
     return Check(True, f"head at event {seq}")
 

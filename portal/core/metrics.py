@@ -161,7 +161,6 @@ class PortalCollector:
         yield latency
 
     def _counters(self):
-
         refusals = CounterMetricFamily("portal_refusals", "Refused actions, by audit action", labels=["action"])
         reconciliations = CounterMetricFamily(
             "portal_reconciliations", "Reconciliations by outcome", labels=["outcome"]
@@ -174,7 +173,6 @@ class PortalCollector:
         yield CounterMetricFamily("portal_audit_events", "Audit events appended", value=chain_head()[0])
 
     def _effects(self):
-
         backlog = effects_backlog()
         effects = GaugeMetricFamily("portal_effects", "Outbox effects not delivered, by state", labels=["state"])
         for state in ("pending", "failing", "given_up"):
@@ -194,7 +192,6 @@ class PortalCollector:
         yield GaugeMetricFamily("portal_task_oldest_age_seconds", "Age of the oldest task ready to run", value=age)
 
     def _operations(self):
-
         now = timezone.now()
         beats = GaugeMetricFamily(
             "portal_heartbeat_age_seconds", "Seconds since a process's last heartbeat", labels=["process"]

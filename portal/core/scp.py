@@ -9,7 +9,6 @@ from .config_access import scp_settings
 
 
 def _audit_observer(record: CallRecord) -> None:
-
     audit_scp_call(record=record)
 
 

@@ -15,6 +15,5 @@ def worker_heartbeat() -> None:
 
 @task()
 def scp_versions_refresh() -> dict:
-
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
         return refresh()

@@ -55,6 +55,5 @@ class AuditedAccessAttemptAdmin(AuditedAdmin, AccessAttemptAdmin):
 
     @admin.action(description=_("Unlock: forget these failed sign-ins"), permissions=["delete"])
     def unlock(self, request, queryset):
-
         count = access_attempts_unlock(attempts=queryset)
         self.message_user(request, f"Unlocked {count} sign-in record(s).", messages.SUCCESS)

@@ -136,7 +136,6 @@ def reset_gate(view):
 
 
 def _audit(action: AuditAction, *, user=None, **payload) -> None:
-
     record_event(action=action, outcome=Outcome.SUCCESS, payload=payload, actor=user)
 
 
@@ -185,7 +184,6 @@ def profile(request, *, token_form=None, new_token=None, preferences_form=None, 
 
 
 def _preferences_form(request):
-
     prefs = preferences_of(request.user)
     return PreferencesForm(initial={"language": prefs.language, "time_zone": prefs.time_zone}, language=get_language())
 
@@ -225,7 +223,6 @@ def _remember_language(response, language: str):
 @login_required
 @require_POST
 def preferences(request):
-
     form = PreferencesForm(request.POST, language=get_language())
     if not form.is_valid():
         return profile(request, preferences_form=form, status=400)
@@ -242,7 +239,6 @@ def preferences(request):
 @login_required
 @require_POST
 def sign_out_everywhere(request):
-
     ended = user_sign_out_everywhere(user=request.user)
     auth.logout(request)
     messages.success(

@@ -8,6 +8,5 @@ class Command(BaseCommand):
     help = "Expire pending requests nobody decided in time."
 
     def handle(self, *args, **options):
-
         with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="manage.py expire_requests")):
             self.stdout.write(f"{requests_expire_due()} request(s) expired")

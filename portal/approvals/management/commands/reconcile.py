@@ -8,6 +8,5 @@ class Command(BaseCommand):
     help = "Settle requests whose outcome is unknown (or executing past the lease) from the servers' interfaces."
 
     def handle(self, *args, **options):
-
         with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="manage.py reconcile")):
             self.stdout.write(f"{requests_reconcile_due()} request(s) settled")

@@ -42,7 +42,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, interval: float, versions_interval: float, drift_interval: float, **options):
-
         running = True
 
         def stop(*_):

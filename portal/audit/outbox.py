@@ -42,6 +42,7 @@ DELIVERY_TASK: Any = None
 MAX_ATTEMPTS = 10
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 3600
+KEEP_DELIVERED_DAYS = 30
 
 
 def _now() -> dt.datetime:
@@ -168,6 +169,14 @@ def effects_deliver_due(*, now: dt.datetime | None = None, limit: int = 500) -> 
     due = Effect.objects.filter(_deliverable(now), due_at__lte=stale).order_by("due_at")
     ids = list(due.values_list("pk", flat=True)[:limit])
     return sum(effect_deliver(effect_id=pk) == "delivered" for pk in ids)
+
+
+def effects_prune(*, now: dt.datetime | None = None) -> int:
+    """Forget delivered effects older than KEEP_DELIVERED_DAYS (the audit log keeps what happened; the outbox only
+    what is still to do, and a while of what was done, for the admin's list). Returns how many went."""
+    cutoff = (now or _now()) - dt.timedelta(days=KEEP_DELIVERED_DAYS)
+    deleted, _ = Effect.objects.filter(delivered_at__lt=cutoff).delete()
+    return deleted
 
 
 def effects_backlog() -> dict[str, Any]:

@@ -2,7 +2,7 @@ from django.tasks import task
 
 from portal.core.context import RequestContext, bound, new_correlation_id
 
-from .outbox import effect_deliver, effects_deliver_due
+from .outbox import effect_deliver, effects_deliver_due, effects_prune
 from .services import audit_verify_database
 
 
@@ -21,7 +21,8 @@ def deliver_effect(effect_id: int) -> str:
 
 @task()
 def deliver_due_effects() -> int:
-    """The scheduler's sweep: effects whose delivery was lost (a worker died during it)."""
+    """The scheduler's sweep: effects whose delivery was lost (a worker died during it); old delivered ones go."""
 
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
+        effects_prune()
         return effects_deliver_due()

@@ -138,3 +138,13 @@ def test_the_admin_lists_the_outbox_by_state_and_changes_nothing(admin_client, d
     delivered = listed("delivered")
     assert "approvals.notify_requester" in delivered and "interfaces.start_execution" not in delivered
     assert admin_client.get("/admin/audit/effect/add/").status_code == 403
+
+
+def test_delivered_effects_are_forgotten_after_a_while_and_undelivered_ones_never(db):
+    now = timezone.now()
+    old = now - dt.timedelta(days=outbox.KEEP_DELIVERED_DAYS + 1)
+    Effect.objects.create(kind="audit.verify", created_at=old, due_at=old, delivered_at=old)
+    Effect.objects.create(kind="audit.verify", created_at=old, due_at=old)  # still to do, however old
+    Effect.objects.create(kind="audit.verify", created_at=now, due_at=now, delivered_at=now)
+    assert outbox.effects_prune() == 1
+    assert Effect.objects.filter(delivered_at=None).count() == 1 and Effect.objects.count() == 2

@@ -19,8 +19,7 @@ def execute_interface_request(request_id: int) -> str:
 
 @task()
 def follow_up_interface_request(request_id: int, attempt: int = 1) -> str:
-    """One look at an executing request's interface. Follow-ups are outbox effects now (`interfaces.follow_up`);
-    this task stays so that one queued before the upgrade still runs."""
+    """One look at an executing request's new (or departing) interface; schedules the next while it settles."""
     with bound(_worker_context()):
         request = interface_request_follow_up(request_id=request_id, attempt=attempt)
     return request.status if request else "missing"

@@ -7,7 +7,6 @@ import sys
 import pytest
 from django.db import connection
 
-from portal.audit.models import Effect
 from portal.interfaces.models import InterfaceRequest, Status
 from tests.conftest import ROOT
 
@@ -175,8 +174,9 @@ def test_polling_does_not_hold_the_worker_while_other_work_waits(sim, world, req
     assert first.result["port_state"] == "ACTIVE" and len(sim.attach_posts()) == 2
     executions = DBTaskResult.objects.filter(task_path__endswith="execute_interface_request").order_by("enqueued_at")
     assert executions[0].return_value == "executing"  # it returned while the port was still settling
-    follow_ups = Effect.objects.filter(kind="interfaces.follow_up", interface_request_id=first.pk)
-    assert follow_ups.count() >= 1 and not follow_ups.filter(delivered_at=None).exists()
+    follow_ups = DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request")
+    assert follow_ups.count() >= 1
+    assert "succeeded" in follow_ups.values_list("return_value", flat=True)
 
 
 @pytest.mark.postgres
@@ -195,4 +195,4 @@ def test_with_nothing_else_waiting_the_worker_settles_the_attach_in_place(sim, w
     assert request.status == Status.SUCCEEDED and request.result["port_state"] == "ACTIVE"
     execution = DBTaskResult.objects.get(task_path__endswith="execute_interface_request")
     assert execution.return_value == "succeeded"
-    assert not Effect.objects.filter(kind="interfaces.follow_up").exists()
+    assert not DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request").exists()

@@ -35,7 +35,9 @@ RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 900
 MAX_ATTEMPTS = 9
 FOLLOW_UP_FIRST_SECONDS = 0.25
-FOLLOW_UP = "interfaces.follow_up"
+# The task that looks once more (interfaces.tasks.follow_up_interface_request), set by the app at start-up:
+# services never import tasks.
+FOLLOW_UP_TASK: Any = None
 
 
 def enqueue_execution(*, request_id: int) -> None:
@@ -158,20 +160,15 @@ def _send(request: InterfaceRequest, client: ScpClient) -> InterfaceRequest:
 
 
 def _follow_up_later(request_id: int, attempt: int = 1) -> bool:
-    """Schedule the next look at an executing request, with backoff capped at SCP_POLL_INTERVAL (an effect due
-    then). False when the task backend cannot run anything later (the tests' immediate one): the caller waits."""
+    """Schedule the next look at an executing request, with backoff capped at SCP_POLL_INTERVAL. A look lost with
+    its worker costs nothing: reconciliation settles a request executing past its lease. False when the task
+    backend cannot run anything later (the tests' immediate one): the caller waits in place."""
     from django.tasks import default_task_backend
 
-    if not default_task_backend.supports_defer:
+    if not default_task_backend.supports_defer or FOLLOW_UP_TASK is None:
         return False
     delay = min(FOLLOW_UP_FIRST_SECONDS * 2 ** (attempt - 1), settings.CONFIG.scp_poll_interval)
-    with transaction.atomic():
-        effect_add(
-            FOLLOW_UP,
-            interface_request_id=request_id,
-            args={"attempt": attempt},
-            due_at=_now() + dt.timedelta(seconds=delay),
-        )
+    FOLLOW_UP_TASK.using(run_after=_now() + dt.timedelta(seconds=delay)).enqueue(request_id, attempt)
     return True
 
 

@@ -11,6 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from portal.run import worker_command
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -77,16 +79,7 @@ def stack(*, sim_args: list[str], env: dict[str, str], with_portal: bool = True,
                 "4",
             )
             for _ in range(workers):
-                start(
-                    "manage.py",
-                    "db_worker",
-                    "--queue-name",
-                    "*",
-                    "--interval",
-                    "0.05",
-                    "--no-reload",
-                    "--no-startup-delay",
-                )
+                start(*worker_command("0.05", "--no-startup-delay")[1:])
             wait_for_port(web_port)
         wait_for_port(sim_port)
         print(f"logs in {workdir}", file=sys.stderr)

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from portal.run import worker_command  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The simulator's faults for the soak; each write draws at most one of them.
@@ -103,19 +105,7 @@ class Workers:
     def start(self) -> None:
         self.serial += 1
         worker_id = f"soak-worker-{self.serial}"
-        command = [
-            sys.executable,
-            "manage.py",
-            "db_worker",
-            "--queue-name",
-            "*",
-            "--interval",
-            "0.05",
-            "--no-reload",
-            "--no-startup-delay",
-            "--worker-id",
-            worker_id,
-        ]
+        command = worker_command("0.05", "--no-startup-delay", "--worker-id", worker_id)
         self.running[worker_id] = subprocess.Popen(  # noqa: S603
             command,
             cwd=ROOT,

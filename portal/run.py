@@ -19,6 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def worker_command(interval: str = "0.05", *extra: str) -> list[str]:
+    """The task worker as every place starts it: production, `make run`, the tests and the benches."""
+    manage = str(ROOT / "manage.py")
+    return [sys.executable, manage, "db_worker", "--queue-name", "*", "--interval", interval, "--no-reload", *extra]
+
+
 def commands(env: dict[str, str] | None = None) -> dict[str, list[str]]:
     env = os.environ if env is None else env
     python, manage = sys.executable, str(ROOT / "manage.py")
@@ -30,8 +36,7 @@ def commands(env: dict[str, str] | None = None) -> dict[str, list[str]]:
             "--workers", env.get("WEB_CONCURRENCY", "3"),
             "--forwarded-allow-ips", env.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         ],
-        "worker": [python, manage, "db_worker", "--queue-name", "*", "--interval", env.get("WORKER_INTERVAL", "0.05"),
-                   "--no-reload"],
+        "worker": worker_command(env.get("WORKER_INTERVAL", "0.05")),
         "scheduler": [python, manage, "scheduler", "--interval", env.get("SCHEDULER_INTERVAL", "60")],
         "migrate": [python, manage, "migrate", "--noinput"],
         "collectstatic": [python, manage, "collectstatic", "--noinput"],

@@ -8,6 +8,10 @@ class ApprovalsConfig(AppConfig):
     label = "approvals"
 
     def ready(self) -> None:
-        from .effects import register_handlers
+        from portal.core.roles import register_navigation_count
 
-        register_handlers()
+        from .selectors import pending_count_for
+
+        register_navigation_count(
+            "pending_approvals", needs="is_approver", count=lambda user: pending_count_for(user=user)
+        )

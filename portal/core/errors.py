@@ -1,4 +1,8 @@
 from django.http import Http404
+from django.utils.translation import gettext_lazy
+
+# What a page says when it needed SCP and SCP did not answer.
+SCP_DOWN = gettext_lazy("SCP is not answering right now, so this page cannot be shown. Try again in a moment.")
 
 
 class NotFound(Http404):

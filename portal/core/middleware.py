@@ -4,7 +4,6 @@ import logging
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.utils.translation import gettext_lazy
 
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
@@ -12,6 +11,7 @@ from portal.audit.services import record_event
 from portal.scp.errors import ScpError
 
 from .context import RequestContext, bound, new_correlation_id
+from .errors import SCP_DOWN
 from .health import readiness
 from .metrics import CONTENT_TYPE, metrics_text
 from .problems import problem
@@ -178,9 +178,6 @@ class RejectControlCharactersMiddleware:
             if _has(_CONTROL, key) or any(_has(_CONTROL, v) for v in values):
                 return "query"
         return None
-
-
-SCP_DOWN = gettext_lazy("SCP is not answering right now, so this page cannot be shown. Try again in a moment.")
 
 
 class ScpDownMiddleware:

@@ -8,6 +8,19 @@ class InterfacesConfig(AppConfig):
     label = "interfaces"
 
     def ready(self) -> None:
-        from .effects import register_handlers
+        """The operations, the outbox's handlers, the /metrics gauges and the follow-up task, registered once."""
+        from portal.core.metrics import register_collector
 
+        from . import registry
+        from .effects import register_handlers
+        from .metrics import requests_by_state
+        from .operations.attach import AttachOperation
+        from .operations.detach import DetachOperation
+        from .services import execution
+        from .tasks import follow_up_interface_request
+
+        registry.register(AttachOperation())
+        registry.register(DetachOperation())
         register_handlers()
+        register_collector(requests_by_state)
+        execution.FOLLOW_UP_TASK = follow_up_interface_request

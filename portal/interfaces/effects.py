@@ -1,4 +1,4 @@
-"""The interfaces app's handlers of outbox effects, and its operations, registered at start-up.
+"""The interfaces app's handlers of outbox effects (registered by the app at start-up).
 
 Starting an execution is idempotent by itself: the execution claims the request with one conditional update, so
 a second start (a repeated delivery) finds it claimed and does nothing. (Follow-up looks are plain tasks: one
@@ -7,14 +7,9 @@ lost with its worker is made up for by reconciliation, so they need no outbox ro
 
 from portal.audit.models import Effect
 from portal.audit.outbox import register
-from portal.core.metrics import register_collector
 
-from . import notifications, registry
-from .metrics import requests_by_state
-from .operations.attach import AttachOperation
-from .operations.detach import DetachOperation
-from .services import execution
-from .tasks import execute_interface_request, follow_up_interface_request
+from . import notifications
+from .tasks import execute_interface_request
 
 
 def _request_id(effect: Effect) -> int:
@@ -37,10 +32,6 @@ def _notify_requester(effect: Effect) -> None:
 
 
 def register_handlers() -> None:
-    register_collector(requests_by_state)
-    execution.FOLLOW_UP_TASK = follow_up_interface_request
-    registry.register(AttachOperation())
-    registry.register(DetachOperation())
     register("interfaces.start_execution", _start_execution)
     # (named for the approvals app, where these mails began: the kinds are stored in the outbox's rows)
     register("approvals.notify_approvers", _notify_approvers)

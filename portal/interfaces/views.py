@@ -18,7 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from portal.approvals.selectors import approval_overview, decision_context
 from portal.audit.events import AuditAction
 from portal.audit.selectors import timeline_for_request
-from portal.core.middleware import SCP_DOWN
+from portal.core.errors import SCP_DOWN
 from portal.core.roles import can_request
 from portal.interfaces.services.decisions import may_decide
 from portal.scp.errors import ScpBadRequest, ScpError

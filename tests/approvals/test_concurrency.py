@@ -12,6 +12,7 @@ import pytest
 from portal.audit.models import AuditEvent
 from portal.interfaces import services
 from portal.interfaces.models import InterfaceRequest, Status
+from portal.run import worker_command
 from tests.conftest import ROOT
 from tests.interfaces.test_worker import database_url
 
@@ -51,17 +52,7 @@ def race_approvers(
     db_worker processes run; returns each approver's outcomes once every request is in one of `until`."""
     start = time.time() + 4.0  # every approver process is up by then
     schedule = json.dumps([(r.pk, start + 0.25 * i) for i, r in enumerate(requests)])
-    worker_cmd = [
-        sys.executable,
-        "manage.py",
-        "db_worker",
-        "--queue-name",
-        "*",
-        "--interval",
-        "0.05",
-        "--no-reload",
-        "--no-startup-delay",
-    ]
+    worker_cmd = worker_command("0.05", "--no-startup-delay")
     running = [
         subprocess.Popen(
             worker_cmd, cwd=ROOT, env=production_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

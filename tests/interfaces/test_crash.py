@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 
 from portal.audit.models import AuditEvent, Effect
 from portal.interfaces.models import InterfaceRequest, Status
+from portal.run import worker_command
 from tests.conftest import ROOT
 from tests.interfaces.test_worker import database_url
 
@@ -119,7 +120,7 @@ class Processes:
         return process
 
     def worker(self, **extra: str) -> subprocess.Popen:
-        return self.start("db_worker", "--queue-name", "*", "--interval", "0.05", "--no-reload", **extra)
+        return self.start(*worker_command("0.05")[2:], **extra)
 
     def scheduler(self) -> subprocess.Popen:
         return self.start("scheduler", "--interval", "1")

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from portal.interfaces.models import InterfaceRequest, Status
+from portal.run import worker_command
 from tests.conftest import ROOT
 
 
@@ -98,17 +99,7 @@ def test_a_worker_killed_mid_task_leaves_nothing_running_forever(sim, world, req
     sim.faults(latency_ms=1200)  # every SCP call is slow: the worker is inside the task when it dies
     env = {**os.environ, "DATABASE_URL": database_url(), "TASKS_BACKEND": "database"}
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "db_worker",
-            "--queue-name",
-            "*",
-            "--interval",
-            "0.05",
-            "--no-reload",
-            "--no-startup-delay",
-        ],
+        worker_command("0.05", "--no-startup-delay"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

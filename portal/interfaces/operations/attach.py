@@ -7,6 +7,8 @@ approval binds to and the POST body are all built from it, by `body()`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import time
 from typing import Any
 
@@ -21,7 +23,7 @@ from portal.scp import schemas
 from portal.scp.errors import ScpError, ScpHttpError, ScpNotFound
 
 from ..errors import AttachRejected
-from ..models import InterfaceRequest, Mode
+from ..models import Action, InterfaceRequest, Mode
 from ..rules import canonical_address, repeated, syntax_problem
 from ..selectors import hold_problem
 from ..validation import AttachPlan, validate_attach
@@ -123,7 +125,7 @@ class AttachParameters(BaseModel):
 
 
 class AttachOperation(Operation):
-    name = "attach"
+    name = Action.ATTACH.value
     intent_action = AuditAction.ATTACH_INTENT
     resubmittable = True
 
@@ -164,9 +166,6 @@ class AttachOperation(Operation):
 
     def digest(self, request: InterfaceRequest) -> str:
         # The form it had before operations existed, so that every decision already made still binds.
-        import hashlib
-        import json
-
         data = {"server_id": request.server_id, "api_version": request.api_version, "body": self.call(request).body}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 

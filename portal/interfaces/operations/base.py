@@ -13,12 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.audit.events import AuditAction
+from portal.scp import schemas
+from portal.scp.client import ScpClient
 from portal.scp.errors import ScpBadRequest, ScpConflict, ScpHttpError
 
-if TYPE_CHECKING:
-    from portal.scp import schemas
-    from portal.scp.client import ScpClient
-
+if TYPE_CHECKING:  # (the request model names its operation in turn: a type-only reference both ways)
     from ..models import InterfaceRequest
 
 # How long after a not-applied finding the portal first looks again for SCP applying the write late, and at most.

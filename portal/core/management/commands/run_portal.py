@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from portal.run import stop as stop_all
+from portal.run import worker_command
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_RESTARTS = 5  # restarts of one child within RESTART_WINDOW seconds before everything stops
@@ -30,17 +31,7 @@ class Command(BaseCommand):
         scp = urlsplit(str(config.scp_virtualserver_url))
         if not no_simulator and scp.hostname in LOCAL_HOSTS:
             commands["simulator"] = [*manage, "scp_simulator", "--host", scp.hostname, "--port", str(scp.port or 80)]
-        commands["worker"] = [
-            *manage,
-            "db_worker",
-            "--queue-name",
-            "*",
-            "--interval",
-            "0.05",
-            "--no-reload",
-            "--verbosity",
-            "1",
-        ]
+        commands["worker"] = worker_command("0.05", "--verbosity", "1")
         commands["scheduler"] = [*manage, "scheduler", "--interval", "60"]
         commands["web"] = [*manage, "runserver", addr, "--noreload"]
         processes = {name: subprocess.Popen(command) for name, command in commands.items()}  # noqa: S603

@@ -6,12 +6,18 @@ and read timeouts after applying, and a 504 whose write SCP carries out a second
 db_worker processes are SIGKILLed at random moments (and restarted, as a supervisor would) and their PostgreSQL
 connections terminated with pg_terminate_backend. The scheduler runs reconciliation every second.
 
-Afterwards every new interface on the simulator is matched to the request that asked for it (its fixed IPs, its
-port, or the one automatic-address request on that server), and the report counts duplicated interfaces (two for
-one request, or one nobody asked for), lost requests (not final) and untrue outcomes (succeeded without the
-interface, or failed with it).
+Afterwards the truth is read from the simulator's own request log: each POST names the port it made (at once, or
+when SCP applied it later) and carries the portal's correlation id, which ties it to the request whose write-ahead
+event has that id. Against it the report counts duplicates (a request whose POSTs made two interfaces), requests
+left open (not final, `unknown` among them), false successes (succeeded without having made its interface), wrong
+failures (not succeeded although its POST made one) and interfaces owned by no request (new on a server, and no
+request that made it holds it as its result).
 
-Usage: python bench/fault_soak.py [--attaches 240] [--workers 4] [--chaos 40] [--seed 7]
+The default mix spreads the attaches over several servers; `--same-server` puts them all on one server and subnet,
+most asking for an automatic address, some for fixed IPs, two for the VPC's spare ports of that subnet: the case
+where only one write in flight per server makes ownership provable.
+
+Usage: python bench/fault_soak.py [--attaches 240] [--workers 4] [--chaos 40] [--seed 7] [--same-server]
 Needs PostgreSQL (BENCH_PG, default postgres://postgres@127.0.0.1:5432/test); it makes a database of its own.
 The test tests/interfaces/test_fault_soak.py runs the same soak, smaller.
 """
@@ -58,6 +64,7 @@ PROCESS_ENV = {
     "SCP_SETTLE_TIMEOUT": "10",
     "APPROVAL_DEFAULT": "auto",
     "EMAIL_BACKEND": "none",
+    "LATE_APPLY_WINDOW_SECONDS": "4",  # SCP's late writes come a second after their 504
 }
 
 
@@ -70,12 +77,18 @@ class Report:
     refused_at_submit: int = 0
     duplicated: list = field(default_factory=list)
     lost: list = field(default_factory=list)
-    untrue: list = field(default_factory=list)
+    false_successes: list = field(default_factory=list)
+    wrong_failures: list = field(default_factory=list)
+    unowned: list = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def total_faults(self) -> int:
         return sum(self.faults.values())
+
+    @property
+    def problems(self) -> list[str]:
+        return self.duplicated + self.lost + self.false_successes + self.wrong_failures + self.unowned
 
     def table(self) -> str:
         lines = [f"{'fault':56} {'count':>6}"]
@@ -88,8 +101,9 @@ class Report:
         lines.append(f"{'refused at submission (nothing stored)':56} {self.refused_at_submit:6}")
         lines.append("")
         lines.append(
-            f"attaches={self.attaches} faults={self.total_faults} duplicated={len(self.duplicated)} "
-            f"lost={len(self.lost)} untrue={len(self.untrue)} seconds={self.seconds:.0f}"
+            f"attaches={self.attaches} faults={self.total_faults} false_successes={len(self.false_successes)} "
+            f"wrong_failures={len(self.wrong_failures)} duplicated={len(self.duplicated)} "
+            f"left_open={len(self.lost)} unowned_interfaces={len(self.unowned)} seconds={self.seconds:.0f}"
         )
         return "\n".join(lines)
 
@@ -190,6 +204,30 @@ def plan_attaches(client, server_ids: list[str], count: int, rng: random.Random)
     return plans
 
 
+def plan_same_server(client, server_id: str, count: int, rng: random.Random) -> list[dict]:
+    """`count` attaches on one server and one subnet (its default interface's), submitted together: two thirds ask
+    for an automatic address, two take the subnet's spare ports, the rest a fixed IP each."""
+    server = next(s for s in client.iter_servers() if s.id == server_id)
+    default = next(i for i in client.list_server_interfaces(server_id) if i.subnet_id)
+    subnet = next(s for s in client.iter_subnets() if s.id == default.subnet_id)
+    spare = [
+        p.id for p in client.iter_ports()
+        if not p.attached_resource_id and "spare" in p.name and p.subnet_id == subnet.id and p.vpc_id == server.vpc_id
+    ][:2]  # fmt: skip
+    network = ipaddress.ip_network(subnet.cidr)
+    plans = [{"server_id": server_id, "mode": "port", "port_id": port} for port in spare]
+    fixed = max(0, count - len(plans) - (2 * count) // 3)
+    plans += [
+        {"server_id": server_id, "mode": "subnet", "subnet_id": subnet.id, "fixed_ips": [str(network[200 + n])]}
+        for n in range(fixed)
+    ]
+    plans += [{"server_id": server_id, "mode": "subnet", "subnet_id": subnet.id, "fixed_ips": []}] * (
+        count - len(plans)
+    )
+    rng.shuffle(plans)
+    return plans
+
+
 def soak(
     *,
     requester,
@@ -201,6 +239,8 @@ def soak(
     chaos: int,
     seed: int = 7,
     deadline_seconds: float = 600,
+    same_server: bool = False,
+    kills_only: bool = False,
     log=print,
 ) -> Report:
     """Run the soak against the database Django is set up with; `env` is the processes' environment."""
@@ -220,7 +260,12 @@ def soak(
     report = Report(attaches=attaches)
     started = time.monotonic()
     before = {s: {i.port_id for i in client.list_server_interfaces(s)} for s in server_ids}
-    plans = plan_attaches(client, server_ids, attaches, rng)
+    if same_server:
+        plans = plan_same_server(client, server_ids[0], attaches, rng)
+        server_ids = server_ids[:1]
+        before = {server_ids[0]: before[server_ids[0]]}
+    else:
+        plans = plan_attaches(client, server_ids, attaches, rng)
     http.post(f"{sim_url}/_sim/faults", json={**SCP_FAULTS, "seed": seed}, timeout=5).raise_for_status()
     env = {**env, **PROCESS_ENV}
     scheduler = subprocess.Popen(
@@ -236,7 +281,7 @@ def soak(
     def make_chaos() -> None:
         injected = 0
         while injected < chaos and not stop_chaos.wait(rng.uniform(0.2, 1.2)):
-            if rng.random() < 0.5:
+            if kills_only or rng.random() < 0.5:
                 mid = fleet.kill(rng)
                 report.faults[f"worker SIGKILL ({'mid-task' if mid else 'idle'})"] += 1
             else:
@@ -306,7 +351,7 @@ def soak(
             "settled as applied late": events["interface_request.applied_late"],
         }
     )
-    judge(report, client, requests_, before)
+    judge(report, client, requests_, before, _log(http, sim_url))
     report.seconds = time.monotonic() - started
     return report
 
@@ -325,40 +370,49 @@ def _timeout(entry: dict, env: dict[str, str]) -> str:
     return ""
 
 
-def judge(report: Report, client, requests_, before: dict[str, set[str]]) -> None:
-    """The simulator's interfaces against the portal's outcomes."""
+def truth(requests_, log: list[dict]) -> tuple[dict[int, list[str]], list[str]]:
+    """Which ports each request's POSTs made, from the simulator's log: a POST carries the correlation id of the
+    task that sent it, and that task's write-ahead event names the request. Also the ports made by POSTs that no
+    request's write-ahead accounts for."""
+    from portal.audit.models import AuditEvent
+
+    intents = dict(
+        AuditEvent.objects.filter(
+            action="scp.attach.intent", interface_request_id__in=[r.pk for r in requests_]
+        ).values_list("correlation_id", "interface_request_id")
+    )
+    made: dict[int, list[str]] = {r.pk: [] for r in requests_}
+    strangers = []
+    for entry in log:
+        if entry["method"] == "POST" and entry["path"].endswith("/interfaces") and entry.get("made"):
+            owner = intents.get(entry.get("correlation_id") or "")
+            if owner is None:
+                strangers.append(entry["made"])
+            else:
+                made[owner].append(entry["made"])
+    return made, strangers
+
+
+def judge(report: Report, client, requests_, before: dict[str, set[str]], log: list[dict]) -> None:
+    """The simulator's interfaces and request log against the portal's outcomes."""
     from portal.interfaces.models import FINAL_STATUSES, Status
 
-    made: dict[int, list[str]] = {r.pk: [] for r in requests_}
+    made, strangers = truth(requests_, log)
+    report.duplicated += [f"a POST that no request wrote ahead made {port}" for port in strangers]
+    held = {r.result_port_id for r in requests_ if r.result_port_id and r.result_port_id in made[r.pk]}
     for server_id, ports in before.items():
-        mine = [r for r in requests_ if r.server_id == server_id]
-        for interface in client.list_server_interfaces(server_id):
-            if interface.port_id in ports:
-                continue
-            owners = [
-                r
-                for r in mine
-                if (r.mode == "port" and r.port_id == interface.port_id)
-                or (r.fixed_ips and set(r.fixed_ips) <= set(interface.addresses))
-            ]
-            if not owners:  # an address SCP chose: the server's one automatic-address request
-                owners = [
-                    r for r in mine if r.mode == "subnet" and not r.fixed_ips and r.subnet_id == interface.subnet_id
-                ]
-            if len(owners) != 1:
-                report.duplicated.append(f"{interface.port_id} on {server_id}: nobody asked for it")
-                continue
-            made[owners[0].pk].append(interface.port_id)
+        present = {i.port_id for i in client.list_server_interfaces(server_id)}
+        report.unowned += [f"{p} on {server_id}: no request holds it" for p in sorted(present - ports - held)]
     for request in requests_:
         ports = made[request.pk]
         if len(ports) > 1:
-            report.duplicated.append(f"request {request.pk} made {len(ports)} interfaces")
+            report.duplicated.append(f"request {request.pk} made {len(ports)} interfaces: {ports}")
         if request.status not in FINAL_STATUSES:
             report.lost.append(f"request {request.pk} is {request.status}: {request.status_reason}")
         elif request.status == Status.SUCCEEDED and request.result_port_id not in ports:
-            report.untrue.append(f"request {request.pk} succeeded, but SCP has no {request.result_port_id}")
+            report.false_successes.append(f"request {request.pk} succeeded, but made no {request.result_port_id}")
         elif request.status != Status.SUCCEEDED and ports and request.result_port_id not in ports:
-            report.untrue.append(f"request {request.pk} is {request.status}, but SCP has its interface {ports}")
+            report.wrong_failures.append(f"request {request.pk} is {request.status}, but made {ports}")
 
 
 def main() -> None:
@@ -367,6 +421,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--chaos", type=int, default=40, help="worker kills and dropped connections, together")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--same-server", action="store_true", help="every attach on one server and subnet")
     args = parser.parse_args()
     import psycopg
 
@@ -409,6 +464,7 @@ def main() -> None:
                 workers=args.workers,
                 chaos=args.chaos,
                 seed=args.seed,
+                same_server=args.same_server,
             )
             from django.db import connections
 
@@ -417,7 +473,7 @@ def main() -> None:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     print(report.table())
-    for problem in report.duplicated + report.lost + report.untrue:
+    for problem in report.problems:
         print("  ", problem)
 
 

@@ -3,7 +3,10 @@
 
 The simulator adds 100 ms to every call and keeps a new port BUILD for 5 s. Each requester submits, then polls
 its request until it has ended; each direct client attaches, then polls the port until ACTIVE.
-Usage: python bench/load.py [--attaches 200] [--concurrency 20] [--workers 2 4] [--settle 5]
+With `--servers N` every attach goes to the first N servers, so that several requests wait on each server at once
+(the portal makes one write at a time per server; the simulator, unlike SCP, does not answer a second concurrent
+change with 409 "server busy", so the direct pool is not held to that).
+Usage: python bench/load.py [--attaches 200] [--concurrency 20] [--workers 2 4] [--settle 5] [--servers N]
 Prints attaches a second for each side, p50/p95 submit→succeeded; the last line is
 ratio=<portal throughput with the most workers / direct throughput> (the target: at least 0.8 with 4 workers).
 """
@@ -26,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import PYTHON, ROOT, stack  # noqa: E402
 
 
-def targets_round_robin(environment):
+def targets_round_robin(environment, servers_wanted: int = 0):
     os.environ.update(environment)
     import django
 
@@ -48,7 +51,7 @@ def targets_round_robin(environment):
     for subnet in client.iter_subnets():
         subnets.setdefault(subnet.vpc_id, subnet)
     pairs = [(s.id, subnets[s.vpc_id].id) for s in servers if s.vpc_id in subnets]
-    return client, pairs, schemas
+    return client, pairs[:servers_wanted] if servers_wanted else pairs, schemas
 
 
 def drive(pairs, attaches: int, concurrency: int, attach, session=lambda: None):
@@ -122,6 +125,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--poll", type=float, default=1.0, help="SCP_POLL_INTERVAL and every side's polling")
+    parser.add_argument("--servers", type=int, default=0, help="only the first N servers (0: every one)")
     args = parser.parse_args()
     sim_args = ["--latency-ms", str(args.latency_ms), "--settle-seconds", str(args.settle)]
     env = {
@@ -132,10 +136,10 @@ def main() -> None:
     }
     print(
         f"attaches={args.attaches} concurrency={args.concurrency} latency_ms={args.latency_ms:g} "
-        f"settle_s={args.settle:g} poll_s={args.poll:g}"
+        f"settle_s={args.settle:g} poll_s={args.poll:g} servers={args.servers or 'all'}"
     )
     with stack(sim_args=sim_args, env=env, with_portal=False) as (environment, _):
-        client, pairs, schemas = targets_round_robin(environment)
+        client, pairs, schemas = targets_round_robin(environment, args.servers)
         wall, durations = direct_run(client, schemas, pairs, args.attaches, args.concurrency, args.poll)
     direct_rate = len(durations) / wall
     print(
@@ -152,7 +156,7 @@ def main() -> None:
                 text=True,
                 check=True,
             ).stdout.strip()
-            _, pairs, _ = targets_round_robin(environment)
+            _, pairs, _ = targets_round_robin(environment, args.servers)
             wall, durations, failures = portal_run(base, token, pairs, args.attaches, args.concurrency, args.poll)
         rate = len(durations) / wall
         ratio = rate / direct_rate

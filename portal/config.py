@@ -55,6 +55,9 @@ class PortalConfig(BaseSettings):
     execution_lease_seconds: int = Field(600, ge=30)
     # How long a write found "not applied" after a lost answer is watched for SCP applying it late.
     late_apply_watch_hours: float = Field(24.0, ge=0, le=24 * 30)
+    # How long such a write keeps its outcome open (and its server free of other writes) before it is called not
+    # applied: SCP carries out a write its gateway timed out on within seconds; the long watch covers the rest.
+    late_apply_window_seconds: float = Field(60.0, ge=0, le=3600)
     # How long one delivery of an effect may take before the scheduler's sweep delivers it again.
     effect_lease_seconds: int = Field(60, ge=1, le=3600)
     # Fault injection for the crash tests: the named points kill the process (see audit/outbox.py). Never set.

@@ -28,6 +28,8 @@ os.environ["SCP_POLL_INTERVAL"] = "0.05"
 os.environ["SCP_SETTLE_TIMEOUT"] = "10"
 os.environ["SCP_READ_TIMEOUT"] = "1.5"
 os.environ["SCP_CONNECT_TIMEOUT"] = "1"
+# A write not found after a lost answer is called not applied at once (the tests of the window set their own).
+os.environ["LATE_APPLY_WINDOW_SECONDS"] = "0"
 os.environ["DEBUG"] = "true"  # the development defaults: the simulator's demo keys
 os.environ["PASSWORD_LOGIN"] = "on"
 

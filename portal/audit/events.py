@@ -52,6 +52,10 @@ class AuditAction(str, Enum):  # noqa: UP042 (members carry more than their valu
     CLAIMED = (
         "interface_request.claimed", Outcome.SUCCESS, Category.REQUEST, _("The portal started carrying it out")
     )  # fmt: skip
+    WAITING = (
+        "interface_request.waiting", Outcome.PENDING, Category.REQUEST,
+        _("Waits for another change on the same server to settle"),
+    )  # fmt: skip
     RETRY_SCHEDULED = (
         "interface_request.retry_scheduled", Outcome.PENDING, Category.REQUEST,
         _("SCP could not be reached; the portal will try again"),

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from portal.audit.services import audit_scp_call
 from portal.scp.client import CallRecord, ScpClient
 
 from .config_access import scp_settings
+from .context import current
 
 
 def _audit_observer(record: CallRecord) -> None:
     audit_scp_call(record=record)
 
 
+def _correlation_id() -> str:
+    """The audit log's correlation id of what is calling, sent along so that SCP's log and ours meet."""
+    return current().correlation_id
+
+
 def scp_language() -> str:
     """SCP's Accept-Language for this call: Korean for a Korean reader (a page's user, or the requester whose
     request a worker carries out), otherwise the configured SCP_ACCEPT_LANGUAGE."""
-    from django.conf import settings
     from django.utils import translation
 
     if (translation.get_language() or "").startswith("ko"):
@@ -26,7 +33,7 @@ def scp_language() -> str:
 def scp_client(*, audited: bool = True, **overrides) -> ScpClient:
     """The configured client; `overrides` replace settings for one purpose (e.g. a probe's short timeouts)."""
     return ScpClient(
-        **{**scp_settings(), "accept_language": scp_language, **overrides},
+        **{**scp_settings(), "accept_language": scp_language, "correlation_id": _correlation_id, **overrides},
         observer=_audit_observer if audited else None,
     )
 

@@ -16,11 +16,11 @@ class InterfacesConfig(AppConfig):
         from .metrics import requests_by_state
         from .operations.attach import AttachOperation
         from .operations.detach import DetachOperation
-        from .services import execution
+        from .services import common
         from .tasks import follow_up_interface_request
 
         registry.register(AttachOperation())
         registry.register(DetachOperation())
         register_handlers()
         register_collector(requests_by_state)
-        execution.FOLLOW_UP_TASK = follow_up_interface_request
+        common.FOLLOW_UP_TASK = follow_up_interface_request

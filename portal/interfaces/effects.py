@@ -9,6 +9,8 @@ from portal.audit.models import Effect
 from portal.audit.outbox import register
 
 from . import notifications
+from .models import InterfaceRequest
+from .services import server_writes_resume
 from .tasks import execute_interface_request
 
 
@@ -22,6 +24,11 @@ def _start_execution(effect: Effect) -> None:
     execute_interface_request.enqueue(_request_id(effect))
 
 
+def _server_free(effect: Effect) -> None:
+    server_id = InterfaceRequest.objects.values_list("server_id", flat=True).get(pk=_request_id(effect))
+    server_writes_resume(server_id=server_id)
+
+
 def _notify_approvers(effect: Effect) -> None:
     notifications.notify_approvers(request_id=_request_id(effect), once_key=f"effect:{effect.pk}")
 
@@ -33,6 +40,7 @@ def _notify_requester(effect: Effect) -> None:
 
 def register_handlers() -> None:
     register("interfaces.start_execution", _start_execution)
+    register("interfaces.server_free", _server_free)
     # (named for the approvals app, where these mails began: the kinds are stored in the outbox's rows)
     register("approvals.notify_approvers", _notify_approvers)
     register("approvals.notify_requester", _notify_requester)

@@ -29,6 +29,8 @@ from .models import FINAL_STATUSES, FixedIpHold, InterfaceRequest, Status
 EffectSpec = tuple[str, dict[str, Any]]
 START_EXECUTION: EffectSpec = ("interfaces.start_execution", {})
 NOTIFY_APPROVERS: EffectSpec = ("approvals.notify_approvers", {})
+# The request's server may take its next write: the oldest request waiting for it starts (services.execution).
+SERVER_FREE: EffectSpec = ("interfaces.server_free", {})
 
 
 def tell_requester(about: str) -> tuple[str, dict[str, Any]]:
@@ -51,6 +53,7 @@ def _t(sources: set[str], target: str, action: AuditAction, outcome: str, *effec
 PENDING, APPROVED, EXECUTING, UNKNOWN = Status.PENDING_APPROVAL, Status.APPROVED, Status.EXECUTING, Status.UNKNOWN
 FAILED, A = Status.FAILED, AuditAction
 RESULT = tell_requester("result")
+FREE = SERVER_FREE
 
 TRANSITIONS: dict[str, Transition] = {
     # decisions
@@ -59,17 +62,18 @@ TRANSITIONS: dict[str, Transition] = {
     "approve": _t({PENDING}, APPROVED, A.APPROVED, Outcome.SUCCESS, START_EXECUTION, tell_requester("approved")),
     "reject": _t({PENDING}, Status.REJECTED, A.REJECTED, Outcome.SUCCESS, tell_requester("rejected")),
     "expire": _t({PENDING}, Status.EXPIRED, A.EXPIRED, Outcome.FAILURE, tell_requester("expired")),
-    "cancel": _t({PENDING, APPROVED}, Status.CANCELLED, A.CANCELLED, Outcome.SUCCESS),
-    # execution
+    "cancel": _t({PENDING, APPROVED}, Status.CANCELLED, A.CANCELLED, Outcome.SUCCESS, FREE),
+    # execution: one write in flight per server (an approved request waits while another's is open)
+    "wait": _t({APPROVED}, APPROVED, A.WAITING, Outcome.PENDING),
     "claim": _t({APPROVED}, EXECUTING, A.CLAIMED, Outcome.SUCCESS),
-    "defer": _t({EXECUTING}, APPROVED, A.RETRY_SCHEDULED, Outcome.PENDING, START_EXECUTION),  # due after a backoff
-    "fail": _t({EXECUTING}, FAILED, A.FAILED, Outcome.FAILURE, RESULT),
+    "defer": _t({EXECUTING}, APPROVED, A.RETRY_SCHEDULED, Outcome.PENDING, START_EXECUTION, FREE),  # after a backoff
+    "fail": _t({EXECUTING}, FAILED, A.FAILED, Outcome.FAILURE, RESULT, FREE),
     "lose_answer": _t({EXECUTING}, UNKNOWN, A.UNKNOWN, Outcome.UNKNOWN),
-    "succeed": _t({EXECUTING, UNKNOWN}, Status.SUCCEEDED, A.SUCCEEDED, Outcome.SUCCESS, RESULT),
-    "port_error": _t({EXECUTING, UNKNOWN}, FAILED, A.FAILED, Outcome.FAILURE, RESULT),
+    "succeed": _t({EXECUTING, UNKNOWN}, Status.SUCCEEDED, A.SUCCEEDED, Outcome.SUCCESS, RESULT, FREE),
+    "port_error": _t({EXECUTING, UNKNOWN}, FAILED, A.FAILED, Outcome.FAILURE, RESULT, FREE),
     # reconciliation
     "undecided": _t({EXECUTING, UNKNOWN}, UNKNOWN, A.RECONCILE_UNDECIDED, Outcome.UNKNOWN),
-    "not_applied": _t({EXECUTING, UNKNOWN}, FAILED, A.RECONCILED, Outcome.FAILURE, RESULT),
+    "not_applied": _t({EXECUTING, UNKNOWN}, FAILED, A.RECONCILED, Outcome.FAILURE, RESULT, FREE),
     # a write found not applied is watched for SCP applying it late (see services.requests_watch_late)
     "undecided_watched": _t({FAILED}, FAILED, A.RECONCILE_UNDECIDED, Outcome.UNKNOWN),
     "applied_late": _t({FAILED}, Status.SUCCEEDED, A.APPLIED_LATE, Outcome.SUCCESS, RESULT),

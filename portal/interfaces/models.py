@@ -122,6 +122,14 @@ class InterfaceRequest(models.Model):
     # work): the request is looked at again, with backoff, until watch_until.
     watch_until = models.DateTimeField(null=True, blank=True)
     watch_next_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A sent write not (yet) found on the server stays open until late_until (LATE_APPLY_WINDOW_SECONDS): SCP may
+    # still be carrying it out, and its server takes no other write meanwhile.
+    late_until = models.DateTimeField(null=True, blank=True)
+    # When SCP answered this attempt's write: from then on its outcome is a known port (or none), and the server
+    # may take its next write while this one settles.
+    answered_at = models.DateTimeField(null=True, blank=True)
+    # An approved request waiting for another write on its server to settle (one write in flight per server).
+    waits_for = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         verbose_name = _("interface request")
@@ -207,3 +215,19 @@ class FixedIpHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} on {self.subnet_id} for request {self.request_id}"
+
+
+class ServerSlot(models.Model):
+    """One row per server that the portal has written to: the lock its writes are started under.
+
+    A write may start only while no other write on its server has an open outcome (see services.execution); the
+    claim locks this row first, so of two workers starting writes on one server, the second sees the first. Every
+    interface that appears on a server then has one request that can have made it, and a lost answer is settled
+    by looking, not by guessing.
+    """
+
+    server_id = models.CharField(max_length=64, primary_key=True)
+    claimed_at = models.DateTimeField(null=True)  # the last claim (or wait) made under the lock
+
+    def __str__(self) -> str:
+        return self.server_id

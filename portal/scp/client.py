@@ -133,6 +133,7 @@ class ScpClient:
         virtualserver_version: str = "1.3",
         vpc_version: str = "1.2",
         accept_language: str | Callable[[], str] = "en-US",
+        correlation_id: Callable[[], str] | None = None,
         connect_timeout: float = 3.05,
         read_timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -150,6 +151,7 @@ class ScpClient:
         self._version = {"virtualserver": virtualserver_version, "vpc": vpc_version}
         self._auth = ScpAuth(access_key=access_key, secret_key=secret_key, clock=clock)
         self._accept_language = accept_language  # a callable: asked at each call (the reader's language)
+        self._correlation_id = correlation_id  # asked at each call: ties SCP's request to the audit log's events
         self._timeout = (connect_timeout, read_timeout)
         self._retry = retry or RetryPolicy()
         self.observer = observer
@@ -179,17 +181,17 @@ class ScpClient:
         clean_params = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         attempts = self._retry.attempts if method == "GET" else 1
         language = self._accept_language() if callable(self._accept_language) else self._accept_language
+        headers = {"Scp-Api-Version": self.api_version_header(service), "Accept-Language": language}
+        headers["Accept"] = "application/json"
+        if self._correlation_id is not None:
+            headers["X-Correlation-Id"] = self._correlation_id()[:64]
         for attempt in range(1, attempts + 1):
             request = requests.Request(
                 method,
                 self.url_for(service, path),
                 params=clean_params,
                 json=body,
-                headers={
-                    "Scp-Api-Version": self.api_version_header(service),
-                    "Accept-Language": language,
-                    "Accept": "application/json",
-                },
+                headers=headers,
                 auth=self._auth,
             )
             prepared = self._session.prepare_request(request)  # signs with a fresh timestamp

@@ -264,6 +264,8 @@ class Handler(BaseHTTPRequestHandler):
             "query": split.query,
             "version": self.headers.get("Scp-Api-Version"),
             "signature": self.headers.get("Scp-Signature"),  # for tests that prove it never leaks
+            "correlation_id": self.headers.get("X-Correlation-Id"),  # whose call this was (the truth tests' key)
+            "made": None,  # the port an attach made (at once, or when applied later)
             "body": None,
             "status": None,
             "fault": None,
@@ -303,6 +305,7 @@ class Handler(BaseHTTPRequestHandler):
                     result = sim.state.attach(
                         params["server_id"], body, with_default=with_default, conflict=fault.conflict
                     )
+                    sim.log_update(entry, made=result["port_id"])
                 else:
                     sim.state.detach(params["server_id"], params["port_id"], conflict=fault.conflict)
                     result = {}
@@ -338,6 +341,7 @@ class Handler(BaseHTTPRequestHandler):
                 if name == "attach":
                     result = sim.state.attach(params["server_id"], body, with_default=with_default)
                     outcome = f"applied late: {result['port_id']}"
+                    sim.log_update(entry, made=result["port_id"])
                 else:
                     sim.state.detach(params["server_id"], params["port_id"])
                     outcome = "applied late"

@@ -1,8 +1,10 @@
 """Detach under the same lifecycle as attach: validation, policies, write-ahead, one DELETE, polling, faults."""
 
+import datetime as dt
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from portal.approvals.models import ApprovalPolicy, PolicyOutcome
 from portal.audit.models import AuditEvent
@@ -147,11 +149,17 @@ def test_the_interface_gone_before_execution_fails_without_sending(sim, world, r
     assert deletes(sim) == []
 
 
-def test_reconciling_a_detach_that_was_never_sent_says_not_applied(sim, world, requester, attached):
+def test_a_detach_claimed_by_a_worker_that_died_before_sending_is_run_again(sim, world, requester, attached):
     request = submit_detach(requester, world, attached)
-    InterfaceRequest.objects.filter(pk=request.pk).update(status=Status.UNKNOWN)
+    long_ago = timezone.now() - dt.timedelta(hours=1)  # claimed, then its worker died before the write-ahead
+    InterfaceRequest.objects.filter(pk=request.pk).update(status=Status.EXECUTING, claimed_at=long_ago)
+    sim.clear_log()
     request = services.interface_request_reconcile(request_id=request.pk)
-    assert request.status == Status.FAILED and deletes(sim) == []
+    assert request.status == Status.APPROVED and request.next_attempt_at is not None
+    assert "stopped before sending anything" in request.status_reason and deletes(sim) == []
+    InterfaceRequest.objects.filter(pk=request.pk).update(next_attempt_at=timezone.now())  # its retry is due
+    request = services.interface_request_execute(request_id=request.pk)
+    assert request.status == Status.SUCCEEDED and len(deletes(sim)) == 1
 
 
 def test_a_detach_on_a_locked_server_is_refused_in_korean_words_for_detaching(sim, world, requester, attached):

@@ -48,7 +48,7 @@ class ServerProbe(Operation):
         server = client.get_server(request.server_id)
         return types.SimpleNamespace(server=server, interfaces=client.list_server_interfaces(request.server_id))
 
-    def send(self, *, client, request, plan):
+    def send(self, *, client, request, plan, answered):
         server = client.get_server(request.server_id)
         return Settlement("succeed", payload={"probe": server.state}, fields={"result": {"state": server.state}})
 

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from portal.interfaces.models import InterfaceRequest, Status
 from portal.run import worker_command
@@ -124,8 +125,9 @@ def test_a_worker_killed_mid_task_leaves_nothing_running_forever(sim, world, req
     if request.status == Status.EXECUTING:  # killed after the claim: reconciliation settles it past its lease
         InterfaceRequest.objects.filter(pk=request.pk).update(claimed_at=request.claimed_at - dt.timedelta(days=1))
         services.requests_reconcile_due()
-    elif request.status == Status.APPROVED:  # killed before the claim: the lost task is started again
-        services.requests_resume_due(now=request.updated_at + dt.timedelta(days=1))
+        request.refresh_from_db()  # (killed before its write-ahead: nothing was sent, and it is run again)
+    if request.status == Status.APPROVED:  # killed before the claim or the send: the lost task is started again
+        services.requests_resume_due(now=timezone.now() + dt.timedelta(days=1))
     request.refresh_from_db()
     assert request.status in (Status.SUCCEEDED, Status.FAILED), (request.status, request.status_reason)
     assert len(sim.attach_posts()) <= 1

@@ -183,7 +183,7 @@ class AttachOperation(Operation):
             held=lambda subnet, address: hold_problem(subnet_id=subnet, address=address, exclude_pk=request.pk),
         )
 
-    def send(self, *, client, request: InterfaceRequest, plan: AttachPlan) -> Settlement | None:
+    def send(self, *, client, request: InterfaceRequest, plan: AttachPlan, answered) -> Settlement | None:
         interface = client.attach_interface(request.server_id, AttachParameters.of_request(request).body())
         # Claimed at once, so that reconciling another request never takes this port for its own; SCP's first
         # answer is kept until the port settles.
@@ -191,6 +191,7 @@ class AttachOperation(Operation):
             result_port_id=interface.port_id, result=interface.model_dump(mode="json", exclude_none=True)
         )
         request.result_port_id = interface.port_id
+        answered()
         if interface.port_state not in SETTLED:
             interface = _poll_while_idle(client, request, interface)
         if interface.port_state in SETTLED:
@@ -229,15 +230,12 @@ class AttachOperation(Operation):
         return settled(wait_until_settled(client, request, interface), via="response")
 
     def reconcile(self, *, client, request: InterfaceRequest, interfaces) -> Settlement | Undecided | None:
-        if request.ports_before is None and request.mode == Mode.SUBNET:
-            verdict = None  # the call was never made: the claim died before its write-ahead
-        else:
-            verdict = decide_ownership(request, interfaces)
-            if verdict is None:
-                return None  # settled meanwhile
-            if verdict.undecided:
-                return Undecided(verdict.undecided)
-        if verdict is not None and verdict.interface is not None:
+        verdict = decide_ownership(request, interfaces)  # (the services run again a request that sent nothing)
+        if verdict is None:
+            return None  # settled meanwhile
+        if verdict.undecided:
+            return Undecided(verdict.undecided)
+        if verdict.interface is not None:
             found = verdict.interface
             record_event(
                 action=AuditAction.RECONCILED,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -95,9 +96,13 @@ class Operation:
         """What the write-ahead event keeps beside the exact call."""
         return {}
 
-    def send(self, *, client: ScpClient, request: InterfaceRequest, plan) -> Settlement | None:
+    def send(
+        self, *, client: ScpClient, request: InterfaceRequest, plan, answered: Callable[[], None]
+    ) -> Settlement | None:
         """Make the write once. A settlement when it has settled already, None when it must be looked at later.
-        SCP's exceptions propagate: the services decide (retry when nothing was sent, reconcile a lost answer)."""
+        Call `answered()` the moment SCP has answered (what the write made is known): the server may take its
+        next write while this one settles. SCP's exceptions propagate: the services decide (retry when nothing
+        was sent, reconcile a lost answer)."""
         raise NotImplementedError
 
     def refusal_reason(self, request: InterfaceRequest, error: ScpHttpError) -> str:

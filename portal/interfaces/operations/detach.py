@@ -83,8 +83,9 @@ class DetachOperation(Operation):
     def intent_payload(self, plan: DetachPlan) -> dict[str, Any]:
         return {"interface": plan.interface.model_dump(mode="json", exclude_none=True)}
 
-    def send(self, *, client, request: InterfaceRequest, plan: DetachPlan) -> Settlement | None:
+    def send(self, *, client, request: InterfaceRequest, plan: DetachPlan, answered) -> Settlement | None:
         client.detach_interface(request.server_id, request.port_id)
+        answered()
         return None  # the interface leaves over a while: looked at until it is gone
 
     def refusal_reason(self, request: InterfaceRequest, error: ScpHttpError) -> str:
@@ -104,8 +105,7 @@ class DetachOperation(Operation):
     def reconcile(self, *, client, request: InterfaceRequest, interfaces) -> Settlement | Undecided | None:
         """Still listed (and not DELETING) → not applied; gone or DELETING → done. Never DELETEd again."""
         listed = next((i for i in interfaces if i.port_id == request.port_id), None)
-        never_sent = request.ports_before is None
-        if never_sent or (listed is not None and (listed.port_state or "").upper() != "DELETING"):
+        if listed is not None and (listed.port_state or "").upper() != "DELETING":
             reason = _("Not applied: the interface is still attached, so nothing was detached. You can submit again.")
             return not_applied(request, reason, found=True)
         record_event(

@@ -1,8 +1,10 @@
 """Which interface an attach made, when its answer was lost: provable ownership among the server's requests.
 
 An attach by subnet is not idempotent and SCP does not say which POST made which port, so a lost answer is
-settled by reading the server: an interface this request could have made, that no rival could also have made,
-is this request's.
+settled by reading the server. The portal makes one write at a time on a server (services.execution), so the
+interfaces that appeared since a request's snapshot were made by it, by no one (a write from outside the portal:
+drift), or by a write SCP carried out after its late-apply window (the rare late write, watched for a day).
+An interface is a request's when that request is the only one that can have made it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ class Verdict:
 
 
 def _could_have_made(request: InterfaceRequest, interface: schemas.InterfaceResponse) -> bool:
-    """Whether this request's POST could have produced `interface` (it did not exist before the POST)."""
+    """Whether this request's POST could have produced `interface` (it did not exist before the POST, and SCP
+    did not answer with another port: one POST makes one interface)."""
+    if request.result_port_id and request.result_port_id != interface.port_id:
+        return False
     if request.mode == Mode.PORT:
         return interface.port_id == request.port_id
     return (
@@ -47,18 +52,31 @@ def _is_open(request: InterfaceRequest) -> bool:
     return request.status in UNSETTLED
 
 
+def _origins(
+    interface: schemas.InterfaceResponse, request: InterfaceRequest, rivals: list[InterfaceRequest]
+) -> list[InterfaceRequest]:
+    """The requests that can have made `interface`: those that named it if any did; else those that could have,
+    among the open ones only when `request` is open (a watched request never holds an open one back)."""
+    everyone = [request, *rivals]
+    namers = [r for r in everyone if _names(r, interface) and _could_have_made(r, interface)]
+    if namers:
+        return namers
+    if _is_open(request):
+        everyone = [request, *(r for r in rivals if _is_open(r))]
+    return [r for r in everyone if _could_have_made(r, interface)]
+
+
 def ownership(
     request: InterfaceRequest, interfaces: list[schemas.InterfaceResponse], *, rivals: list[InterfaceRequest]
 ) -> Verdict:
     """Which of the server's interfaces this request can prove is its own.
 
-    Another request's settled port is never a candidate. An interface that some request named (its port, or its
-    fixed IPs) can only be a request's that named it; one with an address SCP chose can be any request's that
-    asked for an automatic address. A candidate that a rival (another request on the same server whose POST may
-    have gone out and whose outcome is open, or is watched for a late apply) could also have made proves nothing,
-    unless every contender is lost alike, asked for the same thing, and there is one candidate per contender:
-    then every POST was applied, and the ports are shared out in a fixed order. A watched request never contests
-    an automatic address with an open one: the open one settles first.
+    Another request's settled port is never a candidate. A candidate is this request's when no rival can have
+    made it too: one that named it (its port, or its fixed IPs) can only be a namer's; one with an address SCP
+    chose, any request's that asked for an automatic address on its subnet. An open request (executing or
+    unknown) contends only with open rivals, of which one write at a time per server leaves none: a watched
+    request's window is over, so it never holds an open one back. A watched request waits for open rivals to
+    settle first, and one contested by another watched request stays unsettled, its interface shown as drift.
     """
     claimed = set(
         InterfaceRequest.objects.filter(server_id=request.server_id)
@@ -66,46 +84,23 @@ def ownership(
         .exclude(result_port_id="")
         .values_list("result_port_id", flat=True)
     )
-
-    def contenders_for(interface) -> list[InterfaceRequest] | None:
-        """The rivals that could have made `interface` with this request; None: it cannot be this request's."""
-        if interface.port_id in claimed or not _could_have_made(request, interface):
-            return None
-        namers = [r for r in rivals if _names(r, interface)]
-        if _names(request, interface):
-            return namers
-        if namers:
-            return None
-        return [r for r in rivals if _could_have_made(r, interface) and (_is_open(r) or not _is_open(request))]
-
-    contested = {i.port_id: c for i in interfaces if (c := contenders_for(i)) is not None}
-    candidates = [i for i in interfaces if i.port_id in contested]
+    origins = {i.port_id: _origins(i, request, rivals) for i in interfaces if i.port_id not in claimed}
+    candidates = [i for i in interfaces if request in origins.get(i.port_id, [])]
     if not candidates:
         return Verdict()
-    sole = [i for i in candidates if not contested[i.port_id]]
-    if len(sole) == 1:
-        return Verdict(sole[0])
-    if sole:
-        undecided = _("%(n)d new interfaces could each be this request's; an operator must tell.") % {"n": len(sole)}
+    mine = [i for i in candidates if origins[i.port_id] == [request]]
+    if len(mine) == 1:
+        return Verdict(mine[0])
+    if mine:
+        undecided = _("%(n)d new interfaces could each be this request's; an operator must tell.") % {"n": len(mine)}
         return Verdict(undecided=undecided)
-    contenders = sorted({request, *(r for rs in contested.values() for r in rs)}, key=lambda r: r.pk)
-    pool = sorted(
-        (i for i in interfaces if i.port_id not in claimed and any(_could_have_made(r, i) for r in contenders)),
-        key=lambda i: i.port_id,
-    )
-    interchangeable = (
-        all(r.status == Status.UNKNOWN and _could_have_made(r, i) for r in contenders for i in pool)
-        and len({(r.mode, r.subnet_id, r.port_id, tuple(r.fixed_ips)) for r in contenders}) == 1
-    )
-    if interchangeable and len(pool) == len(contenders):
-        return Verdict(pool[contenders.index(request)])
-    others = ", ".join(str(r.pk) for r in contenders if r.pk != request.pk)
+    others = sorted({r.pk for i in candidates for r in origins[i.port_id] if r.pk != request.pk})
     return Verdict(
         undecided=_(
             "An interface that this request may have made could also come from request(s) %(others)s, whose outcome "
             "is still open; the portal decides once they have settled."
         )
-        % {"others": others}
+        % {"others": ", ".join(map(str, others))}
     )
 
 

@@ -3,13 +3,14 @@ writes the model. Services never import tasks: what follows a change is an outbo
 
 from ..access import deny
 from .cancel import interface_request_cancel
+from .common import MAX_ATTEMPTS
 from .decisions import may_decide, request_decide, requests_expire_due
 from .execution import (
-    MAX_ATTEMPTS,
     enqueue_execution,
     interface_request_execute,
     interface_request_follow_up,
     requests_resume_due,
+    server_writes_resume,
 )
 from .reconciliation import WATCHED, interface_request_reconcile, requests_reconcile_due, requests_watch_late
 from .submission import (
@@ -48,4 +49,5 @@ __all__ = [
     "requests_reconcile_due",
     "requests_resume_due",
     "requests_watch_late",
+    "server_writes_resume",
 ]

@@ -8,7 +8,6 @@ looks that never hold a worker.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -24,20 +23,10 @@ from portal.scp.errors import ScpHttpError, ScpNotSent, ScpOutcomeUnknown, ScpRe
 
 from ..errors import AttachRejected, ScpUnavailable
 from ..lifecycle import START_EXECUTION, transition
-from ..models import InterfaceRequest, Status
-from .common import _now, scp_calls_for, settle
+from ..models import InterfaceRequest, ServerSlot, Status
+from .common import _now, defer, fail, follow_up_later, scp_calls_for, settle
 from .reconciliation import interface_request_reconcile
 from .submission import request_preview
-
-# An approved request that cannot reach SCP before sending anything waits and tries again: 30 s, 1, 2, 4, 8,
-# then every 15 minutes, for about an hour and a half in all, before it fails with the reason.
-RETRY_BASE_SECONDS = 30
-RETRY_CAP_SECONDS = 900
-MAX_ATTEMPTS = 9
-FOLLOW_UP_FIRST_SECONDS = 0.25
-# The task that looks once more (interfaces.tasks.follow_up_interface_request), set by the app at start-up:
-# services never import tasks.
-FOLLOW_UP_TASK: Any = None
 
 
 def enqueue_execution(*, request_id: int) -> None:
@@ -47,8 +36,9 @@ def enqueue_execution(*, request_id: int) -> None:
 
 
 def requests_resume_due(*, now: dt.datetime | None = None) -> int:
-    """Start every approved request whose backoff is over, or whose task was lost (approved longer than the
-    execution lease ago and never claimed: its worker died). The claim makes a second start harmless."""
+    """Start every approved request whose backoff (or wait for its server) is over, or whose task was lost
+    (approved longer than the execution lease ago and never claimed: its worker died). The claim makes a second
+    start harmless."""
     now = now or _now()
     lost = now - dt.timedelta(seconds=settings.CONFIG.execution_lease_seconds)
     due = InterfaceRequest.objects.filter(status=Status.APPROVED).filter(
@@ -62,34 +52,85 @@ def requests_resume_due(*, now: dt.datetime | None = None) -> int:
     return len(ids)
 
 
-def _fail(request: InterfaceRequest, *, reason: str, payload: dict[str, Any]) -> InterfaceRequest:
-    """End an executing request as failed, with the reason the requester will read."""
-    transition(request, "fail", reason=reason, payload=payload)
-    return request
-
-
-def _defer(request: InterfaceRequest, *, reason: str, payload: dict[str, Any]) -> InterfaceRequest:
-    """SCP could not be reached and nothing was sent: back to approved, tried again after a backoff."""
-    attempts = request.attempts + 1
-    if attempts >= MAX_ATTEMPTS:
-        reason = _("%(reason)s The portal tried %(n)d times over about an hour and a half; nothing was sent.") % {
-            "reason": reason,
-            "n": attempts,
-        }
-        return _fail(request, reason=reason + " " + _("You can submit again."), payload=payload)
-    delay = min(RETRY_BASE_SECONDS * 2 ** (attempts - 1), RETRY_CAP_SECONDS)
-    next_at = _now() + dt.timedelta(seconds=delay)
-    transition(
-        request,
-        "defer",
-        reason=_("%(reason)s Nothing was sent; the portal tries again at %(time)s UTC (attempt %(n)d).")
-        % {"reason": reason, "time": f"{next_at:%H:%M:%S}", "n": attempts + 1},
-        payload={**payload, "attempt": attempts, "retry_in_seconds": delay},
-        attempts=attempts,
-        next_attempt_at=next_at,
-        effects_due_at=next_at,
+def server_writes_resume(*, server_id: str) -> int | None:
+    """A write on `server_id` has settled (or a waiting one went): start the oldest request waiting for the
+    server. Its claim decides whether it may go; returns its id, None when nobody waits."""
+    waiting = (
+        InterfaceRequest.objects.filter(server_id=server_id, status=Status.APPROVED, waits_for__isnull=False)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
     )
-    return request
+    if waiting is None:
+        return None
+    with transaction.atomic():
+        InterfaceRequest.objects.filter(pk=waiting, status=Status.APPROVED).update(next_attempt_at=_now())
+        enqueue_execution(request_id=waiting)
+    return waiting
+
+
+def _answered(request: InterfaceRequest) -> None:
+    """SCP answered the write: what it made is known, so the server may take its next write (the oldest waiting
+    one starts) while this one settles."""
+    if InterfaceRequest.objects.filter(pk=request.pk, answered_at__isnull=True).update(answered_at=_now()):
+        server_writes_resume(server_id=request.server_id)
+
+
+def _blocker(request: InterfaceRequest) -> InterfaceRequest | None:
+    """What this request must wait for: another write on its server whose outcome is open (claimed and not yet
+    answered, or unknown), else an older request already waiting there (first come, first served); None: it may
+    go."""
+    others = InterfaceRequest.objects.filter(server_id=request.server_id).exclude(pk=request.pk).order_by("pk")
+    open_ = models.Q(status=Status.UNKNOWN) | models.Q(status=Status.EXECUTING, answered_at__isnull=True)
+    return (
+        others.filter(open_).first()
+        or others.filter(status=Status.APPROVED, waits_for__isnull=False, pk__lt=request.pk).first()
+    )
+
+
+def _claim(request: InterfaceRequest, now: dt.datetime) -> bool:
+    """Claim the request if it is due and its server has no write in flight; otherwise, if it is due, it waits
+    (its page says for which request), and starts again when that one settles."""
+    due = models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
+    if not InterfaceRequest.objects.filter(due, pk=request.pk, status=Status.APPROVED).exists():
+        # Someone else claimed it, it was cancelled, or it is waiting out a backoff (its own deferred start, or
+        # the scheduler's sweep, runs it then): nothing to do now.
+        return False
+    ServerSlot.objects.get_or_create(server_id=request.server_id)
+    with transaction.atomic():
+        # The server's row, locked until this transaction ends: of two claims on one server, one sees the other.
+        ServerSlot.objects.filter(pk=request.server_id).update(claimed_at=now)
+        blocker = _blocker(request)
+        if blocker is None:
+            claimed = transition(
+                request, "claim", where=due, claimed_at=now, next_attempt_at=None, waits_for=None, answered_at=None
+            )
+            if claimed:  # whoever waits on the server now waits for this one
+                for waiting in InterfaceRequest.objects.filter(
+                    server_id=request.server_id, status=Status.APPROVED, waits_for__isnull=False
+                ):
+                    with in_language_of(waiting.requester_id):
+                        InterfaceRequest.objects.filter(pk=waiting.pk).update(
+                            waits_for=request, status_reason=_waiting_reason(request)
+                        )
+            return claimed
+        recheck = now + dt.timedelta(seconds=settings.CONFIG.execution_lease_seconds)  # should a start be lost
+        if request.waits_for_id == blocker.pk:
+            InterfaceRequest.objects.filter(pk=request.pk, status=Status.APPROVED).update(next_attempt_at=recheck)
+            return False
+        payload = {"waits_for": blocker.pk}
+        transition(
+            request, "wait", where=due, reason=_waiting_reason(blocker), payload=payload,
+            waits_for=blocker, next_attempt_at=recheck,
+        )  # fmt: skip
+        return False
+
+
+def _waiting_reason(blocker: InterfaceRequest) -> str:
+    return _(
+        "Waits for request %(n)d to settle on this server: the portal makes one change at a time on a server, so "
+        "that the outcome of each is known. It starts by itself."
+    ) % {"n": blocker.pk}
 
 
 def interface_request_execute(*, request_id: int, client: ScpClient | None = None) -> InterfaceRequest | None:
@@ -102,16 +143,13 @@ def interface_request_execute(*, request_id: int, client: ScpClient | None = Non
 
 
 def _execute(request: InterfaceRequest, client: ScpClient | None) -> InterfaceRequest:
-    now = _now()
-    due = models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
-    if not transition(request, "claim", where=due, claimed_at=now, next_attempt_at=None):
-        # Someone else claimed it, it was cancelled, or it is waiting out a backoff (its own deferred start, or
-        # the scheduler's sweep, runs it then): nothing to do now.
+    if not _claim(request, _now()):
+        request.refresh_from_db()
         return request
     refusal = version_refusal()
     if refusal is not None:
         reason = _("Not sent: %(why)s You can submit again once it is.") % {"why": refusal}
-        return _fail(request, reason=reason, payload={"stage": "api_version", "sent": False})
+        return fail(request, reason=reason, payload={"stage": "api_version", "sent": False})
     client = client or scp_client()
     with scp_calls_for(request):
         return _send(request, client)
@@ -123,27 +161,30 @@ def _send(request: InterfaceRequest, client: ScpClient) -> InterfaceRequest:
         plan = operation.revalidate(client=client, request=request)
     except AttachRejected as exc:
         reason = _("No longer possible: %(why)s") % {"why": exc.summary}
-        return _fail(request, reason=reason, payload={"stage": "revalidation", "sent": False})
+        return fail(request, reason=reason, payload={"stage": "revalidation", "sent": False})
     except ScpUnavailable as exc:
-        return _defer(request, reason=str(exc), payload={"stage": "revalidation", "sent": False})
+        return defer(request, reason=str(exc), payload={"stage": "revalidation", "sent": False})
     ports_before = sorted(i.port_id for i in plan.interfaces or [])
-    InterfaceRequest.objects.filter(pk=request.pk).update(ports_before=ports_before)
+    # Write-ahead: committed before the call, so a crash after it leaves evidence, never silence. The snapshot
+    # commits with it: a request without one sent nothing, and is run again (see reconciliation).
+    with transaction.atomic():
+        InterfaceRequest.objects.filter(pk=request.pk).update(ports_before=ports_before)
+        record_event(
+            action=operation.intent_action,
+            payload={
+                **request_preview(request=request, client=client),
+                "ports_before": ports_before,
+                **operation.intent_payload(plan),
+            },
+            interface_request_id=request.pk,
+            target=request.server_id,
+        )
     request.ports_before = ports_before
-    # Write-ahead: committed before the call, so a crash after it leaves evidence, never silence.
-    record_event(
-        action=operation.intent_action,
-        payload={
-            **request_preview(request=request, client=client),
-            "ports_before": ports_before,
-            **operation.intent_payload(plan),
-        },
-        interface_request_id=request.pk,
-        target=request.server_id,
-    )
     try:
-        settlement = operation.send(client=client, request=request, plan=plan)
+        settlement = operation.send(client=client, request=request, plan=plan, answered=lambda: _answered(request))
+        _answered(request)  # (once only: an operation that said so already changes nothing here)
     except ScpNotSent:
-        return _defer(request, reason=_("SCP could not be reached."), payload={"stage": operation.name, "sent": False})
+        return defer(request, reason=_("SCP could not be reached."), payload={"stage": operation.name, "sent": False})
     except (ScpOutcomeUnknown, ScpResponseInvalid, ScpServerError) as exc:
         reason = _("SCP's answer was lost or unusable (%(error)s); checking the server.") % {
             "error": type(exc).__name__
@@ -152,31 +193,21 @@ def _send(request: InterfaceRequest, client: ScpClient) -> InterfaceRequest:
         return interface_request_reconcile(request_id=request.pk, client=client)
     except ScpHttpError as exc:
         payload = {"status": exc.status, "code": exc.code, "detail": exc.detail}
-        return _fail(request, reason=operation.refusal_reason(request, exc), payload=payload)
-    if settlement is None and _follow_up_later(request.pk):
+        return fail(request, reason=operation.refusal_reason(request, exc), payload=payload)
+    if settlement is None and follow_up_later(request.pk):
         return request  # a follow-up looks later; this worker is free for the next request
     settle(request, settlement or operation.wait(client=client, request=request))
     return request
 
 
-def _follow_up_later(request_id: int, attempt: int = 1) -> bool:
-    """Schedule the next look at an executing request, with backoff capped at SCP_POLL_INTERVAL. A look lost with
-    its worker costs nothing: reconciliation settles a request executing past its lease. False when the task
-    backend cannot run anything later (the tests' immediate one): the caller waits in place."""
-    from django.tasks import default_task_backend
-
-    if not default_task_backend.supports_defer or FOLLOW_UP_TASK is None:
-        return False
-    delay = min(FOLLOW_UP_FIRST_SECONDS * 2 ** (attempt - 1), settings.CONFIG.scp_poll_interval)
-    FOLLOW_UP_TASK.using(run_after=_now() + dt.timedelta(seconds=delay)).enqueue(request_id, attempt)
-    return True
-
-
 def interface_request_follow_up(*, request_id: int, attempt: int, client: ScpClient | None = None):
-    """Look once at an executing request: settle it when its operation says it has settled, or when the settle
-    time is over; otherwise look again later. Safe to run twice: settling is a conditional transition, and a
-    request that has moved on is left alone."""
+    """Look once at a request in flight: settle an executing one when its operation says it has settled, or when
+    the settle time is over; reconcile an unknown one (a write not found yet, inside its late-apply window);
+    otherwise look again later. Safe to run twice: settling is a conditional transition, and a request that has
+    moved on is left alone."""
     request = InterfaceRequest.objects.filter(pk=request_id).first()
+    if request is not None and request.status == Status.UNKNOWN:
+        return interface_request_reconcile(request_id=request_id, client=client)
     if request is None or request.status != Status.EXECUTING or request.ports_before is None:
         return request
     with in_language_of(request.requester_id), scp_calls_for(request):
@@ -187,5 +218,5 @@ def interface_request_follow_up(*, request_id: int, attempt: int, client: ScpCli
         if settlement is not None:
             settle(request, settlement)
             return request
-    _follow_up_later(request.pk, attempt + 1)
+    follow_up_later(request.pk, attempt + 1)
     return request

@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext as _
 
 from portal.core.scp import scp_client
 from portal.identity.services import in_language_of
@@ -21,7 +22,7 @@ from ..errors import InvalidState
 from ..lifecycle import transition
 from ..models import InterfaceRequest, Status
 from ..operations.base import LATE_LOOK_CAP_SECONDS, LATE_LOOK_FIRST_SECONDS, Settlement, Undecided
-from .common import _now, scp_calls_for, settle
+from .common import _now, defer, follow_up_later, scp_calls_for, settle
 
 WATCHED = models.Q(status=Status.FAILED, watch_until__isnull=False)
 
@@ -38,6 +39,10 @@ def _reconcile(request: InterfaceRequest, client: ScpClient | None) -> Interface
     stuck = request.status == Status.EXECUTING and request.claimed_at and request.claimed_at < lease_over
     if request.status != Status.UNKNOWN and not stuck:
         raise InvalidState(f"Request {request.pk} is {request.get_status_display()}; there is nothing to reconcile.")
+    if request.ports_before is None:  # its worker stopped after the claim, before the write-ahead: nothing was sent
+        reason = _("The worker carrying it out stopped before sending anything.")
+        defer(request, reason=reason, payload={"stage": "claimed", "sent": False})
+        return request
     client = client or scp_client()
     with scp_calls_for(request):
         try:
@@ -47,6 +52,8 @@ def _reconcile(request: InterfaceRequest, client: ScpClient | None) -> Interface
         except ScpError:
             return request  # still unknown; the periodic reconciliation will try again
         verdict = request.operation.reconcile(client=client, request=request, interfaces=interfaces)
+    if isinstance(verdict, Settlement) and verdict.event == "not_applied":
+        verdict = _not_yet(request) or verdict
     if isinstance(verdict, Undecided):
         if request.status_reason != verdict.reason:  # a note when what blocks the decision changes
             transition(request, "undecided", reason=verdict.reason)
@@ -56,12 +63,35 @@ def _reconcile(request: InterfaceRequest, client: ScpClient | None) -> Interface
     return request
 
 
+def _not_yet(request: InterfaceRequest) -> Undecided | None:
+    """A sent write not on the server (yet) stays open for LATE_APPLY_WINDOW_SECONDS from when that was first
+    seen, looked at again meanwhile: SCP carries out a write its gateway gave up on within seconds. None once the
+    window is over (or there is none): then it is not applied, and watched for the rare later write."""
+    window = settings.CONFIG.late_apply_window_seconds
+    if not window:
+        return None
+    now = _now()
+    if request.late_until is None:
+        request.late_until = now + dt.timedelta(seconds=window)
+        InterfaceRequest.objects.filter(pk=request.pk).update(late_until=request.late_until)
+    if now >= request.late_until:
+        return None
+    follow_up_later(request.pk, seconds=settings.CONFIG.scp_poll_interval, not_after=request.late_until)
+    return Undecided(
+        _(
+            "Not on the server yet: SCP may still be carrying it out. The portal looks again until %(time)s UTC, "
+            "and no other change starts on this server meanwhile."
+        )
+        % {"time": f"{request.late_until:%H:%M:%S}"}
+    )
+
+
 def requests_reconcile_due(*, client: ScpClient | None = None) -> int:
     """Settle every request whose outcome is unknown, or that has been executing past its lease."""
     lease_over = _now() - dt.timedelta(seconds=settings.CONFIG.execution_lease_seconds)
-    due = InterfaceRequest.objects.filter(status=Status.UNKNOWN) | InterfaceRequest.objects.filter(
-        status=Status.EXECUTING, claimed_at__lt=lease_over
-    )
+    # (one inside its late-apply window is looked at by its own follow-ups; this sweep takes it after the window)
+    unknown = InterfaceRequest.objects.filter(status=Status.UNKNOWN).exclude(late_until__gt=_now())
+    due = unknown | InterfaceRequest.objects.filter(status=Status.EXECUTING, claimed_at__lt=lease_over)
     settled = 0
     for request in due:
         with contextlib.suppress(InvalidState):  # settled meanwhile by someone else

@@ -48,6 +48,8 @@ class PortalConfig(BaseSettings):
     scp_accept_language: Literal["en-US", "ko-KR"] = "en-US"
     scp_connect_timeout: float = Field(3.05, gt=0, le=60)
     scp_read_timeout: float = Field(30.0, gt=0, le=300)
+    # A page that reads SCP waits at most this long for an answer (the worker keeps scp_read_timeout).
+    scp_page_read_timeout: float = Field(5.0, gt=0, le=60)
     scp_poll_interval: float = Field(1.0, gt=0, le=60)
     scp_settle_timeout: float = Field(120.0, gt=0, le=3600)
 

@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.identity.middleware.PreferencesMiddleware",  # the signed-in user's language and time zone
     "portal.identity.middleware.SessionLifetimeMiddleware",
+    "portal.core.middleware.BodySizeMiddleware",  # before any view or CSRF check reads an oversized body
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.core.middleware.RequestContextMiddleware",

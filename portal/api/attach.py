@@ -124,16 +124,16 @@ def attach_submit(
 def _idempotent(request, response, key: uuid.UUID, *, same, create):
     """One request per key and user: 201 and the new request, 200 and the same one again, 409 for a key reused
     with other parameters."""
-    existing = selectors.request_by_idempotency_key(user=request.user, key=key)
-    if existing is not None and not same(existing):
+    # (a twin raced in with the same key comes back from create() as the request it recorded)
+    created = selectors.request_by_idempotency_key(user=request.user, key=key) or create()
+    if not created.submitted_now and not same(created):
         raise HttpError(
             409,
-            f"This Idempotency-Key was used for request {existing.pk}, with other parameters; "
+            f"This Idempotency-Key was used for request {created.pk}, with other parameters; "
             "use a new key for a new request.",
         )
-    created = existing or create()
     response["Location"] = f"/api/v1/attach-requests/{created.pk}"
-    return Answer(200 if existing is not None else 201, presenters.request_out(created, request))
+    return Answer(201 if created.submitted_now else 200, presenters.request_out(created, request))
 
 
 def _justified(request, server_id: str, text: str) -> str:
@@ -231,8 +231,9 @@ def request_detail(request, response: HttpResponse, request_id: int):
 
 @router.post("/attach-requests/{request_id}/cancel", response={200: RequestOut, 409: Problem}, summary="Cancel")
 def request_cancel(request, request_id: int):
-    """Withdraw your request while it is pending, or approved but not yet started. Scope: `request`."""
-    require_scope(request, Scope.REQUEST)
+    """Withdraw your request while it is pending, or approved but not yet started. Scope: `request` (the
+    token's: your own request stays yours to withdraw after you leave its team)."""
+    require_scope(request, Scope.REQUEST, role_needed=False)
     interface_request = interface_request_for(user=request.user, pk=request_id, purpose=Purpose.CANCEL)
     try:
         services.interface_request_cancel(request=interface_request, user=request.user)

@@ -37,9 +37,10 @@ class BrowserSession(SessionAuth):
         return None
 
 
-def require_scope(request, scope: Scope) -> None:
-    """Refuse (403, audited) unless the caller holds `scope` now: token scopes ∩ the user's roles."""
-    allowed = set(scopes_allowed(request.user))
+def require_scope(request, scope: Scope, *, role_needed: bool = True) -> None:
+    """Refuse (403, audited) unless the caller holds `scope` now: token scopes ∩ the user's roles. With
+    `role_needed` False the token's scope is enough (a requester withdrawing their own request needs no team)."""
+    allowed = set(scopes_allowed(request.user)) if role_needed else {scope.value}
     token = getattr(request, "api_token", None)
     if token is not None and scope not in token.scopes:
         raise deny(

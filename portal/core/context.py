@@ -19,6 +19,7 @@ class RequestContext:
     source_ip: str | None = None
     user_agent: str = ""
     api_token: str = ""  # the public prefix of the personal access token the call came with, if any
+    page: bool = False  # someone waits for the answer (an HTTP request): SCP reads get the page's short budget
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("portal_request_context", default=None)

@@ -4,6 +4,7 @@ import logging
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
@@ -50,6 +51,7 @@ class RequestContextMiddleware:
             actor_name=user.get_username() if authenticated else "",
             source_ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
+            page=True,
         )
         request.correlation_id = context.correlation_id
         with bound(context):
@@ -147,8 +149,6 @@ class RejectControlCharactersMiddleware:
         where = self._where(request)
         if where is None:
             return self.get_response(request)
-        from django.shortcuts import render
-
         record_event(
             action=AuditAction.HTTP_REJECTED,
             outcome=Outcome.DENIED,
@@ -160,8 +160,6 @@ class RejectControlCharactersMiddleware:
             },
             actor=request.user if getattr(request, "user", None) and request.user.is_authenticated else None,
         )
-        from django.utils.translation import gettext as _
-
         message = _(
             "The address contains a character the portal does not accept (a control character such as NUL). "
             "Nothing was done; correct the address and try again."
@@ -194,3 +192,28 @@ class ScpDownMiddleware:
         if isinstance(exception, ScpError) and not request.path.startswith("/api/"):
             return render(request, "core/problem.html", {"message": SCP_DOWN}, status=503)
         return None
+
+
+class BodySizeMiddleware:
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413 before anything reads it: problem details under
+    /api/, a page that says what to do elsewhere (Django's own answer is a bare 400, or a 500 where a view reads
+    the body itself)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is None or length <= limit:
+            return self.get_response(request)
+        logger.warning("refused a %d-byte body for %s (the limit is %d)", length, request.path, limit)
+        size = {"n": max(1, limit // 1024)}
+        if request.path.startswith("/api/"):
+            detail = f"The request body is larger than the {size['n']} KiB this API accepts; send less."
+            return problem(413, detail, limit_bytes=limit)
+        message = _("What you sent is larger than the %(n)d KiB the portal accepts; shorten it and try again.") % size
+        return render(request, "core/problem.html", {"message": message, "title": _("Too large")}, status=413)

@@ -32,8 +32,10 @@ def scp_language() -> str:
 
 def scp_client(*, audited: bool = True, **overrides) -> ScpClient:
     """The configured client; `overrides` replace settings for one purpose (e.g. a probe's short timeouts)."""
+    config = settings.CONFIG
+    budget = {"read_timeout": min(config.scp_page_read_timeout, config.scp_read_timeout)} if current().page else {}
     return ScpClient(
-        **{**scp_settings(), "accept_language": scp_language, "correlation_id": _correlation_id, **overrides},
+        **{**scp_settings(), **budget, "accept_language": scp_language, "correlation_id": _correlation_id, **overrides},
         observer=_audit_observer if audited else None,
     )
 

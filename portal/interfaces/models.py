@@ -131,6 +131,10 @@ class InterfaceRequest(models.Model):
     # An approved request waiting for another write on its server to settle (one write in flight per server).
     waits_for = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
+    # Not stored: True on the instance the submission that recorded it returns (an earlier request with the same
+    # idempotency key comes back without it), so that an API answers 201 once and 200 after.
+    submitted_now = False
+
     class Meta:
         verbose_name = _("interface request")
         verbose_name_plural = _("interface requests")

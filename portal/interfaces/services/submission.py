@@ -112,7 +112,15 @@ def request_submit(
         return existing
     if not can_request(requester):
         raise deny(user=requester, action=AuditAction.SUBMIT_REFUSED, reason=_("You may not submit requests."))
-    plan = operation_validate(user=requester, operation=operation, params=params, stage="submit", client=client)
+    try:
+        plan = operation_validate(user=requester, operation=operation, params=params, stage="submit", client=client)
+    except AttachRejected:
+        # A twin with the same key (a second click, a retried call) may have been recorded meanwhile, and holds
+        # what this one asks for: the answer is that request, not a refusal naming it.
+        twin = InterfaceRequest.objects.filter(requester=requester, idempotency_key=idempotency_key).first()
+        if twin is not None:
+            return twin
+        raise
     fields = {"action": operation.name, **operation.record_fields(plan)}
     return _record_request(
         requester=requester, idempotency_key=idempotency_key, plan=plan, fields=fields, justification=justification
@@ -234,6 +242,7 @@ def _insert(requester, idempotency_key, plan, fields: dict, justification: str, 
         expires_at=now + decision.expires_after,
     )
     request.save(force_insert=True)
+    request.submitted_now = True
     # Unique per (subnet, address): of two requests racing for one address, one commits.
     FixedIpHold.objects.bulk_create(
         FixedIpHold(request=request, subnet_id=request.subnet_id, address=canonical_address(address))

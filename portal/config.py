@@ -60,6 +60,10 @@ class PortalConfig(BaseSettings):
     # How long such a write keeps its outcome open (and its server free of other writes) before it is called not
     # applied: SCP carries out a write its gateway timed out on within seconds; the long watch covers the rest.
     late_apply_window_seconds: float = Field(60.0, ge=0, le=3600)
+    # Refusals anyone can cause without credentials are counted per source address and window: the first is an
+    # audit event, the rest one event with their count; beyond the limit such a source is answered 429.
+    refusal_window_seconds: int = Field(60, ge=1, le=3600)
+    anonymous_refusal_limit: int = Field(30, ge=1, le=100000)
     # How long one delivery of an effect may take before the scheduler's sweep delivers it again.
     effect_lease_seconds: int = Field(60, ge=1, le=3600)
     # Fault injection for the crash tests: the named points kill the process (see audit/outbox.py). Never set.

@@ -10,7 +10,7 @@ from portal.core.problems import problem
 from portal.interfaces.errors import AttachRejected, InvalidState, NotAllowed, ScpUnavailable
 from portal.scp.errors import ScpError
 
-from .tokens import RateLimited, TokenRefused
+from .tokens import RateLimited, RefusalsLimited, TokenRefused
 
 SCP_DOWN = "SCP is not answering right now, so this could not be done. Try again in a moment."
 SCP_RETRY_AFTER = 30
@@ -70,9 +70,10 @@ def install(api) -> None:
     api.add_exception_handler(AuthenticationError, _authentication)
     api.add_exception_handler(TokenRefused, _authentication)
     api.add_exception_handler(HttpError, _http_error)
-    api.add_exception_handler(
-        RateLimited, lambda request, exc: problem(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
-    )
+    for limited in (RateLimited, RefusalsLimited):
+        api.add_exception_handler(
+            limited, lambda request, exc: problem(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
+        )
     api.add_exception_handler(NotFound, lambda request, exc: problem(404, str(exc) or "Not found."))
     api.add_exception_handler(Http404, lambda request, exc: problem(404, "Not found."))
     api.add_exception_handler(NotAllowed, lambda request, exc: problem(403, str(exc)))

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
+from portal.audit.refusals import refusal_counted
 from portal.audit.services import record_event
 from portal.core.errors import NotFound
 from portal.core.roles import can_request, is_approver, is_auditor
@@ -34,6 +35,17 @@ TOKEN_SHAPE = re.compile(r"^(?P<prefix>scpp_[0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
 
 class TokenRefused(Exception):
     """The token does not authenticate (malformed, unknown, expired, revoked, or its user is inactive)."""
+
+
+class RefusalsLimited(Exception):
+    """Too many refused tokens from one address in the window: answered 429 until it ends."""
+
+    def __init__(self, retry_after: int, limit: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"More than {limit} calls from your address were refused in this window; wait {retry_after} s, and "
+            "send a valid token."
+        )
 
 
 class RateLimited(Exception):
@@ -153,14 +165,22 @@ def token_revoke(*, token: ApiToken, by) -> bool:
     return True
 
 
-def _refuse(reason: str, *, prefix: str = "", user=None) -> TokenRefused:
-    record_event(
-        action=AuditAction.TOKEN_REFUSED,
-        outcome=Outcome.DENIED,
+def _refuse(reason: str, *, source_ip: str | None, prefix: str = "", user=None) -> Exception:
+    """A token that does not authenticate: counted per source address (the first of a window is an event, the
+    rest one event with their count), and a source over ANONYMOUS_REFUSAL_LIMIT is answered 429."""
+    count = refusal_counted(
+        AuditAction.TOKEN_REFUSED,
+        source=source_ip,
+        kind=reason,
         payload={"token": prefix, "reason": reason},
         target=prefix,
         actor=user,
     )
+    limit = settings.CONFIG.anonymous_refusal_limit
+    if count > limit:
+        window = settings.CONFIG.refusal_window_seconds
+        retry_after = max(1, math.ceil(window - _now().timestamp() % window))
+        return RefusalsLimited(retry_after, limit)
     return TokenRefused(reason)
 
 
@@ -169,18 +189,18 @@ def token_authenticate(raw: str, *, source_ip: str | None = None) -> ApiToken:
     raw = raw.strip()
     shape = TOKEN_SHAPE.match(raw) if len(raw) <= MAX_TOKEN_LENGTH else None
     if shape is None:
-        raise _refuse("malformed token")
+        raise _refuse("malformed token", source_ip=source_ip)
     prefix = shape.group("prefix")
     token = ApiToken.objects.select_related("user").filter(secret_hash=_digest(raw)).first()
     if token is None:
-        raise _refuse("unknown token", prefix=prefix[:32])
+        raise _refuse("unknown token", source_ip=source_ip, prefix=prefix[:32])
     now = _now()
     if token.revoked_at:
-        raise _refuse("revoked", prefix=token.prefix, user=token.user)
+        raise _refuse("revoked", source_ip=source_ip, prefix=token.prefix, user=token.user)
     if token.expires_at <= now:
-        raise _refuse("expired", prefix=token.prefix, user=token.user)
+        raise _refuse("expired", source_ip=source_ip, prefix=token.prefix, user=token.user)
     if not token.user.is_active:
-        raise _refuse("the token's user is inactive", prefix=token.prefix, user=token.user)
+        raise _refuse("the token's user is inactive", source_ip=source_ip, prefix=token.prefix, user=token.user)
     _count_call(token, now=now, source_ip=source_ip)
     return token
 

@@ -1,6 +1,7 @@
 """The audit app's handler of outbox effects: the verification an auditor asked for runs as a task of its own
 (it can take longer than an effect's delivery lease)."""
 
+from . import refusals
 from .models import Effect
 from .outbox import register
 from .tasks import verify_audit_chain
@@ -13,3 +14,4 @@ def _verify(effect: Effect) -> None:
 
 def register_handlers() -> None:
     register(VERIFY_EFFECT, _verify)
+    refusals.register_handlers()

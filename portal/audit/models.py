@@ -121,3 +121,23 @@ class Effect(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.interface_request_id})"
+
+
+class RefusalTally(models.Model):
+    """Refusals of one kind from one source address in one window: the first is an audit event at once, the rest
+    are counted here and written as one event with their count when the window ends (audit.refusals), so that
+    nobody can grow the append-only log by calling without credentials."""
+
+    action = models.CharField(max_length=64)
+    kind = models.CharField(max_length=64, blank=True)  # the refusal's reason, or the user name tried
+    source = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["action", "kind", "source", "window_start"], name="one_tally_per_window")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} from {self.source}: {self.count}"

@@ -7,6 +7,7 @@ from django.dispatch import receiver
 from portal.audit.events import AuditAction
 
 from .models import Outcome
+from .refusals import refusal_counted
 from .services import record_event
 
 MAX_USERNAME = 150
@@ -27,17 +28,26 @@ def _logged_out(sender, request, user, **kwargs):
 def _login_failed(sender, credentials, request=None, **kwargs):
     # `credentials` has the password already replaced by Django's cleanse; keep only the name tried.
     username = str(credentials.get("username", ""))[:MAX_USERNAME]
-    record_event(action=AuditAction.LOGIN_FAILED, outcome=Outcome.FAILURE, payload={"username": username})
+    payload = {"username": username}
+    if getattr(request, "axes_locked_out", False):  # beyond the lock-out: counted per address, not each recorded
+        refusal_counted(AuditAction.LOGIN_FAILED, source=_address(request), payload={**payload, "locked_out": True})
+        return
+    record_event(action=AuditAction.LOGIN_FAILED, outcome=Outcome.FAILURE, payload=payload)
 
 
 @receiver(user_locked_out)
 def _locked_out(sender, request, username, ip_address, **kwargs):
-    record_event(
-        action=AuditAction.LOCKED_OUT,
-        outcome=Outcome.DENIED,
+    refusal_counted(  # once per address and window, with the count of the others
+        AuditAction.LOCKED_OUT,
+        source=ip_address,
+        kind=str(username or "")[:64],
         payload={
             "username": str(username or "")[:MAX_USERNAME],
             "address": ip_address,
             "failures": getattr(request, "axes_failures_since_start", None),
         },
     )
+
+
+def _address(request) -> str | None:
+    return getattr(request, "axes_ip_address", None) or (request.META.get("REMOTE_ADDR") if request else None)

@@ -1,5 +1,6 @@
-"""The edges bad input reaches: oversized bodies, a requester's own request after they leave its team, and one
-Idempotency-Key posted twice at once."""
+"""The edges strangers and bad input reach: oversized bodies, garbage tokens and sign-ins beyond the lock-out
+(counted per address, never each one a row of the append-only log), a requester's own request after they leave
+its team, and one Idempotency-Key posted twice at once."""
 
 import threading
 import uuid
@@ -8,6 +9,8 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
+from portal.audit.models import AuditEvent, Effect, RefusalTally
+from portal.audit.outbox import effect_deliver
 from portal.interfaces.models import InterfaceRequest, Status
 from tests.conftest import platform_team
 
@@ -29,6 +32,37 @@ def test_an_oversized_json_body_is_a_413_problem_and_an_oversized_form_a_clear_p
     page = browser.post(f"/servers/{world.servers['web-01'].id}/attach/", {"justification": huge["justification"]})
     assert page.status_code == 413 and "shorten it and try again" in page.content.decode()
     assert InterfaceRequest.objects.count() == 0
+
+
+def test_200_garbage_tokens_from_one_address_write_two_events_and_are_answered_429_beyond_the_limit(db, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"anonymous_refusal_limit": 20})
+    stranger = Client(REMOTE_ADDR="203.0.113.7")
+    answers = [
+        stranger.get(f"{API}/servers", headers={"Authorization": f"Bearer garbage{n}"}).status_code for n in range(200)
+    ]
+    assert answers[:20] == [401] * 20 and set(answers[20:]) == {429}
+    refused = AuditEvent.objects.filter(action="api_token.refused")
+    assert refused.count() == 1 and refused.get().payload["source"] == "203.0.113.7"
+    assert sum(RefusalTally.objects.values_list("count", flat=True)) == 200
+    # The window ends: one more event says how many more came, and the tally goes.
+    summary = Effect.objects.get(kind="audit.refusal_summary")
+    Effect.objects.filter(pk=summary.pk).update(due_at=summary.created_at)
+    assert effect_deliver(effect_id=summary.pk) == "delivered"
+    assert refused.count() == 2 and refused.latest("seq").payload["more"] == 199
+    assert not RefusalTally.objects.exists()
+    assert (
+        Client(REMOTE_ADDR="203.0.113.8").get(f"{API}/servers", headers={"Authorization": "Bearer x"}).status_code
+        == 401
+    )
+
+
+def test_sign_ins_beyond_the_lock_out_are_counted_not_each_recorded(db, requester, settings):
+    stranger = Client(REMOTE_ADDR="198.51.100.4")
+    for _ in range(settings.AXES_FAILURE_LIMIT + 40):
+        stranger.post("/accounts/login/", {"username": "requester", "password": "wrong"})
+    failed = AuditEvent.objects.filter(action="auth.login_failed").count()
+    locked = AuditEvent.objects.filter(action="auth.locked_out").count()
+    assert failed <= settings.AXES_FAILURE_LIMIT + 1 and locked == 1, (failed, locked)
 
 
 def test_a_requester_who_left_the_team_can_still_cancel_their_own_pending_request(

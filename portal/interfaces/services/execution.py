@@ -7,6 +7,7 @@ looks that never hold a worker.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from portal.identity.services import in_language_of
 from portal.scp.client import ScpClient
 from portal.scp.errors import ScpHttpError, ScpNotSent, ScpOutcomeUnknown, ScpResponseInvalid, ScpServerError
 
-from ..errors import AttachRejected, ScpUnavailable
+from ..errors import AttachRejected, InvalidState, ScpUnavailable
 from ..lifecycle import START_EXECUTION, transition
 from ..models import InterfaceRequest, ServerSlot, Status
 from .common import _now, defer, fail, follow_up_later, scp_calls_for, settle
@@ -207,7 +208,9 @@ def interface_request_follow_up(*, request_id: int, attempt: int, client: ScpCli
     moved on is left alone."""
     request = InterfaceRequest.objects.filter(pk=request_id).first()
     if request is not None and request.status == Status.UNKNOWN:
-        return interface_request_reconcile(request_id=request_id, client=client)
+        with contextlib.suppress(InvalidState):  # settled meanwhile by another look
+            return interface_request_reconcile(request_id=request_id, client=client)
+        return request
     if request is None or request.status != Status.EXECUTING or request.ports_before is None:
         return request
     with in_language_of(request.requester_id), scp_calls_for(request):

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from bench.fault_soak import soak
-from portal.interfaces.models import Status
+from portal.interfaces.models import InterfaceRequest, Status
 from tests.approvals.test_concurrency import production_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -81,4 +81,5 @@ def test_many_attaches_on_one_server_and_subnet_at_once_each_end_as_scp_says(sim
     hit = {kind.split(" (")[0].split(",")[0] for kind, n in report.faults.items() if n}
     assert {"SCP drop after apply", "SCP apply later", "worker SIGKILL"} <= hit, report.table()
     assert any(k.startswith("SCP error") for k in hit) and any(k.startswith("SCP late") for k in hit), report.table()
-    assert report.outcomes[Status.SUCCEEDED] >= 12, report.table()
+    automatic = InterfaceRequest.objects.filter(mode="subnet", fixed_ips=[]).count()
+    assert automatic >= 12 and report.outcomes[Status.SUCCEEDED], (automatic, report.table())

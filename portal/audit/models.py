@@ -124,9 +124,9 @@ class Effect(models.Model):
 
 
 class RefusalTally(models.Model):
-    """Refusals of one kind from one source address in one window: the first is an audit event at once, the rest
-    are counted here and written as one event with their count when the window ends (audit.refusals), so that
-    nobody can grow the append-only log by calling without credentials."""
+    """Refusals of one kind from one source address in its current window: the first is an audit event at once,
+    the rest are counted here and written as one event with their count when the window ends (audit.refusals), so
+    that nobody can grow the append-only log by calling without credentials."""
 
     action = models.CharField(max_length=64)
     kind = models.CharField(max_length=64, blank=True)  # the refusal's reason, or the user name tried
@@ -136,7 +136,7 @@ class RefusalTally(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["action", "kind", "source", "window_start"], name="one_tally_per_window")
+            models.UniqueConstraint(fields=["action", "kind", "source"], name="one_tally_per_kind_and_source")
         ]
 
     def __str__(self) -> str:

@@ -24,52 +24,61 @@ from .services import record_event
 SUMMARY_EFFECT = "audit.refusal_summary"
 
 
-def _window_start(now: dt.datetime) -> dt.datetime:
-    seconds = settings.CONFIG.refusal_window_seconds
-    return dt.datetime.fromtimestamp(now.timestamp() // seconds * seconds, tz=dt.UTC)
+def _window() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.CONFIG.refusal_window_seconds)
 
 
 def refusal_counted(
     action: AuditAction, *, source: str | None, payload: dict[str, Any], kind: str = "", target: str = "", actor=None
 ) -> int:
-    """Count one refusal from `source`; the first of its window is recorded now. Returns the count so far."""
+    """Count one refusal from `source`; the first of its window is recorded now. Returns the count so far.
+
+    A window begins with the first refusal of its kind from a source; one tally row per kind and source (locked
+    while counting), so two refusals at once never both count as the first."""
     source = (source or "unknown")[:64]
-    window = _window_start(timezone.now())
-    key = {"action": action.value, "kind": kind[:64], "source": source, "window_start": window}
+    now = timezone.now()
     with transaction.atomic():
-        tally, created = RefusalTally.objects.get_or_create(**key)
-        if not created:
+        tally, created = RefusalTally.objects.select_for_update().get_or_create(
+            action=action.value, kind=kind[:64], source=source, defaults={"window_start": now}
+        )
+        if not created and tally.window_start + _window() > now:
             RefusalTally.objects.filter(pk=tally.pk).update(count=F("count") + 1)
             return tally.count + 1
+        if not created:  # its window is over, and its summary not written yet: write it now, and begin anew
+            _write_summary(tally)
+            RefusalTally.objects.filter(pk=tally.pk).update(window_start=now, count=1)
         record_event(
             action=action, outcome=Outcome.DENIED, payload={**payload, "source": source}, target=target, actor=actor
         )
-        ends = window + dt.timedelta(seconds=settings.CONFIG.refusal_window_seconds)
-        effect_add(SUMMARY_EFFECT, args={"tally": tally.pk}, due_at=ends)
+        effect_add(SUMMARY_EFFECT, args={"tally": tally.pk, "window_start": now.isoformat()}, due_at=now + _window())
     return 1
 
 
+def _write_summary(tally: RefusalTally) -> None:
+    """One event with how many more refusals came in the tally's window (none when only the first came)."""
+    action = action_named(tally.action)
+    if tally.count > 1 and action is not None:
+        record_event(
+            action=action,
+            outcome=Outcome.DENIED,
+            payload={
+                "source": tally.source,
+                "kind": tally.kind,
+                "more": tally.count - 1,
+                "window_start": tally.window_start.isoformat(),
+                "window_end": (tally.window_start + _window()).isoformat(),
+            },
+            target=tally.source,
+        )
+
+
 def _summarise(effect: Effect) -> None:
-    """The window is over: one event with how many more refusals came, and the tally goes."""
+    """The window is over: its summary, and the tally goes (unless a refusal since has begun a new window)."""
     with transaction.atomic():
         tally = RefusalTally.objects.select_for_update().filter(pk=effect.args["tally"]).first()
-        if tally is None:
-            return  # summarised already (a repeated delivery)
-        action = action_named(tally.action)
-        if tally.count > 1 and action is not None:
-            ends = tally.window_start + dt.timedelta(seconds=settings.CONFIG.refusal_window_seconds)
-            record_event(
-                action=action,
-                outcome=Outcome.DENIED,
-                payload={
-                    "source": tally.source,
-                    "kind": tally.kind,
-                    "more": tally.count - 1,
-                    "window_start": tally.window_start.isoformat(),
-                    "window_end": ends.isoformat(),
-                },
-                target=tally.source,
-            )
+        if tally is None or tally.window_start.isoformat() != effect.args.get("window_start"):
+            return  # summarised already (a repeated delivery, or a new window began and wrote it)
+        _write_summary(tally)
         tally.delete()
 
 

@@ -2,11 +2,13 @@
 (counted per address, never each one a row of the append-only log), a requester's own request after they leave
 its team, and one Idempotency-Key posted twice at once."""
 
+import datetime as dt
 import threading
 import uuid
 
 import pytest
 from django.db import connection, connections
+from django.db.models import F
 from django.test import Client
 
 from portal.audit.models import AuditEvent, Effect, RefusalTally
@@ -34,8 +36,10 @@ def test_an_oversized_json_body_is_a_413_problem_and_an_oversized_form_a_clear_p
     assert InterfaceRequest.objects.count() == 0
 
 
+@pytest.mark.postgres  # (the tally is locked while counting)
 def test_200_garbage_tokens_from_one_address_write_two_events_and_are_answered_429_beyond_the_limit(db, settings):
-    settings.CONFIG = settings.CONFIG.model_copy(update={"anonymous_refusal_limit": 20})
+    # (a window an hour long: on a busy machine the 200 calls never outlast it)
+    settings.CONFIG = settings.CONFIG.model_copy(update={"anonymous_refusal_limit": 20, "refusal_window_seconds": 3600})
     stranger = Client(REMOTE_ADDR="203.0.113.7")
     answers = [
         stranger.get(f"{API}/servers", headers={"Authorization": f"Bearer garbage{n}"}).status_code for n in range(200)
@@ -56,7 +60,25 @@ def test_200_garbage_tokens_from_one_address_write_two_events_and_are_answered_4
     )
 
 
+@pytest.mark.postgres  # (the tally is locked while counting)
+def test_a_refusal_after_its_window_writes_that_windows_count_and_begins_a_new_window(db, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"refusal_window_seconds": 3600})
+    stranger = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(3):
+        stranger.get(f"{API}/servers", headers={"Authorization": "Bearer garbage"})
+    RefusalTally.objects.update(window_start=F("window_start") - dt.timedelta(hours=2))  # that window is over
+    stranger.get(f"{API}/servers", headers={"Authorization": "Bearer garbage"})
+    refused = AuditEvent.objects.filter(action="api_token.refused").order_by("seq")
+    assert [e.payload.get("more") for e in refused] == [None, 2, None]  # first, its window's count, a new first
+    first_summary = Effect.objects.filter(kind="audit.refusal_summary").order_by("pk").first()
+    Effect.objects.filter(pk=first_summary.pk).update(due_at=first_summary.created_at)
+    assert effect_deliver(effect_id=first_summary.pk) == "delivered"
+    assert refused.count() == 3  # written already: not twice
+    assert RefusalTally.objects.get().count == 1
+
+
 def test_sign_ins_beyond_the_lock_out_are_counted_not_each_recorded(db, requester, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"refusal_window_seconds": 3600})
     stranger = Client(REMOTE_ADDR="198.51.100.4")
     for _ in range(settings.AXES_FAILURE_LIMIT + 40):
         stranger.post("/accounts/login/", {"username": "requester", "password": "wrong"})

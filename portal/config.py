@@ -31,6 +31,8 @@ class PortalConfig(BaseSettings):
     model_config = SettingsConfigDict(env_file=BASE_DIR / ".env", extra="ignore", case_sensitive=False)
 
     debug: bool = False  # make run and the tests turn it on; a plain deploy never shows debug pages
+    # Under DEBUG, Django's technical 404 (every URL pattern) instead of the portal's own page: opt in to see it.
+    debug_technical_404: bool = False
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1", "[::1]"]
     csrf_trusted_origins: Annotated[list[str], NoDecode] = []

@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django_structlog.middlewares.RequestMiddleware",  # request id and a start/finish line for every request
     "portal.core.middleware.RejectControlCharactersMiddleware",
     "portal.core.middleware.ScpDownMiddleware",  # a page that needed SCP while it did not answer: one 503 page
+    "portal.core.middleware.NotFoundPageMiddleware",  # the portal's 404 page under DEBUG too
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -2,7 +2,7 @@ import ipaddress
 import logging
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -16,6 +16,7 @@ from .errors import SCP_DOWN
 from .health import readiness
 from .metrics import CONTENT_TYPE, metrics_text
 from .problems import problem
+from .views import handler404
 
 MAX_USER_AGENT = 256
 logger = logging.getLogger("portal.operations")
@@ -217,3 +218,27 @@ class BodySizeMiddleware:
             return problem(413, detail, limit_bytes=limit)
         message = _("What you sent is larger than the %(n)d KiB the portal accepts; shorten it and try again.") % size
         return render(request, "core/problem.html", {"message": message, "title": _("Too large")}, status=413)
+
+
+class NotFoundPageMiddleware:
+    """The portal's own 404 page (problem details under /api/) under DEBUG too: Django's technical 404 lists every
+    URL pattern, which a user refused a request must not read. DEBUG_TECHNICAL_404 brings Django's back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        unmatched = getattr(request, "resolver_match", None) is None  # no view ran: Django's own answer
+        if response.status_code == 404 and unmatched and self._replaces():
+            return handler404(request)
+        return response
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, Http404) and self._replaces():
+            return handler404(request, exception)  # a view's "not found", with its own words
+        return None
+
+    @staticmethod
+    def _replaces() -> bool:
+        return settings.DEBUG and not settings.CONFIG.debug_technical_404

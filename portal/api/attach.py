@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Header, Query, Router
 from ninja import Status as Answer
 from ninja.errors import HttpError
@@ -138,7 +139,8 @@ def _idempotent(request, response, key: uuid.UUID, *, same, create):
 
 def _justified(request, server_id: str, text: str) -> str:
     """The form's justification rules, with its wording."""
-    problem = justification_problem(text, required=True)
+    problem = _("Say why this interface should be detached.") if not text.strip() else None
+    problem = problem or justification_problem(text, required=True)
     if problem:
         errors = {"justification": [problem]}
         services.attach_input_rejected(

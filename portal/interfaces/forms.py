@@ -154,9 +154,19 @@ class AttachForm(forms.Form):
 
 
 class DetachForm(forms.Form):
-    """A detach: which interface is in the URL; the requester gives the reason. The same justification rules."""
+    """A detach: which interface is in the URL; the requester gives the reason. The same justification rules, in
+    words for detaching."""
 
-    justification = AttachForm.base_fields["justification"]
+    justification = forms.CharField(
+        label=_("Justification"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Why this interface should be detached. Plain text, up to 1,000 characters."),
+        error_messages={
+            "required": _("Say why this interface should be detached."),
+            "max_length": _("Keep the justification to 1,000 characters (it has %(show_value)d)."),
+        },
+    )
     idempotency_key = AttachForm.base_fields["idempotency_key"]
     clean_justification = AttachForm.clean_justification
 

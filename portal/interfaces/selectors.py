@@ -47,6 +47,17 @@ class ServerDetail:
     detach_blocked: dict[str, str | None] = field(default_factory=dict)  # port id → why it cannot be detached
 
 
+def subnet_label(*, subnet_id: str, client: ScpClient | None = None) -> str:
+    """A subnet in words ("prod-app (192.168.10.0/24)"); "" when there is none or SCP cannot say now."""
+    if not subnet_id:
+        return ""
+    try:
+        subnet = (client or scp_client()).get_subnet(subnet_id)
+    except ScpError:
+        return ""
+    return f"{subnet.name} ({subnet.cidr})"
+
+
 def server_detail(*, user, server_id: str, client: ScpClient | None = None) -> ServerDetail:
     """The server (if the user's teams own it), its interfaces, and why it cannot take an interface."""
     client = client or scp_client()

@@ -245,6 +245,7 @@ def detach(request, server_id: str, port_id: str):
             server=plan.server,
             preview=services.request_preview(plan=plan),
             effect=services.detach_effect(server_id=server_id, port_id=port_id),
+            subnet=selectors.subnet_label(subnet_id=plan.interface.subnet_id or ""),
         )
     except AttachRejected as exc:
         context["refused"] = exc.summary

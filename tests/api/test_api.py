@@ -208,7 +208,7 @@ def test_detach_through_the_api(sim, world, requester, api_as, scp):
     message = "This is the server's default interface; it cannot be detached."
     assert refused["errors"] == [{"field": "port_id", "message": message}]
     assert problem(api.post(f"/servers/{web01.id}/detach-requests", {"port_id": made.port_id}), 422)["errors"] == [
-        {"field": "justification", "message": "Say why this interface is needed."}
+        {"field": "justification", "message": "Say why this interface should be detached."}
     ]
     created = api.post(f"/servers/{web01.id}/detach-requests", {"port_id": made.port_id, "justification": "gone"})
     assert created.status_code == 201, created.content

@@ -63,3 +63,19 @@ def test_detaching_the_default_interface_is_refused_even_by_its_address(new_page
         "This is the server's default interface; it cannot be detached."
     )
     expect(page.get_by_role("button", name="Confirm and submit the detach")).to_have_count(0)
+
+
+def test_the_detach_form_speaks_of_detaching_names_the_subnet_and_can_be_left(new_page, requester, sim, world, scp):
+    server = world.servers["web-01"]
+    made = scp.attach_interface(server.id, schemas.ServerInterfaceCreateRequest(subnet_id=world.subnets["prod-db"].id))
+    page = new_page()
+    sign_in(page, "requester")
+    page.goto(f"/servers/{server.id}/detach/{made.port_id}/")
+    expect(page.locator("#detach-subnet")).to_contain_text("prod-db (192.168.20.0/24)")
+    expect(page.get_by_text("Why this interface should be detached.")).to_be_visible()
+    page.get_by_role("button", name="Confirm and submit the detach").click()  # no justification
+    expect(page.get_by_text("Say why this interface should be detached.")).to_be_visible()
+    expect(page.get_by_text("needed")).to_have_count(0)  # nothing speaks of attaching
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url(f"**/servers/{server.id}/")
+    assert [r for r in sim.requests() if r["method"] == "DELETE"] == []

@@ -207,3 +207,18 @@ def test_keyboard_focus_follows_the_work(signed_in, sim, world):
     page.get_by_role("button", name="Preview").click()
     settled(page)
     expect(page.get_by_role("button", name="Confirm and submit")).to_be_focused()
+
+
+def test_enter_in_a_fixed_ip_field_previews_and_never_removes_the_address(signed_in, sim, world):
+    page = signed_in
+    open_attach_form(page, "web-01")
+    page.get_by_label("Subnet (in the server's VPC)").select_option(
+        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
+    )
+    page.get_by_role("button", name="Add a fixed IP").click()
+    settled(page)
+    page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.31")
+    page.get_by_label("Justification").fill("Storage network")
+    page.get_by_label("Fixed IP 1", exact=True).press("Enter")
+    expect(page.locator("#preview-what")).to_contain_text("192.168.20.31")  # previewed, the address kept
+    assert InterfaceRequest.objects.count() == 0

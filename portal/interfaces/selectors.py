@@ -13,7 +13,7 @@ from portal.scp.client import ScpClient, ServerPage
 from portal.scp.errors import ScpError, ScpNotFound
 from portal.teams.selectors import server_scope_for
 
-from .access import Purpose, ensure_owned, interface_request_for, server_for
+from .access import Purpose, audience_allows, ensure_owned, interface_request_for, server_for
 from .guest import guest_config
 from .listing import scoped_server_page
 from .models import Action, FixedIpHold, InterfaceRequest, Mode, Status
@@ -164,7 +164,7 @@ def fixed_ip_check(
     if isinstance(subnet, Exception):
         raise subnet
     problem = address_problem(address, cidr=subnet.cidr, gateway=subnet.gateway_ip_address)
-    problem = problem or hold_problem(subnet_id=subnet.id, address=address)
+    problem = problem or hold_problem(subnet_id=subnet.id, address=address, viewer=user)
     if problem:
         return problem, False
     answer = client.check_ip_availability(subnet_id=subnet.id, ip_address=address)
@@ -186,8 +186,9 @@ def interface_busy_with(*, server_id: str, port_id: str, exclude_pk: int | None 
     return busy.order_by("pk").values_list("pk", flat=True).first()
 
 
-def hold_problem(*, subnet_id: str, address: str, exclude_pk: int | None = None) -> str | None:
-    """Why `address` cannot be asked for on the subnet: another open request holds it (named, with its state)."""
+def hold_problem(*, subnet_id: str, address: str, exclude_pk: int | None = None, viewer=None) -> str | None:
+    """Why `address` cannot be asked for on the subnet: another open request holds it (named, with its state,
+    when `viewer` may see that request; otherwise only that one does: its number is none of theirs)."""
     holds = FixedIpHold.objects.filter(subnet_id=subnet_id, address=canonical_address(address)).select_related(
         "request"
     )
@@ -196,6 +197,8 @@ def hold_problem(*, subnet_id: str, address: str, exclude_pk: int | None = None)
     hold = holds.first()
     if hold is None:
         return None
+    if viewer is not None and not audience_allows(viewer, hold.request, Purpose.VIEW):
+        return _("%(address)s is held by another open request until that request ends.") % {"address": hold.address}
     state = hold.request.get_status_display().lower()
     return _("%(address)s is held by request %(pk)s (%(state)s) until that request ends.") % {
         "address": hold.address,

@@ -29,7 +29,7 @@ def submit(user, world, *addresses, subnet="prod-db"):
     )
 
 
-def test_a_pending_request_holds_its_ips_and_a_second_is_refused_naming_it(
+def test_a_pending_request_holds_its_ips_and_a_second_is_refused_naming_it_to_whoever_may_see_it(
     sim, world, requester, other_requester, needs_approval
 ):
     first = submit(requester, world, "192.168.20.31", "192.168.20.32")
@@ -37,24 +37,34 @@ def test_a_pending_request_holds_its_ips_and_a_second_is_refused_naming_it(
     assert set(FixedIpHold.objects.values_list("address", flat=True)) == {"192.168.20.31", "192.168.20.32"}
     with pytest.raises(AttachRejected) as refused:
         submit(other_requester, world, "192.168.20.33", "192.168.20.32")
+    assert refused.value.errors == {  # another requester's request: not named to them
+        "fixed_ip_1": ["192.168.20.32 is held by another open request until that request ends."]
+    }
+    with pytest.raises(AttachRejected) as refused:
+        submit(requester, world, "192.168.20.32")  # their own: named
     assert refused.value.errors == {
-        "fixed_ip_1": [f"192.168.20.32 is held by request {first.pk} (pending approval) until that request ends."]
+        "fixed_ip_0": [f"192.168.20.32 is held by request {first.pk} (pending approval) until that request ends."]
     }
     assert InterfaceRequest.objects.count() == 1
     assert AuditEvent.objects.filter(action="interface_request.invalid", actor_name="other").exists()
 
 
-def test_the_check_as_you_type_names_the_holder(sim, world, requester, other_requester, needs_approval):
+def test_the_check_as_you_type_names_the_holder_only_to_those_who_may_see_it(
+    sim, world, requester, other_requester, approver, needs_approval
+):
     first = submit(requester, world, "192.168.20.34")
-    message, ok = selectors.fixed_ip_check(
-        user=other_requester,
-        server_id=world.servers["web-01"].id,
-        subnet_id=world.subnets["prod-db"].id,
-        address="192.168.20.34",
-    )
-    assert (
-        not ok and message == f"192.168.20.34 is held by request {first.pk} (pending approval) until that request ends."
-    )
+
+    def check(user):
+        return selectors.fixed_ip_check(
+            user=user,
+            server_id=world.servers["web-01"].id,
+            subnet_id=world.subnets["prod-db"].id,
+            address="192.168.20.34",
+        )
+
+    named = f"192.168.20.34 is held by request {first.pk} (pending approval) until that request ends."
+    assert check(other_requester) == ("192.168.20.34 is held by another open request until that request ends.", False)
+    assert check(approver) == (named, False)  # an approver of its team sees it
 
 
 def test_the_hold_ends_with_the_request(sim, world, requester, other_requester, needs_approval):
@@ -108,7 +118,7 @@ def test_twenty_pairs_of_concurrent_submits_of_one_ip_accept_exactly_one_each(
         accepted = [r for r in results if isinstance(r, int)]
         refused = [r for r in results if isinstance(r, str)]
         assert len(accepted) == 1 and len(refused) == 1, results
-        assert f"is held by request {accepted[0]} (pending approval)" in refused[0]
+        assert "is held by another open request" in refused[0]  # (each other's: not named)
     assert InterfaceRequest.objects.count() == 20 and FixedIpHold.objects.count() == 20
 
 

@@ -24,7 +24,7 @@ class ServerProbe(Operation):
 
     name = "probe"
 
-    def validate(self, *, client, params, owner_check, exclude_pk=None):
+    def validate(self, *, client, params, owner_check, exclude_pk=None, viewer=None):
         try:
             server = client.get_server(params["server_id"])
         except ScpNotFound:

@@ -129,7 +129,9 @@ class AttachOperation(Operation):
     intent_action = AuditAction.ATTACH_INTENT
     resubmittable = True
 
-    def validate(self, *, client, params: dict[str, Any], owner_check, exclude_pk: int | None = None) -> AttachPlan:
+    def validate(
+        self, *, client, params: dict[str, Any], owner_check, exclude_pk: int | None = None, viewer=None
+    ) -> AttachPlan:
         return validate_attach(
             client=client,
             server_id=params["server_id"],
@@ -138,7 +140,9 @@ class AttachOperation(Operation):
             port_id=params.get("port_id", ""),
             fixed_ips=params.get("fixed_ips") or [],
             owner_check=owner_check,
-            held=lambda subnet, address: hold_problem(subnet_id=subnet, address=address, exclude_pk=exclude_pk),
+            held=lambda subnet, address: hold_problem(
+                subnet_id=subnet, address=address, exclude_pk=exclude_pk, viewer=viewer
+            ),
         )
 
     def record_fields(self, plan: AttachPlan) -> dict[str, Any]:

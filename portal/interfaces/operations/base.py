@@ -60,9 +60,12 @@ class Operation:
     resubmittable: ClassVar[bool] = False  # a failed request's page offers "Submit again" (the attach form)
 
     # --- submission -------------------------------------------------------------------------------------------
-    def validate(self, *, client: ScpClient, params: dict[str, Any], owner_check, exclude_pk: int | None = None):
+    def validate(
+        self, *, client: ScpClient, params: dict[str, Any], owner_check, exclude_pk: int | None = None, viewer=None
+    ):
         """Check the proposal live against SCP; a plan (with .server, .action, .mode, .fixed_ips, .interfaces)
-        or AttachRejected with reasons by field. `owner_check` sees the server first."""
+        or AttachRejected with reasons by field. `owner_check` sees the server first; `viewer` (who proposes it)
+        is told only of other requests they may see."""
         raise NotImplementedError
 
     def record_fields(self, plan) -> dict[str, Any]:

@@ -36,7 +36,9 @@ class DetachOperation(Operation):
     name = Action.DETACH.value
     intent_action = AuditAction.DETACH_INTENT
 
-    def validate(self, *, client, params: dict[str, Any], owner_check, exclude_pk: int | None = None) -> DetachPlan:
+    def validate(
+        self, *, client, params: dict[str, Any], owner_check, exclude_pk: int | None = None, viewer=None
+    ) -> DetachPlan:
         server_id = params["server_id"]
         return validate_detach(
             client=client,

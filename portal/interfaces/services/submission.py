@@ -68,7 +68,7 @@ def operation_validate(
         ensure_owned(user=user, server_id=server_id, server=server, to_request=True)
 
     try:
-        return operation.validate(client=client or scp_client(), params=params, owner_check=owned)
+        return operation.validate(client=client or scp_client(), params=params, owner_check=owned, viewer=user)
     except AttachRejected as exc:
         attach_input_rejected(
             user=user, server_id=server_id, stage=stage, errors=exc.errors, submitted=operation.audited_input(params)
@@ -191,7 +191,7 @@ def _record_request(*, requester, idempotency_key, plan, fields: dict, justifica
         held = {
             f"fixed_ip_{i}": [problem]
             for i, address in enumerate(fields.get("fixed_ips") or [])
-            if (problem := hold_problem(subnet_id=fields["subnet_id"], address=address))
+            if (problem := hold_problem(subnet_id=fields["subnet_id"], address=address, viewer=requester))
         }
         if not held:
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ninja import Query, Router
+from ninja.errors import HttpError
 
 from portal.interfaces import selectors
 from portal.interfaces.views import MARKER_RE
@@ -30,8 +31,6 @@ def server_list(
     except ScpBadRequest:
         if not marker:
             raise
-        from ninja.errors import HttpError
-
         raise HttpError(422, "SCP no longer knows this marker; start again from the first page.") from None
     return {"items": [presenters.server_out(s) for s in page.servers], "next_marker": page.next_marker}
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
@@ -241,8 +242,6 @@ def tokens_of(user):
 
 def token_of(*, user, pk: int) -> ApiToken:
     """One of the user's own tokens. Anyone else's (or none) is NotFound, and the attempt is audited."""
-    from django.utils.translation import gettext as _
-
     token = ApiToken.objects.filter(pk=pk, user=user).select_related("user").first()
     if token is None:
         record_event(

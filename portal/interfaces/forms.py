@@ -20,6 +20,20 @@ MAX_FIXED_IPS = schemas.MAX_FIXED_IPS
 FIXED_IPS_MARKED = _("Correct the fixed IPs marked below.")
 
 
+def justification_field(*, help_text, required) -> forms.CharField:
+    """The requester's reason, plain text up to 1,000 characters, in the words of what they ask for."""
+    return forms.CharField(
+        label=_("Justification"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=help_text,
+        error_messages={
+            "required": required,
+            "max_length": _("Keep the justification to 1,000 characters (it has %(show_value)d)."),
+        },
+    )
+
+
 class AttachForm(forms.Form):
     mode = forms.ChoiceField(
         choices=Mode.choices,
@@ -42,15 +56,9 @@ class AttachForm(forms.Form):
         widget=forms.Select,
         error_messages={"max_length": _("That is not a port id.")},
     )
-    justification = forms.CharField(
-        label=_("Justification"),
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    justification = justification_field(
         help_text=_("Why this interface is needed. Plain text, up to 1,000 characters."),
-        error_messages={
-            "required": _("Say why this interface is needed."),
-            "max_length": _("Keep the justification to 1,000 characters (it has %(show_value)d)."),
-        },
+        required=_("Say why this interface is needed."),
     )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": _("Reload the form.")})
 
@@ -157,15 +165,9 @@ class DetachForm(forms.Form):
     """A detach: which interface is in the URL; the requester gives the reason. The same justification rules, in
     words for detaching."""
 
-    justification = forms.CharField(
-        label=_("Justification"),
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    justification = justification_field(
         help_text=_("Why this interface should be detached. Plain text, up to 1,000 characters."),
-        error_messages={
-            "required": _("Say why this interface should be detached."),
-            "max_length": _("Keep the justification to 1,000 characters (it has %(show_value)d)."),
-        },
+        required=_("Say why this interface should be detached."),
     )
     idempotency_key = AttachForm.base_fields["idempotency_key"]
     clean_justification = AttachForm.clean_justification

@@ -24,15 +24,20 @@ def open_attach_form(page, server_name: str) -> None:
     expect(page.get_by_role("heading", name=f"Attach an interface to {server_name}")).to_be_visible()
 
 
-def test_attach_by_subnet_with_a_fixed_ip_and_see_the_mac(signed_in, sim, world):
-    page = signed_in
-    open_attach_form(page, "web-01")
+def fixed_ip_on_prod_db(page, address: str) -> None:
+    """Choose prod-db, add a fixed-IP row and type `address` into it."""
     page.get_by_label("Subnet (in the server's VPC)").select_option(
         label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
     )
     page.get_by_role("button", name="Add a fixed IP").click()
     settled(page)
-    page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.30")
+    page.get_by_label("Fixed IP 1", exact=True).fill(address)
+
+
+def test_attach_by_subnet_with_a_fixed_ip_and_see_the_mac(signed_in, sim, world):
+    page = signed_in
+    open_attach_form(page, "web-01")
+    fixed_ip_on_prod_db(page, "192.168.20.30")
     page.get_by_label("Justification").focus()  # leaving the field checks the address with SCP
     expect(page.locator("#fixed_ip_0_check")).to_have_text("192.168.20.30 is free.")
     page.get_by_label("Justification").fill("Storage network for nightly backups")
@@ -161,12 +166,7 @@ def test_a_held_ip_is_refused_as_you_type_without_naming_a_request_one_may_not_s
     )
     page = signed_in
     open_attach_form(page, "web-01")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(
-        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
-    )
-    page.get_by_role("button", name="Add a fixed IP").click()
-    settled(page)
-    page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.88")
+    fixed_ip_on_prod_db(page, "192.168.20.88")
     page.get_by_label("Justification").focus()
     expect(page.locator("#fixed_ip_0_check")).to_have_text(  # another requester's: its number is not theirs to see
         "192.168.20.88 is held by another open request until that request ends."
@@ -215,12 +215,7 @@ def test_keyboard_focus_follows_the_work(signed_in, sim, world):
 def test_enter_in_a_fixed_ip_field_previews_and_never_removes_the_address(signed_in, sim, world):
     page = signed_in
     open_attach_form(page, "web-01")
-    page.get_by_label("Subnet (in the server's VPC)").select_option(
-        label="prod-db (192.168.20.0/24, gateway 192.168.20.1)"
-    )
-    page.get_by_role("button", name="Add a fixed IP").click()
-    settled(page)
-    page.get_by_label("Fixed IP 1", exact=True).fill("192.168.20.31")
+    fixed_ip_on_prod_db(page, "192.168.20.31")
     page.get_by_label("Justification").fill("Storage network")
     page.get_by_label("Fixed IP 1", exact=True).press("Enter")
     expect(page.locator("#preview-what")).to_contain_text("192.168.20.31")  # previewed, the address kept

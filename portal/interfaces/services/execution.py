@@ -56,18 +56,18 @@ def requests_resume_due(*, now: dt.datetime | None = None) -> int:
 def server_writes_resume(*, server_id: str) -> int | None:
     """A write on `server_id` has settled (or a waiting one went): start the oldest request waiting for the
     server. Its claim decides whether it may go; returns its id, None when nobody waits."""
-    waiting = (
-        InterfaceRequest.objects.filter(server_id=server_id, status=Status.APPROVED, waits_for__isnull=False)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
+    waiting = _waiting_on(server_id).order_by("pk").values_list("pk", flat=True).first()
     if waiting is None:
         return None
     with transaction.atomic():
         InterfaceRequest.objects.filter(pk=waiting, status=Status.APPROVED).update(next_attempt_at=_now())
         enqueue_execution(request_id=waiting)
     return waiting
+
+
+def _waiting_on(server_id: str) -> models.QuerySet[InterfaceRequest]:
+    """The approved requests waiting for their server to take their write."""
+    return InterfaceRequest.objects.filter(server_id=server_id, status=Status.APPROVED, waits_for__isnull=False)
 
 
 def _answered(request: InterfaceRequest) -> None:
@@ -84,8 +84,7 @@ def _blocker(request: InterfaceRequest) -> InterfaceRequest | None:
     others = InterfaceRequest.objects.filter(server_id=request.server_id).exclude(pk=request.pk).order_by("pk")
     open_ = models.Q(status=Status.UNKNOWN) | models.Q(status=Status.EXECUTING, answered_at__isnull=True)
     return (
-        others.filter(open_).first()
-        or others.filter(status=Status.APPROVED, waits_for__isnull=False, pk__lt=request.pk).first()
+        others.filter(open_).first() or _waiting_on(request.server_id).filter(pk__lt=request.pk).order_by("pk").first()
     )
 
 
@@ -107,9 +106,7 @@ def _claim(request: InterfaceRequest, now: dt.datetime) -> bool:
                 request, "claim", where=due, claimed_at=now, next_attempt_at=None, waits_for=None, answered_at=None
             )
             if claimed:  # whoever waits on the server now waits for this one
-                for waiting in InterfaceRequest.objects.filter(
-                    server_id=request.server_id, status=Status.APPROVED, waits_for__isnull=False
-                ):
+                for waiting in _waiting_on(request.server_id):
                     with in_language_of(waiting.requester_id):
                         InterfaceRequest.objects.filter(pk=waiting.pk).update(
                             waits_for=request, status_reason=_waiting_reason(request)

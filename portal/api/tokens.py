@@ -169,7 +169,7 @@ def token_revoke(*, token: ApiToken, by) -> bool:
 def _refuse(reason: str, *, source_ip: str | None, prefix: str = "", user=None) -> Exception:
     """A token that does not authenticate: counted per source address (the first of a window is an event, the
     rest one event with their count), and a source over ANONYMOUS_REFUSAL_LIMIT is answered 429."""
-    count = refusal_counted(
+    counted = refusal_counted(
         AuditAction.TOKEN_REFUSED,
         source=source_ip,
         kind=reason,
@@ -178,9 +178,8 @@ def _refuse(reason: str, *, source_ip: str | None, prefix: str = "", user=None) 
         actor=user,
     )
     limit = settings.CONFIG.anonymous_refusal_limit
-    if count > limit:
-        window = settings.CONFIG.refusal_window_seconds
-        retry_after = max(1, math.ceil(window - _now().timestamp() % window))
+    if counted.count > limit:  # until this source's window ends
+        retry_after = max(1, math.ceil((counted.window_ends - _now()).total_seconds()))
         return RefusalsLimited(retry_after, limit)
     return TokenRefused(reason)
 

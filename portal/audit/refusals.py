@@ -9,6 +9,7 @@ use the count to refuse a source that is over its limit (429) before doing any w
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -28,10 +29,17 @@ def _window() -> dt.timedelta:
     return dt.timedelta(seconds=settings.CONFIG.refusal_window_seconds)
 
 
+@dataclass(frozen=True)
+class Counted:
+    count: int  # refusals of this kind from this source in the window, this one included
+    window_ends: dt.datetime
+
+
 def refusal_counted(
     action: AuditAction, *, source: str | None, payload: dict[str, Any], kind: str = "", target: str = "", actor=None
-) -> int:
-    """Count one refusal from `source`; the first of its window is recorded now. Returns the count so far.
+) -> Counted:
+    """Count one refusal from `source`; the first of its window is recorded now. Returns the count so far and
+    when the window ends (a caller over its limit says when to try again).
 
     A window begins with the first refusal of its kind from a source; one tally row per kind and source (locked
     while counting), so two refusals at once never both count as the first."""
@@ -43,7 +51,7 @@ def refusal_counted(
         )
         if not created and tally.window_start + _window() > now:
             RefusalTally.objects.filter(pk=tally.pk).update(count=F("count") + 1)
-            return tally.count + 1
+            return Counted(tally.count + 1, tally.window_start + _window())
         if not created:  # its window is over, and its summary not written yet: write it now, and begin anew
             _write_summary(tally)
             RefusalTally.objects.filter(pk=tally.pk).update(window_start=now, count=1)
@@ -51,7 +59,7 @@ def refusal_counted(
             action=action, outcome=Outcome.DENIED, payload={**payload, "source": source}, target=target, actor=actor
         )
         effect_add(SUMMARY_EFFECT, args={"tally": tally.pk, "window_start": now.isoformat()}, due_at=now + _window())
-    return 1
+    return Counted(1, now + _window())
 
 
 def _write_summary(tally: RefusalTally) -> None:

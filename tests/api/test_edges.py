@@ -41,10 +41,11 @@ def test_200_garbage_tokens_from_one_address_write_two_events_and_are_answered_4
     # (a window an hour long: on a busy machine the 200 calls never outlast it)
     settings.CONFIG = settings.CONFIG.model_copy(update={"anonymous_refusal_limit": 20, "refusal_window_seconds": 3600})
     stranger = Client(REMOTE_ADDR="203.0.113.7")
-    answers = [
-        stranger.get(f"{API}/servers", headers={"Authorization": f"Bearer garbage{n}"}).status_code for n in range(200)
-    ]
+    responses = [stranger.get(f"{API}/servers", headers={"Authorization": f"Bearer garbage{n}"}) for n in range(200)]
+    answers = [r.status_code for r in responses]
     assert answers[:20] == [401] * 20 and set(answers[20:]) == {429}
+    # Until the window that these calls began ends (an hour; not the next hour of the clock).
+    assert 3000 <= int(responses[-1]["Retry-After"]) <= 3600
     refused = AuditEvent.objects.filter(action="api_token.refused")
     assert refused.count() == 1 and refused.get().payload["source"] == "203.0.113.7"
     assert sum(RefusalTally.objects.values_list("count", flat=True)) == 200

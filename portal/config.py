@@ -125,6 +125,9 @@ class PortalConfig(BaseSettings):
     oidc_groups_claim: str = Field("groups", min_length=1, max_length=100)
     oidc_scopes: str = "openid email profile groups"
     oidc_timeout: float = Field(5.0, gt=0, le=60)
+    # A session signed in through the IdP asks it again this often (refresh token, then userinfo): an ended IdP
+    # session or a disabled user signs the session out, changed groups apply. 0: never (SCIM deprovisions).
+    oidc_recheck_seconds: int = Field(900, ge=0, le=86400)
     # Password sign-in: "on" for everyone, "staff" for administrators only (break-glass), "off".
     password_login: Literal["on", "staff", "off"] = "on"
 

@@ -50,11 +50,13 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.identity.middleware.PreferencesMiddleware",  # the signed-in user's language and time zone
     "portal.identity.middleware.SessionLifetimeMiddleware",
+    "portal.identity.middleware.SessionRekeyMiddleware",  # a cycled session key: its tracked session follows
     "portal.core.middleware.BodySizeMiddleware",  # before any view or CSRF check reads an oversized body
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.core.middleware.RequestContextMiddleware",
     "django_structlog.middlewares.RequestMiddleware",  # request id and a start/finish line for every request
+    "portal.identity.middleware.IdpRecheckMiddleware",  # an SSO session asks the IdP again now and then
     "portal.core.middleware.RejectControlCharactersMiddleware",
     "portal.core.middleware.ScpDownMiddleware",  # a page that needed SCP while it did not answer: one 503 page
     "portal.core.middleware.NotFoundPageMiddleware",  # the portal's 404 page under DEBUG too
@@ -150,6 +152,7 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=CONFIG.login_cooloff_minutes)
 AXES_LOCKOUT_PARAMETERS = "portal.identity.throttling.lockout_parameters"
 AXES_CLIENT_IP_CALLABLE = "portal.identity.throttling.client_address"
 AXES_LOCKOUT_CALLABLE = "portal.identity.throttling.locked_out"
+AXES_WHITELIST_CALLABLE = "portal.identity.throttling.sso_not_counted"
 AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["password", "code", "state", "nonce", "code_verifier"]
 AXES_VERBOSE = False

@@ -40,6 +40,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("scim/v2/", include("portal.identity.scim.urls")),
     path("", include("portal.interfaces.urls")),
     path("", include("portal.approvals.urls")),
     path("audit/", include("portal.audit.urls")),

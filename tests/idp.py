@@ -30,9 +30,26 @@ def _free_port() -> int:
 
 
 class Idp:
-    def __init__(self, url: str, users_file: Path) -> None:
+    def __init__(self, url: str, users_file: Path, mischief_file: Path) -> None:
         self.url = url
         self.users_file = users_file
+        self.mischief_file = mischief_file
+        self.browsers: dict[str, requests.Session] = {}  # each user's IdP cookies, from their last sign-in
+
+    def set_mischief(self, **tricks) -> None:
+        """Make the IdP misbehave (see provider.mjs: userinfo_sub, id_token_alg_none); none: behave."""
+        self.mischief_file.write_text(json.dumps(tricks))
+
+    def end_session(self, username: str) -> None:
+        """Sign `username` out at the IdP itself (its own logout page, confirmed), as they would in its portal:
+        the IdP ends its session and the refresh tokens bound to it."""
+        http = self.browsers.pop(username)
+        page = http.get(f"{self.url}/session/end", timeout=10)
+        form = re.search(r'<form[^>]*action="([^"]+)"', page.text)
+        assert form, f"no logout form at the IdP: {page.status_code} {page.text[:300]}"
+        fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page.text))
+        answer = http.post(urljoin(page.url, form.group(1)), data={**fields, "logout": "yes"}, timeout=10)
+        assert answer.status_code < 400, answer.text[:300]
 
     def set_users(self, users: dict[str, dict]) -> None:
         """Replace the IdP's users ({"alice": {"groups": [...], "email": ...}}); read at each sign-in."""
@@ -43,6 +60,7 @@ class Idp:
         redirect back to the portal (its callback with code and state), without following it."""
         http = requests.Session()
         http.trust_env = False
+        self.browsers[username] = http
         response = http.get(authorize_url, timeout=10)
         action = re.search(r'<form[^>]*action="([^"]+)"', response.text)
         assert action, f"no sign-in form at the IdP: {response.status_code} {response.text[:300]}"
@@ -75,15 +93,17 @@ def idp(live_server):
     node = _node()
     port = _free_port()
     workdir = Path(tempfile.mkdtemp(prefix="test-idp-"))
-    users = workdir / "users.json"
-    handle = Idp(f"http://127.0.0.1:{port}", users)
+    users, mischief = workdir / "users.json", workdir / "mischief.json"
+    handle = Idp(f"http://127.0.0.1:{port}", users, mischief)
     handle.set_users({})
+    handle.set_mischief()
     live = urlsplit(live_server.url)
     bases = ["http://testserver", live_server.url, f"http://localhost:{live.port}", f"http://127.0.0.1:{live.port}"]
     env = {
         **os.environ,
         "PORT": str(port),
         "USERS_FILE": str(users),
+        "MISCHIEF_FILE": str(mischief),
         "CLIENT_SECRET": CLIENT_SECRET,
         "REDIRECT_URIS": ",".join(f"{b}/oidc/callback/" for b in bases),
         "POST_LOGOUT_URIS": ",".join(f"{b}/accounts/login/" for b in bases),

@@ -166,6 +166,23 @@ def token_revoke(*, token: ApiToken, by) -> bool:
     return True
 
 
+def tokens_revoke_all(*, user, why: str) -> list[str]:
+    """Revoke every live token of `user` at once (their access was revoked, or they were deactivated); each
+    revocation is audited. Returns the revoked tokens' prefixes."""
+    now = _now()
+    with transaction.atomic():
+        live = list(ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True))
+        ApiToken.objects.filter(pk__in=[t.pk for t in live]).update(revoked_at=now, revoked_by=None)
+        for token in live:
+            record_event(
+                action=AuditAction.TOKEN_REVOKED,
+                outcome=Outcome.SUCCESS,
+                payload={"token": token.prefix, "name": token.name, "owner": user.get_username(), "by": why},
+                target=token.prefix,
+            )
+    return [t.prefix for t in live]
+
+
 def _refuse(reason: str, *, source_ip: str | None, prefix: str = "", user=None) -> Exception:
     """A token that does not authenticate: counted per source address (the first of a window is an event, the
     rest one event with their count), and a source over ANONYMOUS_REFUSAL_LIMIT is answered 429."""

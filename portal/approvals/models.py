@@ -99,7 +99,13 @@ class ApprovalStep(models.Model):
         ordering = ["order", "id"]
 
     def __str__(self) -> str:
+        if self.pk is None:  # deleted (the admin names it after the delete): what it was, if it was read before
+            return getattr(self, "_described", None) or gettext("approval step %(n)d") % {"n": self.order}
         return describe_step(self.as_spec())
+
+    def delete(self, *args, **kwargs):
+        self._described = str(self)
+        return super().delete(*args, **kwargs)
 
     def as_spec(self) -> dict:
         return {"groups": sorted(g.name for g in self.groups.all()), "required": self.required}

@@ -124,6 +124,13 @@ class AuditAction(str, Enum):  # noqa: UP042 (members carry more than their valu
     SSO_LOGIN = "auth.sso_login", Outcome.SUCCESS, Category.AUTH, _("Signed in with single sign-on")
     SSO_REFUSED = "auth.sso_refused", Outcome.DENIED, Category.AUTH, _("A single sign-on was refused")
     SESSION_EXPIRED = "auth.session_expired", Outcome.SUCCESS, Category.AUTH, _("A session expired")
+    ACCESS_REVOKED = "auth.access_revoked", Outcome.SUCCESS, Category.AUTH, _("A user's access was revoked")
+    SSO_RECHECKED = (
+        "auth.sso_rechecked", Outcome.SUCCESS, Category.AUTH, _("The identity provider changed a user's access")
+    )  # fmt: skip
+    SSO_SESSION_ENDED = (
+        "auth.sso_session_ended", Outcome.SUCCESS, Category.AUTH, _("The identity provider ended a session")
+    )  # fmt: skip
     SIGNED_OUT_EVERYWHERE = (
         "auth.signed_out_everywhere", Outcome.SUCCESS, Category.AUTH, _("Signed out of every session")
     )  # fmt: skip
@@ -133,6 +140,17 @@ class AuditAction(str, Enum):  # noqa: UP042 (members carry more than their valu
     )  # fmt: skip
     PREFERENCES_CHANGED = (
         "account.preferences_changed", Outcome.SUCCESS, Category.AUTH, _("Language or time zone changed")
+    )  # fmt: skip
+    # Provisioning over SCIM
+    SCIM_USER_CREATED = "scim.user_created", Outcome.SUCCESS, Category.AUTH, _("An IdP provisioned a user")
+    SCIM_USER_CHANGED = "scim.user_changed", Outcome.SUCCESS, Category.AUTH, _("An IdP changed a user")
+    SCIM_USER_DELETED = "scim.user_deleted", Outcome.SUCCESS, Category.AUTH, _("An IdP deprovisioned a user")
+    SCIM_GROUP_CREATED = "scim.group_created", Outcome.SUCCESS, Category.AUTH, _("An IdP pushed a group")
+    SCIM_GROUP_CHANGED = "scim.group_changed", Outcome.SUCCESS, Category.AUTH, _("An IdP changed a group")
+    SCIM_GROUP_DELETED = "scim.group_deleted", Outcome.SUCCESS, Category.AUTH, _("An IdP removed a group")
+    SCIM_REFUSED = "scim.refused", Outcome.DENIED, Category.AUTH, _("A SCIM call was refused")
+    SCIM_CLIENT_CHANGED = (
+        "scim.client_changed", Outcome.SUCCESS, Category.AUTH, _("A SCIM client was added or its token changed")
     )  # fmt: skip
     # API tokens
     TOKEN_CREATED = "api_token.created", Outcome.SUCCESS, Category.TOKEN, _("An API token was created")
@@ -177,6 +195,11 @@ class AuditAction(str, Enum):  # noqa: UP042 (members carry more than their valu
     ADMIN_USER_DELETED = "admin.user.deleted", Outcome.SUCCESS, Category.ADMIN, _("A user was deleted")
     ADMIN_USER_PASSWORD = (
         "admin.user.password_changed", Outcome.SUCCESS, Category.ADMIN, _("A user's password was set by an admin")
+    )  # fmt: skip
+    ADMIN_IDENTITY_ADDED = "admin.identity.added", Outcome.SUCCESS, Category.ADMIN, _("An IdP link was added")
+    ADMIN_IDENTITY_CHANGED = "admin.identity.changed", Outcome.SUCCESS, Category.ADMIN, _("An IdP link was changed")
+    ADMIN_IDENTITY_DELETED = (
+        "admin.identity.deleted", Outcome.SUCCESS, Category.ADMIN, _("An IdP link was removed")
     )  # fmt: skip
     ADMIN_GROUP_ADDED = "admin.group.added", Outcome.SUCCESS, Category.ADMIN, _("A group was added")
     ADMIN_GROUP_CHANGED = "admin.group.changed", Outcome.SUCCESS, Category.ADMIN, _("A group was changed")

@@ -27,6 +27,8 @@ def _logged_out(sender, request, user, **kwargs):
 @receiver(user_login_failed)
 def _login_failed(sender, credentials, request=None, **kwargs):
     # `credentials` has the password already replaced by Django's cleanse; keep only the name tried.
+    if "nonce" in credentials:  # a refused single sign-on: its own event (auth.sso_refused) says why
+        return
     username = str(credentials.get("username", ""))[:MAX_USERNAME]
     payload = {"username": username}
     if getattr(request, "axes_locked_out", False):  # beyond the lock-out: counted per address, not each recorded

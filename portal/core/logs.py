@@ -8,10 +8,21 @@ them, as a last line of defence behind the code never logging them.
 from __future__ import annotations
 
 import logging
+import re
 
 import structlog
 
 MASK = "********"
+# Query parameters that carry a credential or a one-time secret (the OIDC callback's code and state, a token in
+# an address): their values never reach a log line, whichever logger writes the address.
+SECRET_PARAMETERS = re.compile(
+    r"(?i)([?&;](?:code|state|nonce|token|access_token|id_token|refresh_token|session_state|code_verifier)=)"
+    r"[^&;\s\"'#]*"
+)
+
+
+def scrub_query(text: str) -> str:
+    return SECRET_PARAMETERS.sub(lambda m: m.group(1) + MASK, text) if "=" in text else text
 
 
 def _secrets(config) -> list[str]:
@@ -30,6 +41,7 @@ class SecretMasker:
         self.secrets = secrets
 
     def mask(self, text: str) -> str:
+        text = scrub_query(text)
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
@@ -39,6 +51,8 @@ class SecretMasker:
         for key, value in event_dict.items():
             if isinstance(value, str):
                 event_dict[key] = self.mask(value)
+            elif value is not None and not isinstance(value, int | float | bool | list | dict | tuple):
+                event_dict[key] = self.mask(str(value))  # an object (a request) renders as its text: masked too
         return event_dict
 
 
@@ -140,6 +154,7 @@ def plain_json_formatter() -> logging.Formatter:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            SecretMasker([]),  # no configuration here: the query parameters' scrubbing only
             structlog.processors.JSONRenderer(),
         ],
     )

@@ -7,8 +7,10 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.core.admin import AuditedAdmin, ReadOnlyAdmin
 
-from .models import GroupMapping, Identity
+from .models import GroupMapping, Identity, ScimClient, ScimGroup
+from .revocation import access_revoke
 from .services import access_attempts_unlock
+from .sessions import sessions_end
 
 
 @admin.register(GroupMapping)
@@ -19,12 +21,40 @@ class GroupMappingAdmin(AuditedAdmin):
 
 
 @admin.register(Identity)
-class IdentityAdmin(ReadOnlyAdmin):
+class IdentityAdmin(AuditedAdmin):
+    """IdP links: read here, changed only by sign-ins. Removing one (audited) makes the next sign-in of that
+    subject create a fresh user, and takes from the old account everything the link's groups had granted it."""
+
     list_display = ("user", "subject", "issuer", "last_login_at", "last_groups")
     search_fields = ("user__username", "subject")
 
-    def has_delete_permission(self, request, obj=None):
-        return True  # unlinking an identity makes the next sign-in create a fresh user
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        user = obj.user
+        super().delete_model(request, obj)
+        if not user.identities.exists():  # its last link: nothing can sign in as it now, so nothing it held stays
+            access_revoke(user=user, reason="IdP link removed", by=request.user, issuer=obj.issuer)
+
+
+@admin.register(ScimClient)
+class ScimClientAdmin(ReadOnlyAdmin):
+    """IdPs that provision over SCIM; added, given a new token and revoked with `manage.py scim_client`."""
+
+    list_display = ("name", "issuer", "token_prefix", "created_at", "revoked_at")
+
+
+@admin.register(ScimGroup)
+class ScimGroupAdmin(ReadOnlyAdmin):
+    """Groups the IdPs pushed; their names are what the IdP group mappings map."""
+
+    list_display = ("display_name", "client", "updated_at")
+    list_filter = ("client",)
+    search_fields = ("display_name",)
 
 
 admin.site.unregister(User)
@@ -35,7 +65,8 @@ admin.site.unregister(Group)
 class AuditedUserAdmin(AuditedAdmin, UserAdmin):
     def log_change(self, request, obj, message):
         if request.path.rstrip("/").endswith("/password"):  # the admin's "change password" form
-            self._record(request, obj, "password_changed", {}, {}, by="admin")
+            ended = sessions_end(obj) if obj.pk != request.user.pk else 0  # Django ends them; the list follows
+            self._record(request, obj, "password_changed", {}, {}, by="admin", sessions_ended=ended)
         return super().log_change(request, obj, message)
 
 

@@ -19,6 +19,12 @@ class Identity(models.Model):
     last_groups = models.JSONField(
         _("groups at the last sign-in"), default=list, blank=True
     )  # the IdP groups at the last sign-in
+    # Provisioned over SCIM: by which IdP, and the userName it gave (the resource's id is this row's pk).
+    scim_client = models.ForeignKey(
+        "ScimClient", null=True, blank=True, on_delete=models.PROTECT, related_name="identities"
+    )
+    scim_user_name = models.CharField(_("SCIM userName"), max_length=255, blank=True)
+    scim_external_id = models.CharField(_("SCIM externalId"), max_length=255, blank=True)
 
     class Meta:
         verbose_name = _("identity")
@@ -95,3 +101,49 @@ class Preferences(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.language or 'browser'}, {self.time_zone or 'UTC'}"
+
+
+class ScimClient(models.Model):
+    """An IdP that provisions users and groups over SCIM 2.0, with its own bearer token (kept as its SHA-256).
+
+    Its users are linked as identities of `issuer` (the IdP's OpenID Connect issuer), with the SCIM externalId
+    (else the userName) as their subject: the same person then signs in through the IdP as the same user.
+    """
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    issuer = models.CharField(_("issuer"), max_length=255)
+    token_prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SCIM client")
+        verbose_name_plural = _("SCIM clients")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.issuer})"
+
+
+class ScimGroup(models.Model):
+    """A group an IdP pushed over SCIM. Its displayName is the IdP group name the group mappings name, so a
+    member gets exactly what the mappings of their SCIM groups grant, as at a sign-in."""
+
+    client = models.ForeignKey(ScimClient, on_delete=models.CASCADE, related_name="groups")
+    display_name = models.CharField(_("display name"), max_length=255)
+    external_id = models.CharField(max_length=255, blank=True)
+    members = models.ManyToManyField(Identity, blank=True, related_name="scim_groups")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("SCIM group")
+        verbose_name_plural = _("SCIM groups")
+        ordering = ["client", "display_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "display_name"], name="one_scim_group_per_name_and_client")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.client.name})"

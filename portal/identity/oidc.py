@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousOperation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
@@ -25,6 +26,9 @@ ENDPOINTS = {
     "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint",
     "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
 }
+
+
+DID_NOT_CHECK_OUT = gettext_lazy("The identity provider's answer did not check out; sign in again.")
 
 
 class IdpUnavailable(Exception):
@@ -103,6 +107,11 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
     OIDC_RP_SIGN_ALGO = property(lambda self: oidc_setting("OIDC_RP_SIGN_ALGO"))
     OIDC_RP_IDP_SIGN_KEY = property(lambda self: oidc_setting("OIDC_RP_IDP_SIGN_KEY"))
 
+    def get_user(self, user_id):
+        """The session's user, only while the account is active (the parent's answers a deactivated one too)."""
+        user = self.UserModel._default_manager.filter(pk=user_id).first()
+        return user if user is not None and user.is_active else None
+
     def authenticate(self, request, **kwargs):
         if request is None or "nonce" not in kwargs or not oidc_enabled():
             return None
@@ -110,9 +119,9 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
             return super().authenticate(request, **kwargs)
         except SsoRefused as exc:
             request.sso_refusal = str(exc)
-        except SuspiciousOperation as exc:
-            request.sso_refusal = _("The identity provider's answer did not check out; sign in again.")
-            sso_refuse(issuer=issuer(), subject="", reason=str(exc))
+        except (SuspiciousOperation, jwt.PyJWTError) as exc:
+            request.sso_refusal = str(DID_NOT_CHECK_OUT)
+            sso_refuse(issuer=issuer(), subject="", reason=f"{type(exc).__name__}: {str(exc)[:200]}")
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
             request.sso_refusal = _("The identity provider refused the sign-in (it may have expired); sign in again.")
@@ -122,12 +131,29 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
                 reason=f"token or userinfo request refused ({status})",
                 detail={"answer": _oauth_error(exc.response)},
             )
-        except (requests.RequestException, IdpUnavailable, jwt.PyJWTError, ValueError, KeyError) as exc:
+        except (requests.RequestException, IdpUnavailable) as exc:
             request.sso_refusal = _("The identity provider could not be reached; try again in a moment.")
             sso_refuse(issuer=issuer(), subject="", reason=f"{type(exc).__name__}: {str(exc)[:200]}")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # an answer of the wrong shape
+            request.sso_refusal = str(DID_NOT_CHECK_OUT)
+            sso_refuse(issuer=issuer(), subject="", reason=f"malformed answer ({type(exc).__name__}: {str(exc)[:200]})")
         return None
 
+    def get_token(self, payload):
+        """The token endpoint's answer; its refresh token (if any) is kept for the session's re-checks."""
+        answer = super().get_token(payload)
+        refresh = answer.get("refresh_token") if isinstance(answer, dict) else None
+        self.request.sso_refresh_token = refresh if isinstance(refresh, str) else None
+        return answer
+
     def verify_token(self, token, **kwargs):
+        if not isinstance(token, str):
+            raise SuspiciousOperation("the token endpoint answered without an ID token")
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != self.OIDC_RP_SIGN_ALGO or not header.get("kid"):
+            raise SuspiciousOperation(
+                f"the token is not signed with {self.OIDC_RP_SIGN_ALGO} and a key id (alg {header.get('alg')!r})"
+            )
         payload = super().verify_token(token, **kwargs)
         if "nonce" in kwargs:  # the ID token (userinfo JWTs come without a nonce)
             audience = payload.get("aud")
@@ -141,8 +167,17 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
     def get_or_create_user(self, access_token, id_token, payload):
         claims = self.get_userinfo(access_token, id_token, payload)
         if not isinstance(claims, dict) or claims.get("sub") != payload.get("sub"):
-            raise SuspiciousOperation("the userinfo answer is about another subject")
-        return sso_sign_in(issuer=str(payload["iss"]).rstrip("/"), subject=str(payload["sub"]), claims=claims)
+            # Not SuspiciousOperation: the parent would swallow it and the refusal would read as a lost state.
+            sso_refuse(
+                issuer=issuer(),
+                subject=str(payload.get("sub", "")),
+                reason="the userinfo answer is about another subject",
+            )
+            raise SsoRefused(str(DID_NOT_CHECK_OUT))
+        subject = str(payload["sub"])
+        user = sso_sign_in(issuer=str(payload["iss"]).rstrip("/"), subject=subject, claims=claims)
+        self.request.sso_subject = subject
+        return user
 
 
 def _oauth_error(response) -> str:

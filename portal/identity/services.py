@@ -13,10 +13,10 @@ from django.utils.translation import gettext as _
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
-from portal.teams.models import Team
 from portal.teams.selectors import forget_access
 
 from .models import GroupMapping, Identity, Preferences, TeamRole
+from .revocation import access_revoke, grants_of
 
 MAX_GROUPS = 200
 USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
@@ -52,42 +52,34 @@ def sso_refuse(*, issuer: str, subject: str, reason: str, detail: dict | None = 
 
 
 def sso_sign_in(*, issuer: str, subject: str, claims: dict):
-    """The portal user for this IdP subject, with groups and teams set to exactly what the IdP groups map to."""
+    """The portal user for this IdP subject, with groups and teams set to exactly what the IdP groups map to.
+
+    A subject none of whose groups maps to anything is refused; if it had signed in before, everything its old
+    groups granted (groups, team roles, API tokens, sessions) is revoked first, so removing someone from every
+    IdP group ends their access at their next sign-in, not at their tokens' expiry."""
     groups = idp_groups(claims)
-    mappings = list(GroupMapping.objects.filter(idp_group__in=groups).select_related("portal_group", "team"))
+    mappings = mappings_for(groups)
     if not mappings:
-        raise sso_refuse(
-            issuer=issuer,
-            subject=subject,
-            reason=_(
-                "None of your identity provider groups gives access to this portal. Ask your administrator "
-                "to add you to a group that does."
-            ),
-            detail={"idp_groups": groups},
-        )
+        identity = Identity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
+        if identity is not None:
+            _record_groups(identity, groups)
+            access_revoke(user=identity.user, reason="no mapped IdP group", issuer=issuer, idp_groups=groups)
+        raise refused_for_groups(issuer=issuer, subject=subject, groups=groups)
     with transaction.atomic():
         identity = Identity.objects.select_related("user").filter(issuer=issuer, subject=subject).first()
-        user = identity.user if identity else _new_user(claims, subject)
+        user = identity.user if identity else new_user(claims, subject)
         if not user.is_active:
+            sso_refuse(issuer=issuer, subject=subject, reason="the portal account is deactivated")
             raise SsoRefused(_("Your portal account is disabled. Ask your administrator."))
         email = claims.get("email")
         if isinstance(email, str) and "@" in email and len(email) <= 254 and email != user.email:
             user.email = _clean_text(email, 254)
             user.save(update_fields=["email"])
-        portal_groups = sorted({m.portal_group for m in mappings if m.portal_group_id}, key=lambda g: g.name)
-        member_of = sorted({m.team for m in mappings if m.team_id and m.team_role == TeamRole.MEMBER}, key=str)
-        audits = sorted({m.team for m in mappings if m.team_id and m.team_role == TeamRole.AUDITOR}, key=str)
-        before = _grants(user)
-        user.groups.set(portal_groups)
-        user.teams.set(member_of)
-        user.audited_teams.set(audits)
-        forget_access(user)
+        before, after = grants_apply(user, mappings)
         if identity is None:
             identity = Identity(user=user, issuer=issuer, subject=subject)
         identity.last_login_at = timezone.now()
-        identity.last_groups = groups
-        identity.save()
-        after = _grants(user)
+        _record_groups(identity, groups)
         record_event(
             action=AuditAction.SSO_LOGIN,
             outcome=Outcome.SUCCESS,
@@ -97,15 +89,41 @@ def sso_sign_in(*, issuer: str, subject: str, claims: dict):
     return user
 
 
-def _grants(user) -> dict:
-    return {
-        "groups": sorted(user.groups.values_list("name", flat=True)),
-        "member_of": sorted(Team.objects.filter(members=user).values_list("name", flat=True)),
-        "audits": sorted(Team.objects.filter(auditors=user).values_list("name", flat=True)),
-    }
+def refused_for_groups(*, issuer: str, subject: str, groups: list[str]) -> SsoRefused:
+    return sso_refuse(
+        issuer=issuer,
+        subject=subject,
+        reason=_(
+            "None of your identity provider groups gives access to this portal. Ask your administrator "
+            "to add you to a group that does."
+        ),
+        detail={"idp_groups": groups},
+    )
 
 
-def _new_user(claims: dict, subject: str):
+def mappings_for(groups: list[str]) -> list[GroupMapping]:
+    return list(GroupMapping.objects.filter(idp_group__in=groups).select_related("portal_group", "team"))
+
+
+def grants_apply(user, mappings: list[GroupMapping]) -> tuple[dict, dict]:
+    """Set the user's groups and team roles to exactly what `mappings` grant; (before, after) by name."""
+    portal_groups = sorted({m.portal_group for m in mappings if m.portal_group_id}, key=lambda g: g.name)
+    member_of = sorted({m.team for m in mappings if m.team_id and m.team_role == TeamRole.MEMBER}, key=str)
+    audits = sorted({m.team for m in mappings if m.team_id and m.team_role == TeamRole.AUDITOR}, key=str)
+    before = grants_of(user)
+    user.groups.set(portal_groups)
+    user.teams.set(member_of)
+    user.audited_teams.set(audits)
+    forget_access(user)
+    return before, grants_of(user)
+
+
+def _record_groups(identity: Identity, groups: list[str]) -> None:
+    identity.last_groups = groups
+    identity.save()
+
+
+def new_user(claims: dict, subject: str):
     User = get_user_model()
     wanted = claims.get("preferred_username") or (claims.get("email") or "").split("@")[0] or subject
     base = USERNAME_UNSAFE.sub("-", _clean_text(wanted, 140)).strip("-") or "user"

@@ -89,14 +89,29 @@ def sessions_of(user, *, now: dt.datetime | None = None) -> list[UserSession]:
     return list(UserSession.objects.filter(user=user))
 
 
+def sessions_end(user) -> int:
+    """End every tracked session of `user` (their stored sessions are deleted: each browser is signed out at its
+    next request); return how many. Part of the caller's transaction, which audits why."""
+    with transaction.atomic():
+        keys = list(UserSession.objects.select_for_update().filter(user=user).values_list("session_key", flat=True))
+        for key in keys:
+            _store(key).delete()
+        UserSession.objects.filter(session_key__in=keys).delete()
+    return len(keys)
+
+
+def session_rekeyed(*, old_key: str | None, new_key: str | None) -> None:
+    """Django gave a signed-in session a new key (a password change cycles it): the tracked session follows, so
+    that "Sign out everywhere" still reaches it."""
+    if old_key and new_key and old_key != new_key:
+        UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
+
+
 @transaction.atomic
 def user_sign_out_everywhere(*, user) -> int:
     """End every session of `user`, on every browser and machine; return how many were ended."""
-    keys = list(UserSession.objects.select_for_update().filter(user=user).values_list("session_key", flat=True))
-    for key in keys:
-        _store(key).delete()
-    UserSession.objects.filter(session_key__in=keys).delete()
+    ended = sessions_end(user)
     record_event(
-        action=AuditAction.SIGNED_OUT_EVERYWHERE, outcome=Outcome.SUCCESS, payload={"sessions": len(keys)}, actor=user
+        action=AuditAction.SIGNED_OUT_EVERYWHERE, outcome=Outcome.SUCCESS, payload={"sessions": ended}, actor=user
     )
-    return len(keys)
+    return ended

@@ -20,6 +20,14 @@ def lockout_parameters(request, credentials=None) -> list[str]:
     return ["ip_address"]
 
 
+def sso_not_counted(request, credentials=None) -> bool:
+    """Single sign-on is none of axes' business (AXES_WHITELIST_CALLABLE): its failures are the IdP's or an
+    attacker's without a password to guess, and counting them by address would let a broken IdP, or anyone
+    replaying callbacks, lock every password sign-in from that address (the break-glass admin's included).
+    The callback counts its own refusals instead (portal.audit.refusals)."""
+    return bool(credentials) and "nonce" in credentials
+
+
 def client_address(request) -> str | None:
     """The address axes counts: the same one the audit log records (X-Forwarded-For only from trusted proxies).
 

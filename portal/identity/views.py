@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import SuspiciousOperation, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -20,12 +24,15 @@ from portal.api.forms import TokenForm
 from portal.api.tokens import scopes_allowed, tokens_of
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
+from portal.audit.refusals import refusal_counted
 from portal.audit.services import record_event
 from portal.core.errors import NotFound
+from portal.core.middleware import client_ip
 from portal.teams.selectors import access_for, team_roles_for
 
 from .forms import LanguageForm, PreferencesForm
-from .oidc import IdpUnavailable, issuer, logout_url, oidc_enabled, oidc_setting
+from .oidc import DID_NOT_CHECK_OUT, IdpUnavailable, issuer, logout_url, oidc_enabled, oidc_setting, provider_metadata
+from .recheck import sso_session_begin
 from .services import preferences_of, preferences_save, sso_refuse
 from .sessions import sessions_of, user_sign_out_everywhere
 
@@ -41,7 +48,13 @@ def _problem(request, message: str, *, status: int, title: str = gettext_lazy("S
 class PasswordLoginForm(AuthenticationForm):
     def clean(self):
         mode = settings.CONFIG.password_login
-        if mode == "off":
+        if mode == "off":  # no backend is asked, so no failure signal: counted here, like other anonymous refusals
+            refusal_counted(
+                AuditAction.LOGIN_FAILED,
+                source=client_ip(self.request) if self.request else None,
+                kind="password sign-in off",
+                payload={"username": str(self.data.get("username", ""))[:150], "reason": "password sign-in is off"},
+            )
             raise ValidationError(_("Password sign-in is switched off here; use single sign-on."), code="disabled")
         try:
             return super().clean()
@@ -83,32 +96,98 @@ class SsoStartView(OIDCAuthenticationRequestView):
         return super().get(request)
 
 
+OAUTH_ERROR = re.compile(r"^[a-z_]{1,40}$")
+
+
 class SsoCallbackView(OIDCAuthenticationCallbackView):
+    """The IdP's answer. A callback whose state this session never issued (forged, replayed, another browser's,
+    or an error sent by anyone) changes nothing here, signs nobody out, and is counted like other anonymous
+    refusals: the first of a window is an event, a source over the limit is answered 429."""
+
     get_settings = staticmethod(oidc_setting)
 
     def get(self, request):
         if not oidc_enabled():
             raise NotFound(_("Single sign-on is not configured here."))
-        try:
-            return super().get(request)
-        except SuspiciousOperation:
-            # A state this browser's session never issued (forged, replayed, or from another browser).
-            sso_refuse(issuer=issuer(), subject="", reason="the callback's state was not issued to this session")
-            return _problem(
-                request,
-                _("This sign-in did not start in this browser, or it was already used. Sign in again."),
-                status=400,
+        state = request.GET.get("state", "")
+        pending = request.session.get("oidc_states") or {}
+        if not isinstance(state, str) or state not in pending:
+            return self._stateless(request)
+        wrong_issuer = self._wrong_issuer(request)
+        if wrong_issuer:
+            del pending[state]
+            request.session["oidc_states"] = pending
+            sso_refuse(issuer=issuer(), subject="", reason=wrong_issuer)
+            return _problem(request, str(DID_NOT_CHECK_OUT), status=400)
+        return super().get(request)
+
+    def _stateless(self, request):
+        error = request.GET.get("error", "")
+        reason = (
+            "an error callback without a state this session issued"
+            if error
+            else "the callback's state was not issued to this session"
+        )
+        counted = refusal_counted(
+            AuditAction.SSO_REFUSED,
+            source=client_ip(request),
+            kind="callback without state",
+            payload={"issuer": issuer(), "subject": "", "reason": reason, "error": _oauth_code(error)},
+        )
+        if counted.count > settings.CONFIG.anonymous_refusal_limit:
+            retry_after = max(1, math.ceil((counted.window_ends - timezone.now()).total_seconds()))
+            response = _problem(
+                request, _("Too many refused sign-ins from your address; wait and try again."), status=429
             )
+            response["Retry-After"] = str(retry_after)
+            return response
+        return _problem(
+            request,
+            _("This sign-in did not start in this browser, or it was already used. Sign in again."),
+            status=400,
+        )
+
+    @staticmethod
+    def _wrong_issuer(request) -> str:
+        """RFC 9207: the authorization response names its issuer; it must be ours, and present if the IdP says
+        it sends it (a mix-up attack answers with another IdP's code)."""
+        sent = request.GET.get("iss")
+        if sent is None:
+            try:
+                promised = provider_metadata().get("authorization_response_iss_parameter_supported") is True
+            except IdpUnavailable:
+                promised = False
+            return "the authorization response lacks the iss parameter its IdP promises" if promised else ""
+        return "" if sent.rstrip("/") == issuer() else "the authorization response names another issuer"
 
     def login_failure(self):
         request = self.request
         reason = getattr(request, "sso_refusal", None)
         if reason is None:
-            error = request.GET.get("error", "")[:100]
-            detail = f"the identity provider answered {error!r}" if error else "no sign-in state in this session"
+            error = request.GET.get("error", "")
+            detail = (
+                f"the identity provider answered {_oauth_code(error)!r}"
+                if error
+                else "the identity provider's answer was incomplete"
+            )
             sso_refuse(issuer=issuer(), subject="", reason=detail)
             reason = _("The identity provider did not sign you in. Sign in again.")
         return _problem(request, reason, status=403)
+
+    def login_success(self):
+        response = super().login_success()
+        sso_session_begin(
+            self.request.session,
+            issuer=issuer(),
+            subject=getattr(self.request, "sso_subject", ""),
+            refresh_token=getattr(self.request, "sso_refresh_token", None),
+        )
+        return response
+
+
+def _oauth_code(error: str) -> str:
+    """The OAuth error code of an error callback, when it is one (never the caller's free text)."""
+    return error if OAUTH_ERROR.match(error or "") else ("unrecognised" if error else "")
 
 
 @require_POST
@@ -162,8 +241,6 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 @login_required
 def profile(request, *, token_form=None, new_token=None, preferences_form=None, status=200):
     """Who I am here, where I am signed in, a way to end every one of those sessions, and my API tokens."""
-    from django.utils import timezone
-
     now = timezone.now()
     return render(
         request,

@@ -1,18 +1,10 @@
 """Changes made in the admin to who may do what are audit events: who, what, before and after."""
 
-import pytest
 from django.contrib.auth.models import Group
 
 from portal.approvals.models import ApprovalPolicy
 from portal.audit.models import AuditEvent
 from portal.teams.models import Team
-
-
-@pytest.fixture
-def admin_client(client, django_user_model):
-    admin = django_user_model.objects.create_superuser("root", "root@example.com", "test-pass-2026")
-    client.force_login(admin)
-    return client
 
 
 def events(action):

@@ -65,3 +65,13 @@ def test_the_masker_leaves_short_values_and_other_text_alone():
     masker = SecretMasker(["0123456789abcdef"])
     assert masker.mask("a 0123456789abcdef b") == "a ******** b"
     assert masker.mask("nothing here") == "nothing here"
+
+
+def test_a_callbacks_code_and_state_never_reach_a_log_line(client, db, json_lines):
+    code, state = "c0de-from-the-idp-7f3a", "st4te-of-the-sign-in-91bc"
+    client.get(f"/oidc/callback/?code={code}&state={state}&iss=x")
+    client.get(f"/servers/?access_token={code}&id_token={state}")
+    text = json.dumps(json_lines())
+    assert "/oidc/callback/" in text  # the request was logged
+    assert code not in text and state not in text
+    assert "code=********&state=********" in text

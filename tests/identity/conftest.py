@@ -31,5 +31,8 @@ def sso(settings, idp, db):  # noqa: F811
             "carol": {"email": "carol@example.com", "groups": ["marketing"]},
         }
     )
+    idp.set_mischief()
     yield idp
+    idp.set_mischief()
+    idp.browsers.clear()
     oidc._discovery.clear()

@@ -27,12 +27,22 @@ $(MO): locale/ko/LC_MESSAGES/django.po
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; }
 	msgfmt --check-format -o $@ $<
 
-# Development defaults: debug pages on (secrets masked), the simulator's demo keys.
+# Development defaults: debug pages on (secrets masked), the simulator's demo keys. `make run SSO=1` also starts
+# the bundled test IdP (tests/idp) on 127.0.0.1:8090 with the demo SSO users, and maps their groups to the teams.
+ifdef SSO
+run: export OIDC_ISSUER ?= http://127.0.0.1:8090
+run: export OIDC_CLIENT_ID ?= portal
+run: export OIDC_CLIENT_SECRET ?= dev-idp-client-secret-not-for-production
+RUN_NEEDS := $(IDP_STAMP)
+RUN_FLAGS := --idp
+endif
 run: export DEBUG ?= true
-run: $(STAMP) $(MO)
+run: $(STAMP) $(MO) $(RUN_NEEDS)
+	@test -f .env || printf '%s\n' "# Written by make run: the development defaults, so that manage.py works from this checkout" \
+	  "# (.venv/bin/python manage.py ...). Delete it to run with the production defaults (DEBUG off)." "DEBUG=true" > .env
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py seed_demo
-	$(PYTHON) manage.py run_portal
+	$(PYTHON) manage.py run_portal $(RUN_FLAGS)
 
 # A personal access token for the JSON API, printed once: make -s token FOR=web-requester SCOPES=read,request
 token: export DEBUG ?= true

@@ -119,6 +119,7 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
             return super().authenticate(request, **kwargs)
         except SsoRefused as exc:
             request.sso_refusal = str(exc)
+            request.sso_refusal_groups = exc.groups
         except (SuspiciousOperation, jwt.PyJWTError) as exc:
             request.sso_refusal = str(DID_NOT_CHECK_OUT)
             sso_refuse(issuer=issuer(), subject="", reason=f"{type(exc).__name__}: {str(exc)[:200]}")

@@ -23,7 +23,12 @@ USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
 
 
 class SsoRefused(Exception):
-    """The IdP vouched for someone the portal will not sign in; the message is for them, the refusal is audited."""
+    """The IdP vouched for someone the portal will not sign in; the message is for them, the refusal is audited.
+    `groups`: the groups the IdP sent, when they are why (shown to the person, so a mapping can be fixed)."""
+
+    def __init__(self, message: str, groups: list[str] | None = None) -> None:
+        self.groups = groups
+        super().__init__(message)
 
 
 def _clean_text(value, limit: int = 255) -> str:
@@ -90,7 +95,7 @@ def sso_sign_in(*, issuer: str, subject: str, claims: dict):
 
 
 def refused_for_groups(*, issuer: str, subject: str, groups: list[str]) -> SsoRefused:
-    return sso_refuse(
+    refused = sso_refuse(
         issuer=issuer,
         subject=subject,
         reason=_(
@@ -99,6 +104,7 @@ def refused_for_groups(*, issuer: str, subject: str, groups: list[str]) -> SsoRe
         ),
         detail={"idp_groups": groups},
     )
+    return SsoRefused(str(refused), groups=groups)
 
 
 def mappings_for(groups: list[str]) -> list[GroupMapping]:

@@ -41,8 +41,9 @@ SSO_DOWN = gettext_lazy(
 )
 
 
-def _problem(request, message: str, *, status: int, title: str = gettext_lazy("Sign-in refused")):
-    return render(request, "registration/refused.html", {"message": message, "title": title}, status=status)
+def _problem(request, message: str, *, status: int, title: str = gettext_lazy("Sign-in refused"), groups=None):
+    context = {"message": message, "title": title, "idp_groups": groups}
+    return render(request, "registration/refused.html", context, status=status)
 
 
 class PasswordLoginForm(AuthenticationForm):
@@ -172,7 +173,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             )
             sso_refuse(issuer=issuer(), subject="", reason=detail)
             reason = _("The identity provider did not sign you in. Sign in again.")
-        return _problem(request, reason, status=403)
+        return _problem(request, reason, status=403, groups=getattr(request, "sso_refusal_groups", None))
 
     def login_success(self):
         response = super().login_success()

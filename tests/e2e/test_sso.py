@@ -39,3 +39,25 @@ def test_someone_without_a_mapped_group_sees_why(new_page, sso, sim):  # noqa: F
     page.locator("input[name=password]").fill("any password")
     page.get_by_role("button", name="Sign-in").click()
     expect(page.locator("#refused")).to_contain_text("None of your identity provider groups gives access")
+    expect(page.locator("#idp-groups")).to_contain_text("marketing")  # what the IdP sent, to fix a mapping
+
+
+def test_removing_every_group_at_the_idp_ends_an_open_browser_session(new_page, sso, sim):  # noqa: F811
+    """The session signed in first loses its pages once the same person's next sign-in finds no mapped group."""
+    from django.test import Client
+
+    from tests.identity.test_sso import sign_in
+
+    page = new_page()
+    page.goto("/accounts/login/")
+    page.get_by_role("link", name="Sign in with single sign-on").click()
+    page.locator("input[name=login]").fill("alice")
+    page.locator("input[name=password]").fill("any password")
+    page.get_by_role("button", name="Sign-in").click()
+    page.wait_for_url("**/servers/")
+    page.goto("/approvals/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    sso.set_users({"alice": {"email": "alice@example.com", "groups": ["marketing"]}})
+    assert sign_in(Client(), sso, "alice").status_code == 403  # alice, elsewhere, with no mapped group left
+    page.goto("/approvals/")
+    page.wait_for_url("**/accounts/login/**")

@@ -1,5 +1,8 @@
 """Start everything a newcomer needs, in one terminal: the SCP simulator, the task worker and the portal."""
 
+import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -7,12 +10,15 @@ import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from portal.config import BASE_DIR
 from portal.run import stop as stop_all
 from portal.run import worker_command
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+IDP_DIR = BASE_DIR / "tests" / "idp"  # npm's oidc-provider, as the tests run it (make run SSO=1 installs it)
+IDP_USERS = IDP_DIR / "demo-users.json"
 MAX_RESTARTS = 5  # restarts of one child within RESTART_WINDOW seconds before everything stops
 RESTART_WINDOW = 60.0
 
@@ -23,18 +29,51 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="where the portal listens")
         parser.add_argument("--no-simulator", action="store_true", help="do not start the local SCP simulator")
+        parser.add_argument(
+            "--idp", action="store_true", help="also start the bundled test IdP where OIDC_ISSUER points (SSO=1)"
+        )
 
-    def handle(self, *args, addr: str, no_simulator: bool, **options):
+    def _idp(self, addr: str) -> tuple[list[str], dict]:
+        """The bundled test IdP (tests/idp), with the demo SSO users, answering to this portal only."""
+        config = settings.CONFIG
+        issuer = urlsplit(str(config.oidc_issuer or ""))
+        node = shutil.which("node")
+        if issuer.hostname not in LOCAL_HOSTS or not issuer.port:
+            raise CommandError("--idp needs OIDC_ISSUER on this machine with a port (make run SSO=1 sets it)")
+        if node is None or not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
+            raise CommandError("--idp needs node and the test IdP installed (make run SSO=1 runs npm ci in tests/idp)")
+        port = addr.rpartition(":")[2]
+        bases = [f"http://{host}:{port}" for host in ("127.0.0.1", "localhost")]
+        secret = config.oidc_client_secret.get_secret_value() if config.oidc_client_secret else ""
+        env = {
+            **os.environ,
+            "PORT": str(issuer.port),
+            "USERS_FILE": str(IDP_USERS),
+            "MISCHIEF_FILE": os.devnull,
+            "CLIENT_SECRET": secret,
+            "REDIRECT_URIS": ",".join(f"{b}/oidc/callback/" for b in bases),
+            "POST_LOGOUT_URIS": ",".join(f"{b}/accounts/login/" for b in bases),
+        }
+        return [node, "provider.mjs"], {"cwd": IDP_DIR, "env": env}
+
+    def handle(self, *args, addr: str, no_simulator: bool, idp: bool, **options):
         config = settings.CONFIG
         manage = [sys.executable, "manage.py"]
         commands: dict[str, list[str]] = {}
+        options_of: dict[str, dict] = {}
+        if idp:
+            commands["idp"], options_of["idp"] = self._idp(addr)
         scp = urlsplit(str(config.scp_virtualserver_url))
         if not no_simulator and scp.hostname in LOCAL_HOSTS:
             commands["simulator"] = [*manage, "scp_simulator", "--host", scp.hostname, "--port", str(scp.port or 80)]
         commands["worker"] = worker_command("0.05", "--verbosity", "1")
         commands["scheduler"] = [*manage, "scheduler", "--interval", "60"]
         commands["web"] = [*manage, "runserver", addr, "--noreload"]
-        processes = {name: subprocess.Popen(command) for name, command in commands.items()}  # noqa: S603
+
+        def start(name: str) -> subprocess.Popen:
+            return subprocess.Popen(commands[name], **options_of.get(name, {}))  # noqa: S603
+
+        processes = {name: start(name) for name in commands}
         restarts: dict[str, list[float]] = {name: [] for name in commands}
         time.sleep(1.5)
         self.stdout.write(
@@ -43,6 +82,11 @@ class Command(BaseCommand):
             "requester, approver (both teams); auditor (everything); admin (Django admin) — password: "
             f"{config.demo_password.get_secret_value()}\n"
         )
+        if idp:
+            self.stdout.write(
+                f"Single sign-on: the test IdP at {config.oidc_issuer}; choose *Sign in with single sign-on* and "
+                f"type one of {', '.join(json.loads(IDP_USERS.read_text()))} (any password).\n"
+            )
         stopping = False
 
         def stop(*_):
@@ -67,7 +111,7 @@ class Command(BaseCommand):
                         stopping = True
                         break
                     self.stderr.write(f"{name} exited with {process.returncode}; starting it again")
-                    processes[name] = subprocess.Popen(commands[name])  # noqa: S603
+                    processes[name] = start(name)
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from portal.config import DEFAULT_DEMO_PASSWORD
+from portal.identity.models import GroupMapping
 from portal.teams.models import OwnershipKind, ServerOwnership, Team
 
 # Two teams split the simulator's demo servers; each has a requester and an approver of its own.
@@ -24,6 +25,16 @@ DEMO_USERS = {
     "apps-approver": (["apps-approvers"], ["apps"], []),
     "apps-auditor": ([], [], ["apps"]),
     "admin": ([], [], []),
+}
+# With single sign-on on (make run SSO=1: the bundled test IdP, its users in tests/idp/demo-users.json), the IdP
+# groups that grant the same: idp group -> (portal group, team, team role).
+DEMO_MAPPINGS = {
+    "portal-web": (None, "web", "member"),
+    "portal-web-approvers": ("web-approvers", None, "member"),
+    "portal-apps": (None, "apps", "member"),
+    "portal-apps-approvers": ("apps-approvers", None, "member"),
+    "portal-apps-audit": (None, "apps", "auditor"),
+    "portal-auditors": ("auditor", None, "member"),
 }
 
 
@@ -59,4 +70,12 @@ class Command(BaseCommand):
             user.groups.set([Group.objects.get_or_create(name=g)[0] for g in groups])
             user.teams.set([teams[t] for t in member_of])
             user.audited_teams.set([teams[t] for t in audits])
+        if config.oidc_issuer is not None:
+            for idp_group, (group, team, role) in DEMO_MAPPINGS.items():
+                GroupMapping.objects.get_or_create(
+                    idp_group=idp_group,
+                    portal_group=Group.objects.get_or_create(name=group)[0] if group else None,
+                    team=teams[team] if team else None,
+                    team_role=role,
+                )
         self.stdout.write(f"Demo teams ready: {', '.join(DEMO_TEAMS)}; users: {', '.join(DEMO_USERS)}")

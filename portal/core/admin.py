@@ -147,7 +147,10 @@ class AuditedAdmin(admin.ModelAdmin):
         if emptied:
             messages.warning(
                 request,
-                _("Deleting this leaves empty: %(rows)s. An approval step without a group can be decided by nobody.")
+                _(
+                    "Deleting this leaves empty: %(rows)s. A team without an approver group, or an approval step "
+                    "without a group, has requests nobody can decide."
+                )
                 % {"rows": "; ".join(emptied)},
             )
         return super().delete_view(request, object_id, extra_context)

@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "portal.core.middleware.OperationsMiddleware",  # /healthz, /readyz, /metrics: before host checks and redirects
     "django.middleware.security.SecurityMiddleware",
     "portal.core.csp.PortalContentSecurityPolicyMiddleware",
+    "portal.interfaces.watch.RequestWatchMiddleware",  # a request page's change check: before sessions, one query
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, watch
 
 SERVER = "servers/<str:server_id>"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("requests/", views.my_requests, name="my_requests"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request_cancel"),
+    path("requests/<int:pk>/changed/", watch.request_changed, name="request_changed"),  # RequestWatchMiddleware
 ]

@@ -29,6 +29,7 @@ from .access import Purpose, audience_allows, interface_request_for
 from .errors import AttachRejected, NotAllowed, ScpUnavailable
 from .forms import MAX_FIXED_IPS, AttachForm, DetachForm
 from .rules import repeated
+from .watch import watch_for
 
 # SCP's marker (an id), or the listing's position in each of several sources (ids joined by "~"; "_", ".").
 MARKER_RE = re.compile(r"^[A-Za-z0-9._~-]{1,2000}$")
@@ -294,6 +295,7 @@ def request_detail(request, pk: int):
         "timeline": timeline_for_request(request_id=interface_request.pk),
         "preview": services.request_preview(request=interface_request),
         "decision": _decision_panel(request, interface_request),
+        "watch": None if interface_request.is_final else watch_for(request, request_id=interface_request.pk),
     }
     if not (request.htmx and request.GET.get("fragment") == "status") or interface_request.is_final:
         try:

@@ -107,10 +107,36 @@ def test_polling_never_wipes_an_approvers_half_typed_comment(new_page, requester
     comment = theirs.get_by_label("Comment (required to reject)")
     comment.fill("Checking with the network team first")
     assert theirs.locator("#request-status textarea").count() == 0  # the form is outside the polled region
-    expect(theirs.locator("#request-status")).to_have_attribute("hx-trigger", "every 15s")  # pending: slow polling
+    expect(theirs.locator("#request-status")).to_have_attribute("hx-trigger", "request-changed")  # on change only
     with theirs.expect_response(lambda r: "fragment=status" in r.url):
         theirs.evaluate(
             "htmx.ajax('GET', location.pathname + '?fragment=status', {target: '#request-status', swap: 'outerHTML'})"
         )  # a poll, now
     expect(theirs.locator("#status")).to_have_text("Pending approval")
     expect(comment).to_have_value("Checking with the network team first")
+
+
+def test_the_requesters_open_page_shows_success_as_soon_as_it_happens(
+    new_page, requester, approver, sim, world, needs_approval
+):
+    """Item 1 of "What a new user meets": the page no longer waits for a 15 s poll. It is told by its one-query
+    change check (every second) and then fetches its status; no timer refetches the status itself."""
+    mine = new_page()
+    sign_in(mine, "requester")
+    submit_by_port(mine, world, "Live page")
+    status = mine.locator("#request-status")
+    expect(status).to_have_attribute("hx-trigger", "request-changed")  # no "every …": nothing waits for a timer
+    quiet = []
+    mine.on("response", lambda r: "/changed/" in r.url and quiet.append(r.status))
+    with mine.expect_response(lambda r: "/changed/" in r.url and r.status == 204):
+        pass  # nothing happened yet: the check answers "no change", for one query
+    theirs = new_page()
+    sign_in(theirs, "approver")
+    theirs.get_by_role("link", name=re.compile("Approvals")).click()
+    with mine.expect_response(lambda r: "fragment=status" in r.url, timeout=60_000) as refreshed:
+        theirs.get_by_role("button", name="Approve").click()
+    assert refreshed.value.status == 200
+    expect(mine.locator("#status")).to_have_text(re.compile("Approved|Executing|Succeeded"))
+    expect(mine.locator("#status")).to_have_text("Succeeded", timeout=60_000)
+    assert 204 in quiet and 200 in quiet  # unchanged checks, then the one that said "changed"
+    expect(mine.locator("#request-watch")).to_have_count(0)  # final: the page stops asking

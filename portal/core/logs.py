@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 
 import structlog
 
@@ -69,6 +70,21 @@ def _with_context(logger, method, event_dict):
     return event_dict
 
 
+def _without_sockets(logger, method, event_dict):
+    """runserver's own lines pass their socket as `request`: noise in every line."""
+    if isinstance(event_dict.get("request"), socket.socket):
+        event_dict.pop("request")
+    return event_dict
+
+
+def _without_empty_context(logger, method, event_dict):
+    """Console lines (development) leave out the context keys nothing set; JSON lines keep every key."""
+    for key in CONTEXT_KEYS:
+        if event_dict.get(key, "") is None:
+            event_dict.pop(key)
+    return event_dict
+
+
 # Every key the portal and django-structlog bind per request. structlog creates a key's ContextVar on first use,
 # unguarded: two threads of a fresh gunicorn worker binding the same new key at once each create one, and the
 # loser's reset then fails ("created by a different ContextVar") with a 500. Creating them here, while settings
@@ -116,7 +132,9 @@ def logging_config(config) -> dict:
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
+                    _without_sockets,
                     masker,
+                    *([] if fmt == "json" else [_without_empty_context]),
                     renderer,
                 ],
             }

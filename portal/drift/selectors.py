@@ -3,6 +3,8 @@ from __future__ import annotations
 from collections import Counter
 
 from portal.core.roles import is_auditor
+from portal.interfaces.access import Purpose, audience_allows
+from portal.interfaces.models import InterfaceRequest
 from portal.teams.selectors import access_for, server_scope_for
 
 from .models import DriftFinding, DriftKind, DriftRun
@@ -29,10 +31,23 @@ def findings(*, user, run: DriftRun, kind: str = "", server: str = "") -> list[D
     if server:
         rows = rows.filter(server_name__icontains=server)
     rows = list(rows)
-    if user.is_staff or access_for(user).global_auditor:
-        return rows
-    scope = server_scope_for(user)  # the servers of the teams they belong to, approve for or audit
-    return [f for f in rows if scope.combined.owns(server_id=f.server_id, name=f.server_name, vpc_id=f.vpc_id)]
+    if not sees_everything(user):
+        scope = server_scope_for(user)  # the servers of the teams they belong to, approve for or audit
+        rows = [f for f in rows if scope.combined.owns(server_id=f.server_id, name=f.server_name, vpc_id=f.vpc_id)]
+    return _linked(user, rows)
+
+
+def sees_everything(user) -> bool:
+    return bool(user.is_staff or access_for(user).global_auditor)
+
+
+def _linked(user, rows: list[DriftFinding]) -> list[DriftFinding]:
+    """Each finding's `request_link`: whether its request is one this user may open (else no link to a 404)."""
+    requests = InterfaceRequest.objects.in_bulk({f.request_id for f in rows if f.request_id})
+    for finding in rows:
+        request = requests.get(finding.request_id) if finding.request_id else None
+        finding.request_link = request is not None and audience_allows(user, request, Purpose.VIEW)
+    return rows
 
 
 def counts(rows) -> dict[str, int]:

@@ -48,6 +48,10 @@ def report(request):
             "kinds": DriftKind.choices,
             "runs": selectors.recent_runs(),
             "counts": selectors.counts(findings),
+            "everything": selectors.sees_everything(request.user),
+            "visible": len(selectors.findings(user=request.user, run=run))
+            if run and (kind or server)
+            else len(findings),
         },
     )
 

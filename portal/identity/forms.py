@@ -28,4 +28,5 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args, language: str = "en", **kwargs):
         super().__init__(*args, label_suffix="", **kwargs)
-        self.fields["time_zone"].choices = [("", _("UTC (the default)"))] + [(z, z) for z in time_zones_for(language)]
+        default = _("Asia/Seoul (the default in Korean)") if language.startswith("ko") else _("UTC (the default)")
+        self.fields["time_zone"].choices = [("", default)] + [(z, z) for z in time_zones_for(language)]

@@ -74,9 +74,13 @@ class IdpRecheckMiddleware:
         return self.get_response(request)
 
 
+KOREAN_DEFAULT_ZONE = "Asia/Seoul"
+
+
 class PreferencesMiddleware:
     """Show the pages in the signed-in user's saved language and time zone (otherwise the language comes from
-    the switcher's cookie or the browser, through LocaleMiddleware, and times show in UTC)."""
+    the switcher's cookie or the browser, through LocaleMiddleware, and times show in UTC, or in Korean time
+    on Korean pages)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -91,6 +95,8 @@ class PreferencesMiddleware:
             request.LANGUAGE_CODE = prefs.language
         if prefs is not None and prefs.time_zone:
             timezone.activate(prefs.time_zone)
+        elif translation.get_language().startswith("ko"):  # no zone chosen: Korean pages show Korean time
+            timezone.activate(KOREAN_DEFAULT_ZONE)
         else:
             timezone.deactivate()
         return self.get_response(request)

@@ -166,10 +166,11 @@ def access_attempts_unlock(*, attempts) -> int:
 
 
 def time_zones_for(language: str) -> list[str]:
-    """The time zones a user can choose (besides UTC, the default), Asia/Seoul first for Korean."""
+    """The time zones a user can choose besides the default, Asia/Seoul and UTC first for Korean."""
     import zoneinfo
 
-    first = ["Asia/Seoul"] if language.startswith("ko") else []  # UTC is the form's empty choice
+    # The form's empty choice is the language's default (UTC; Asia/Seoul in Korean, where UTC is then offered)
+    first = ["Asia/Seoul", "UTC"] if language.startswith("ko") else []
     rest = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
     return first + [z for z in rest if z not in first]
 

@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from portal.approvals.selectors import approval_overview, decision_context
 from portal.audit.events import AuditAction
 from portal.audit.selectors import timeline_for_request
+from portal.audit.words import timeline_lines
 from portal.core.errors import SCP_DOWN
 from portal.core.roles import can_request
 from portal.interfaces.services.decisions import may_decide
@@ -292,7 +293,7 @@ def request_detail(request, pk: int):
     interface_request = interface_request_for(user=request.user, pk=pk, purpose=Purpose.VIEW)
     context = {
         "req": interface_request,
-        "timeline": timeline_for_request(request_id=interface_request.pk),
+        "timeline": timeline_lines(timeline_for_request(request_id=interface_request.pk)),
         "preview": services.request_preview(request=interface_request),
         "decision": _decision_panel(request, interface_request),
         "watch": None if interface_request.is_final else watch_for(request, request_id=interface_request.pk),

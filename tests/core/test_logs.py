@@ -75,3 +75,24 @@ def test_a_callbacks_code_and_state_never_reach_a_log_line(client, db, json_line
     assert "/oidc/callback/" in text  # the request was logged
     assert code not in text and state not in text
     assert "code=********&state=********" in text
+
+
+def test_console_lines_leave_out_what_nothing_set(settings):
+    config = settings.CONFIG.model_copy(update={"log_format": "console"})
+    spec = logging_config(config)["formatters"]["portal"]
+    factory = spec.pop("()")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(factory(**spec))
+    logger = logging.getLogger("portal.test.console")
+    logger.addHandler(handler)
+    try:
+        import socket
+
+        with socket.socket() as sock:
+            logger.warning("plain line", extra={"request": sock})
+    finally:
+        logger.removeHandler(handler)
+        logging_config(settings.CONFIG)
+    line = stream.getvalue()
+    assert "plain line" in line and "=None" not in line and "socket" not in line

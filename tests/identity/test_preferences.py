@@ -20,7 +20,7 @@ def test_times_show_in_the_saved_time_zone_with_utc_on_hover(sim, world, request
 
     profile = requester_client.get("/accounts/profile/", headers={"Accept-Language": "ko-KR,ko;q=0.9"}).content
     options = re.findall(r'<option value="([^"]*)"', profile.decode().split('id="id_time_zone"')[1])
-    assert options[:2] == ["", "Asia/Seoul"] and "UTC" not in options  # UTC is the default; Seoul first in Korean
+    assert options[:3] == ["", "Asia/Seoul", "UTC"]  # in Korean the default is Seoul, and UTC can be chosen
     response = requester_client.post("/accounts/preferences/", {"time_zone": "Asia/Seoul"})
     assert response.status_code == 302
     assert Preferences.objects.get(user=requester).time_zone == "Asia/Seoul"
@@ -38,3 +38,23 @@ def test_an_unknown_time_zone_is_refused_with_a_message_and_nothing_saved(reques
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
     assert not Preferences.objects.filter(user=requester).exclude(time_zone="").exists()
+
+
+def test_a_korean_browser_sees_korean_time_until_choosing_a_zone(sim, world, requester, requester_client, submit):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    server, subnet = world.servers["web-01"], world.subnets["prod-app"]
+    request = submit(justification="zone", server_id=server.id, mode="subnet", subnet_id=subnet.id)
+    korean = {"Accept-Language": "ko-KR,ko;q=0.9"}
+    page = requester_client.get(f"/requests/{request.pk}/", headers=korean).content.decode()
+    seoul = timezone.localtime(request.created_at, dt.timezone(dt.timedelta(hours=9))).strftime("%H:%M")
+    assert seoul in page and "KST" in page
+    profile = requester_client.get("/accounts/profile/", headers=korean).content.decode()
+    assert "Asia/Seoul" in profile.split('id="id_time_zone"')[1].split("</select>")[0]
+    requester_client.post("/accounts/preferences/", {"time_zone": "UTC"}, headers=korean)  # chosen: kept
+    page = requester_client.get(f"/requests/{request.pk}/", headers=korean).content.decode()
+    assert request.created_at.astimezone(dt.UTC).strftime("%H:%M") in page and "KST" not in page
+    english = requester_client.get(f"/requests/{request.pk}/").content.decode()
+    assert "KST" not in english

@@ -159,7 +159,8 @@ def test_the_server_list_shows_addresses_interfaces_and_vpc(sim, world, requeste
     assert server.ip_addresses and server.interface_count == 1
     client.force_login(requester)
     page = client.get("/servers/", {"q": "web-01"}).content.decode()
-    row = re.search(r"<tr>\s*<td><a href=\"/servers/" + web01.id + r"/\">.*?</tr>", page, re.S).group(0)
+    cell = r"<tr>\s*<td class=\"server-name\"><a href=\"/servers/" + web01.id + r"/\">"
+    row = re.search(cell + r".*?</tr>", page, re.S).group(0)
     assert server.ip_addresses[0] in row and '<td class="interfaces">1</td>' in row and web01.vpc_id[:13] in row
 
 

@@ -98,3 +98,25 @@ def test_scp_down_leaves_a_failed_run_with_the_reason(sim, world, settings, db):
     run = drift_scan(trigger="test")
     assert "SCP could not be read" in run.error and run.finished_at is not None
     assert AuditEvent.objects.get(action="drift.scanned").outcome == "failure"
+
+
+def test_a_team_auditor_counts_and_links_only_what_it_may_open(
+    sim, world, attached_by_portal, client, django_user_model
+):
+    from portal.teams.models import ServerOwnership, Team
+
+    sim.out_of_band("add", server_id=world.servers["app-02"].id, subnet_id=world.subnets["prod-app"].id)
+    sim.out_of_band("remove", port_id=attached_by_portal.result_port_id)
+    run = drift_scan(trigger="test")
+    assert run.findings_count == 2
+    watchers = Team.objects.create(name="web-watchers")  # owns web-* too, but the request is another team's
+    ServerOwnership.objects.create(team=watchers, kind="name_pattern", value="web-*")
+    watcher = django_user_model.objects.create_user("watcher", password="x-pass-2026-long")
+    watchers.auditors.add(watcher)
+    assert attached_by_portal.team_id != watchers.pk
+    client.force_login(watcher)
+    page = client.get("/drift/").content.decode()
+    assert "findings on your teams' servers: 1" in page and "findings in all" not in page
+    assert attached_by_portal.result_port_id in page
+    assert f"/requests/{attached_by_portal.pk}/" not in page  # it would be a 404 for them
+    assert client.get(f"/requests/{attached_by_portal.pk}/").status_code == 404

@@ -75,3 +75,20 @@ def test_the_attach_form_has_one_source_for_its_labels_widgets_and_help(sim, wor
         assert f'<label for="id_{name}">{escape(form.fields[name].label)}</label>' in page, name
     assert 'aria-describedby="id_justification_helptext"' in page and 'maxlength="1000"' in page
     assert 'name="mode" value="subnet"' in page and "checked" in page
+
+
+def test_a_run_of_identical_reads_is_one_line_of_the_timeline(sim, world, requester_client, submit):
+    from portal.audit.models import AuditEvent
+
+    server, subnet = world.servers["web-01"], world.subnets["prod-app"]
+    request = submit(justification="reads", server_id=server.id, mode="subnet", subnet_id=subnet.id)
+    reads = AuditEvent.objects.filter(interface_request_id=request.pk, action="scp.call", payload__method="GET")
+    assert reads.count() >= 2, "the poll took one read: nothing to fold"
+    text = visible(requester_client.get(f"/requests/{request.pk}/").content.decode())
+    lines = re.findall(r"Read from SCP[^\n<]*", text)
+    assert lines, text
+    folded = [int(n) for n in re.findall(r"Read from SCP (\d+) times \(answered 200", text)]
+    singles = len([line for line in lines if line.startswith("Read from SCP (answered")])
+    assert folded and sum(folded) + singles == reads.count(), lines  # every read is on a line, runs folded
+    assert len(lines) < reads.count()
+    assert reads.count() == AuditEvent.objects.filter(pk__in=reads.values("pk")).count()  # all kept in the log

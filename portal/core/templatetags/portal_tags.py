@@ -55,6 +55,16 @@ def when(value, fmt: str = "Y-m-d H:i"):
     from django.utils.dateformat import format as date_format
     from django.utils.html import format_html
 
+    if isinstance(value, str):  # SCP's ISO 8601 text (untrusted: what does not parse is shown as it came)
+        from django.utils.dateparse import parse_datetime
+
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            return value
+        value = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     if not isinstance(value, dt.datetime):
         return value or ""
     utc = value.astimezone(dt.UTC)

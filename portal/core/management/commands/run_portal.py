@@ -74,8 +74,12 @@ class Command(BaseCommand):
             return subprocess.Popen(commands[name], **options_of.get(name, {}))  # noqa: S603
 
         processes = {name: start(name) for name in commands}
-        restarts: dict[str, list[float]] = {name: [] for name in commands}
         time.sleep(1.5)
+        self._banner(addr, idp=idp)
+        self._supervise(processes, start)
+
+    def _banner(self, addr: str, *, idp: bool) -> None:
+        config = settings.CONFIG
         self.stdout.write(
             self.style.SUCCESS(f"\nPortal: http://{addr}/   (Ctrl-C stops everything)\n")
             + "Demo users: web-requester, web-approver, apps-requester, apps-approver, apps-auditor (one team each);\n"
@@ -87,6 +91,10 @@ class Command(BaseCommand):
                 f"Single sign-on: the test IdP at {config.oidc_issuer}; choose *Sign in with single sign-on* and "
                 f"type one of {', '.join(json.loads(IDP_USERS.read_text()))} (any password).\n"
             )
+
+    def _supervise(self, processes: dict[str, subprocess.Popen], start) -> None:
+        """Until SIGTERM or Ctrl-C: a child that dies is started again; then every child is stopped."""
+        restarts: dict[str, list[float]] = {name: [] for name in processes}
         stopping = False
 
         def stop(*_):

@@ -76,6 +76,7 @@ class AttachForm(forms.Form):
         self.fixed_ip_rows: list[str] = [str(v)[:100] for v in raw]
         self.fixed_ip_errors: dict[int, str] = {}
         self.focus_row: int | None = None
+        self.fixed_ip_checks: dict[int, tuple[str, bool]] = {}  # row -> (message, ok), when drawn again
 
     def set_options(self, *, subnets, ports) -> None:
         """What the selects offer: the server's VPC's subnets and unattached ports (needed only to show the form)."""

@@ -177,6 +177,7 @@ def attach(request, server_id: str):
         elif action.startswith("remove_ip:"):
             index = action.partition(":")[2]
             form.remove_row(int(index) if index.isdigit() else -1)
+        form.fixed_ip_checks = _row_checks(request.user, server_id, form)
     return _show_attach_form(request, server_id, form)
 
 
@@ -256,6 +257,25 @@ def detach(request, server_id: str, port_id: str):
     return render(request, "interfaces/detach.html", context, status=200 if "refused" not in context else 409)
 
 
+def _ip_check(user, server_id: str, subnet_id: str, address: str, *, earlier) -> tuple[str, bool]:
+    """One fixed-IP row's check: given before in an earlier row, or SCP's word on the address in the subnet."""
+    if address and selectors.canonical_address(address) in {selectors.canonical_address(v) for v in earlier if v}:
+        return repeated(address), False  # as the form says it, for the later row
+    if not (address and subnet_id):
+        return "", False
+    try:
+        return selectors.fixed_ip_check(user=user, server_id=server_id, subnet_id=subnet_id, address=address)
+    except ScpError:
+        return _("Could not check this address with SCP right now; it will be checked again on preview."), False
+
+
+def _row_checks(user, server_id: str, form: AttachForm) -> dict[int, tuple[str, bool]]:
+    """Every filled row's check, for a form drawn again (a row added or removed): results stay with their rows."""
+    subnet_id = str(form.initial.get("subnet_id", ""))[:64]
+    rows = [row.strip() for row in form.fixed_ip_rows]
+    return {i: _ip_check(user, server_id, subnet_id, row, earlier=rows[:i]) for i, row in enumerate(rows) if row}
+
+
 @login_required
 @require_GET
 def check_ip(request, server_id: str):
@@ -266,17 +286,8 @@ def check_ip(request, server_id: str):
     values = [value.strip()[:100] for value in request.GET.getlist("fixed_ip")][: MAX_FIXED_IPS + 1]
     address, others = (values[0], values[1:]) if values else ("", [])
     row = request.GET.get("row", "")
-    earlier = {selectors.canonical_address(v) for v in others[: int(row) if row.isdigit() else 0] if v}
-    message, ok = "", False
-    if address and selectors.canonical_address(address) in earlier:  # as the form says it, for the later row
-        message = repeated(address)
-    elif address and subnet_id:
-        try:
-            message, ok = selectors.fixed_ip_check(
-                user=request.user, server_id=server_id, subnet_id=subnet_id, address=address
-            )
-        except ScpError:
-            message = _("Could not check this address with SCP right now; it will be checked again on preview.")
+    earlier = others[: int(row) if row.isdigit() else 0]
+    message, ok = _ip_check(request.user, server_id, subnet_id, address, earlier=earlier)
     return render(request, "interfaces/attach.html#ip-check", {"message": message, "ok": ok})
 
 

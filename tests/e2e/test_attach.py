@@ -220,3 +220,22 @@ def test_enter_in_a_fixed_ip_field_previews_and_never_removes_the_address(signed
     page.get_by_label("Fixed IP 1", exact=True).press("Enter")
     expect(page.locator("#preview-what")).to_contain_text("192.168.20.31")  # previewed, the address kept
     assert InterfaceRequest.objects.count() == 0
+
+
+def test_check_results_follow_their_fields(signed_in, sim, world):
+    """Adding a row keeps the first row's result; changing the subnet checks every address again (no stale
+    result beside a field)."""
+    page = signed_in
+    open_attach_form(page, "web-01")
+    fixed_ip_on_prod_db(page, "192.168.20.93")
+    page.get_by_label("Justification").focus()
+    expect(page.locator("#fixed_ip_0_check")).to_have_text("192.168.20.93 is free.")
+    page.get_by_role("button", name="Add a fixed IP").click()
+    settled(page)
+    expect(page.get_by_label("Fixed IP 2", exact=True)).to_be_visible()
+    expect(page.locator("#fixed_ip_0_check")).to_have_text("192.168.20.93 is free.")  # kept across the round trip
+    page.get_by_label("Subnet (in the server's VPC)").select_option(
+        label="prod-app (192.168.10.0/24, gateway 192.168.10.1)"
+    )
+    expect(page.locator("#fixed_ip_0_check")).not_to_have_text("192.168.20.93 is free.")
+    expect(page.locator("#fixed_ip_0_check")).to_contain_text("192.168.10.0/24")  # now checked against prod-app

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import Count, QuerySet, TextField
+from django.db.models.functions import Cast, TruncHour
 
 from portal.audit.events import AuditAction
 
@@ -57,6 +57,29 @@ class EventFilter:
                 payload_text__icontains=self.text
             )
         return events
+
+
+@dataclass(frozen=True)
+class HourBar:
+    start: dt.datetime
+    count: int
+    height: float  # 0..1 of the busiest hour
+
+
+def events_per_hour(*, filters: EventFilter, now: dt.datetime, hours: int = 24) -> list[HourBar]:
+    """The filtered events of the last `hours` hours, counted per hour (oldest first), for the audit page's chart:
+    one grouped query over the created_at index, within the viewer's scope like the list below it."""
+    first = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=hours - 1)
+    rows = (
+        filters.apply(AuditEvent.objects.filter(created_at__gte=first))
+        .annotate(hour=TruncHour("created_at", tzinfo=dt.UTC))
+        .values("hour")
+        .annotate(n=Count("seq"))
+    )
+    counts = {row["hour"].astimezone(dt.UTC): row["n"] for row in rows}
+    starts = [first + dt.timedelta(hours=h) for h in range(hours)]
+    busiest = max(counts.values(), default=0) or 1
+    return [HourBar(start, counts.get(start, 0), counts.get(start, 0) / busiest) for start in starts]
 
 
 @dataclass

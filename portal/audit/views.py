@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -53,6 +54,7 @@ def event_list(request):
     if filters is not None:
         before = form.cleaned_data.get("before") if form.is_bound else None
         page = selectors.event_page(filters=filters, before=before)
+        context["hours"] = selectors.events_per_hour(filters=filters, now=timezone.now()) if before is None else None
         query = {k: v for k, v in request.GET.items() if k not in ("before", "fragment") and v}
         context.update(
             page=page,

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.utils import timezone
@@ -182,3 +183,27 @@ def test_readyz_gives_details_to_operators_only(client, db, sim, settings):
     assert outside.json()["checks"]["scp"] == {"ok": False} and "127.0.0.1:9" not in outside.text
     inside = client.get("/readyz", REMOTE_ADDR="127.0.0.1")
     assert "ScpNotSent" in inside.json()["checks"]["scp"]["detail"]
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_the_portal_exports(client, sim, world, submit):
+    """portal/core/dashboards/grafana.json: every series a panel queries is one /metrics serves, with the labels
+    the panel groups by (an attach first, so that the SCP call and request series exist)."""
+    from tests.conftest import ROOT
+
+    submit(server_id=world.servers["web-01"].id, mode="port", port_id=world.spare_port().id)
+    exported = scrape(client)
+    # A counter nothing has counted yet (reconciliations on a quiet day) has no samples: its family must at least be
+    # one the portal declares.
+    code = "".join(p.read_text() for p in (ROOT / "portal").rglob("metrics.py"))
+    declared = set(re.findall(r'MetricFamily\(\s*"(portal_[a-z_]+)"', code))
+    dashboard = json.loads((ROOT / "portal/core/dashboards/grafana.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert len(exprs) >= 10
+    for expr in exprs:
+        for name in re.findall(r"\b(portal_[a-z_]+)", expr):
+            family = re.sub(r"_(total|bucket|count|sum)$", "", name)
+            assert name in exported or family in declared, f"{name} (in {expr!r}) is not in /metrics"
+            grouped = re.search(r"by \(([^)]*)\)", expr)
+            labels = {label.strip() for label in grouped.group(1).split(",")} - {"le"} if grouped else set()
+            samples = exported.get(name, [])
+            assert not samples or all(label in samples[0].labels for label in labels), (name, labels, samples[0])

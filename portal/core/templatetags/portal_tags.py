@@ -76,3 +76,19 @@ def when(value, fmt: str = "Y-m-d H:i"):
         date_format(local, fmt),
         local.tzname(),
     )
+
+
+@register.filter
+def bar_length(fraction, full) -> str:
+    """A chart bar's length in SVG units: `fraction` (0..1) of `full`, at least a hairline when not zero."""
+    try:
+        value = float(fraction) * float(full)
+    except (TypeError, ValueError):
+        return "0"
+    return f"{max(value, 0.5) if value > 0 else 0:.2f}"
+
+
+@register.filter
+def bar_top(fraction, full) -> str:
+    """Where a bar of `bar_length` starts, so that bars stand on the baseline."""
+    return f"{float(full) + 1 - float(bar_length(fraction, full)):.2f}"

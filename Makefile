@@ -7,7 +7,7 @@ IDP_STAMP := tests/idp/node_modules/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run token test lint format pytest pytest-postgres chromium clean
+.PHONY: run token test lint format pytest pytest-postgres chromium clean image test-image
 MO := locale/ko/LC_MESSAGES/django.mo
 
 $(STAMP): requirements.txt requirements-test.txt
@@ -80,6 +80,27 @@ pytest-postgres: $(STAMP) $(MO) $(IDP_STAMP)
 	fi
 
 test: lint pytest pytest-postgres
+
+# The production image, built and started here: Debian's podman with runc. No registry of base images is reached
+# from these machines, so the base is made from Debian's packages (debootstrap: trixie, Python 3.13) and passed as
+# BASE; everyone else builds FROM python:3.13-slim. pip reaches the package index with the machine's CA bundle,
+# given as a build secret (never in a layer). `make test-image` then runs tests/production/test_image.py.
+IMAGE ?= scp-interface-portal
+BASE_IMAGE := localhost/scp-portal-base:trixie
+PODMAN := podman --runtime runc
+LIMITS := --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+image:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || { \
+	  echo "Installing Debian's podman, runc and debootstrap"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null; }
+	@$(PODMAN) image exists $(BASE_IMAGE) || { echo "Making the base image from Debian's packages"; \
+	  root=$$(mktemp -d) && debootstrap --variant=minbase --include=python3,python3-venv trixie $$root >/dev/null && \
+	  tar -C $$root -c . | $(PODMAN) import - $(BASE_IMAGE) >/dev/null && rm -rf $$root; }
+	$(PODMAN) build --build-arg BASE=$(BASE_IMAGE) --secret id=ca,src=$(CA_BUNDLE) --network host $(LIMITS) -t $(IMAGE) .
+
+test-image: image $(STAMP)
+	PORTAL_IMAGE=$(IMAGE) PG_URL=$(PG_URL) $(PYTHON) -m pytest -m image tests/production/test_image.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache staticfiles .test-db.sqlite3* tests/idp/node_modules $(MO)

@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import socket
 
 import pytest
 import structlog
@@ -11,15 +12,20 @@ from portal.audit.models import AuditEvent
 from portal.core.logs import SecretMasker, logging_config
 
 
+def handler_writing(settings, log_format: str) -> tuple[logging.Handler, io.StringIO]:
+    """A handler with the portal's formatter for `log_format`, writing to the returned stream."""
+    spec = logging_config(settings.CONFIG.model_copy(update={"log_format": log_format}))["formatters"]["portal"]
+    factory = spec.pop("()")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(factory(**spec))
+    return handler, stream
+
+
 @pytest.fixture
 def json_lines(settings):
     """Every log line written while the test runs, rendered by the production (JSON) formatter."""
-    config = settings.CONFIG.model_copy(update={"log_format": "json"})
-    formatter_spec = logging_config(config)["formatters"]["portal"]
-    factory = formatter_spec.pop("()")
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(factory(**formatter_spec))
+    handler, stream = handler_writing(settings, "json")
     root = logging.getLogger()
     root.addHandler(handler)
     loggers = [logging.getLogger(n) for n in ("django", "django_structlog")]
@@ -78,17 +84,10 @@ def test_a_callbacks_code_and_state_never_reach_a_log_line(client, db, json_line
 
 
 def test_console_lines_leave_out_what_nothing_set(settings):
-    config = settings.CONFIG.model_copy(update={"log_format": "console"})
-    spec = logging_config(config)["formatters"]["portal"]
-    factory = spec.pop("()")
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(factory(**spec))
+    handler, stream = handler_writing(settings, "console")
     logger = logging.getLogger("portal.test.console")
     logger.addHandler(handler)
     try:
-        import socket
-
         with socket.socket() as sock:
             logger.warning("plain line", extra={"request": sock})
     finally:

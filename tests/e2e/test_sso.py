@@ -11,6 +11,15 @@ from tests.idp import idp  # noqa: F401  (fixture)
 pytestmark = pytest.mark.e2e
 
 
+def sso_sign_in(page, username: str) -> None:
+    """Through the login page's single sign-on link, the IdP's own form (any password)."""
+    page.goto("/accounts/login/")
+    page.get_by_role("link", name="Sign in with single sign-on").click()
+    page.locator("input[name=login]").fill(username)
+    page.locator("input[name=password]").fill("any password")
+    page.get_by_role("button", name="Sign-in").click()
+
+
 def test_sign_in_through_the_idp_and_out_again(new_page, sso, sim, live_server):  # noqa: F811
     page = new_page()
     page.goto("/accounts/login/")
@@ -33,11 +42,7 @@ def test_sign_in_through_the_idp_and_out_again(new_page, sso, sim, live_server):
 
 def test_someone_without_a_mapped_group_sees_why(new_page, sso, sim):  # noqa: F811
     page = new_page()
-    page.goto("/accounts/login/")
-    page.get_by_role("link", name="Sign in with single sign-on").click()
-    page.locator("input[name=login]").fill("carol")
-    page.locator("input[name=password]").fill("any password")
-    page.get_by_role("button", name="Sign-in").click()
+    sso_sign_in(page, "carol")
     expect(page.locator("#refused")).to_contain_text("None of your identity provider groups gives access")
     expect(page.locator("#idp-groups")).to_contain_text("marketing")  # what the IdP sent, to fix a mapping
 
@@ -49,11 +54,7 @@ def test_removing_every_group_at_the_idp_ends_an_open_browser_session(new_page, 
     from tests.identity.test_sso import sign_in
 
     page = new_page()
-    page.goto("/accounts/login/")
-    page.get_by_role("link", name="Sign in with single sign-on").click()
-    page.locator("input[name=login]").fill("alice")
-    page.locator("input[name=password]").fill("any password")
-    page.get_by_role("button", name="Sign-in").click()
+    sso_sign_in(page, "alice")
     page.wait_for_url("**/servers/")
     page.goto("/approvals/")
     expect(page.get_by_role("heading", level=1)).to_be_visible()

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
-from portal.audit.refusals import refusal_counted
+from portal.audit.refusals import over_limit, refusal_counted
 from portal.audit.services import record_event
 from portal.core.errors import NotFound
 from portal.core.roles import can_request, is_approver, is_auditor
@@ -194,10 +194,9 @@ def _refuse(reason: str, *, source_ip: str | None, prefix: str = "", user=None) 
         target=prefix,
         actor=user,
     )
-    limit = settings.CONFIG.anonymous_refusal_limit
-    if counted.count > limit:  # until this source's window ends
-        retry_after = max(1, math.ceil((counted.window_ends - _now()).total_seconds()))
-        return RefusalsLimited(retry_after, limit)
+    retry_after = over_limit(counted)
+    if retry_after is not None:  # until this source's window ends
+        return RefusalsLimited(retry_after, settings.CONFIG.anonymous_refusal_limit)
     return TokenRefused(reason)
 
 

@@ -9,6 +9,7 @@ use the count to refuse a source that is over its limit (429) before doing any w
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,14 @@ def refusal_counted(
         )
         effect_add(SUMMARY_EFFECT, args={"tally": tally.pk, "window_start": now.isoformat()}, due_at=now + _window())
     return Counted(1, now + _window())
+
+
+def over_limit(counted: Counted) -> int | None:
+    """Seconds until the source's window ends when it is over ANONYMOUS_REFUSAL_LIMIT (answer 429 with them as
+    Retry-After); None while it is within the limit."""
+    if counted.count <= settings.CONFIG.anonymous_refusal_limit:
+        return None
+    return max(1, math.ceil((counted.window_ends - timezone.now()).total_seconds()))
 
 
 def _write_summary(tally: RefusalTally) -> None:

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from portal.core.problems import problem
@@ -86,8 +86,6 @@ class PreferencesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from django.utils import translation
-
         user = getattr(request, "user", None)
         prefs = preferences_of(user) if user is not None and user.is_authenticated else None
         if prefs is not None and prefs.language:

@@ -4,6 +4,7 @@ the portal's configuration, the ID token's issuer and audience checked, and refu
 from __future__ import annotations
 
 import time
+from urllib.parse import urlencode
 
 import jwt
 import requests
@@ -88,6 +89,19 @@ def oidc_setting(attr: str, *default):
     if attr in fixed:
         return fixed[attr]
     return import_from_settings(attr, *default)
+
+
+def issuer_problem(sent: str | None) -> str:
+    """RFC 9207: what is wrong with an authorization response's `iss` ("" when nothing): it must name our
+    issuer, and be there when the IdP's discovery document promises it (a mix-up attack answers with another
+    IdP's code)."""
+    if sent is None:
+        try:
+            promised = provider_metadata().get("authorization_response_iss_parameter_supported") is True
+        except IdpUnavailable:
+            promised = False
+        return "the authorization response lacks the iss parameter its IdP promises" if promised else ""
+    return "" if sent.rstrip("/") == issuer() else "the authorization response names another issuer"
 
 
 class PortalOIDCBackend(OIDCAuthenticationBackend):
@@ -200,7 +214,5 @@ def logout_url(request, *, after: str) -> str | None:
         return None
     if not isinstance(endpoint, str):
         return None
-    from urllib.parse import urlencode
-
     query = {"id_token_hint": id_token, "post_logout_redirect_uri": after, "client_id": settings.CONFIG.oidc_client_id}
     return f"{endpoint}?{urlencode(query)}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from portal.api.models import ApiToken
 from portal.api.tokens import tokens_revoke_all
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
@@ -15,6 +16,7 @@ from portal.audit.services import record_event
 from portal.teams.models import Team
 from portal.teams.selectors import forget_access
 
+from .models import UserSession
 from .sessions import sessions_end
 
 
@@ -25,6 +27,15 @@ def grants_of(user) -> dict:
         "member_of": sorted(Team.objects.filter(members=user).values_list("name", flat=True)),
         "audits": sorted(Team.objects.filter(auditors=user).values_list("name", flat=True)),
     }
+
+
+def holds_access(user) -> bool:
+    """Whether revoking would take anything: a grant, a live API token or a tracked session."""
+    return (
+        any(grants_of(user).values())
+        or ApiToken.objects.filter(user=user, revoked_at__isnull=True).exists()
+        or UserSession.objects.filter(user=user).exists()
+    )
 
 
 def grants_clear(user) -> dict:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
+from portal.audit.refusals import over_limit, refusal_counted
 from portal.audit.services import record_event
 from portal.teams.selectors import forget_access
 
@@ -45,15 +47,57 @@ def idp_groups(claims: dict) -> list[str]:
     return sorted({_clean_text(g) for g in raw[:MAX_GROUPS] if isinstance(g, str) and _clean_text(g)})
 
 
-def sso_refuse(*, issuer: str, subject: str, reason: str, detail: dict | None = None) -> SsoRefused:
-    """Audit a refused single sign-on (with the IdP's issuer and subject) and return the error to raise."""
+def sso_refuse(
+    *, issuer: str, subject: str, reason: str, detail: dict | None = None, groups: list[str] | None = None
+) -> SsoRefused:
+    """Audit a refused single sign-on (with the IdP's issuer and subject) and return the error to raise (with the
+    IdP's `groups` when they are why)."""
     record_event(
         action=AuditAction.SSO_REFUSED,
         outcome=Outcome.DENIED,
         payload={"issuer": _clean_text(issuer), "subject": _clean_text(subject), "reason": reason, **(detail or {})},
         target=_clean_text(subject, 128),
     )
-    return SsoRefused(reason)
+    return SsoRefused(reason, groups=groups)
+
+
+OAUTH_ERROR = re.compile(r"^[a-z_]{1,40}$")
+
+
+def oauth_code(error: str) -> str:
+    """The OAuth error code of an error callback, when it is one (never the caller's free text)."""
+    return error if OAUTH_ERROR.match(error or "") else ("unrecognised" if error else "")
+
+
+def sso_callback_refused(*, source: str | None, error: str) -> int | None:
+    """A callback whose state this session did not issue, counted like other anonymous refusals; the seconds
+    to wait when its source is over the limit (None while it is not)."""
+    reason = (
+        "an error callback without a state this session issued"
+        if error
+        else "the callback's state was not issued to this session"
+    )
+    counted = refusal_counted(
+        AuditAction.SSO_REFUSED,
+        source=source,
+        kind="callback without state",
+        payload={"issuer": _configured_issuer(), "subject": "", "reason": reason, "error": oauth_code(error)},
+    )
+    return over_limit(counted)
+
+
+def password_login_refused(*, source: str | None, username: str) -> None:
+    """A password sign-in with PASSWORD_LOGIN=off: no backend is asked (so no failure signal), counted here."""
+    refusal_counted(
+        AuditAction.LOGIN_FAILED,
+        source=source,
+        kind="password sign-in off",
+        payload={"username": username[:150], "reason": "password sign-in is off"},
+    )
+
+
+def _configured_issuer() -> str:
+    return str(settings.CONFIG.oidc_issuer or "").rstrip("/")
 
 
 def sso_sign_in(*, issuer: str, subject: str, claims: dict):
@@ -95,7 +139,7 @@ def sso_sign_in(*, issuer: str, subject: str, claims: dict):
 
 
 def refused_for_groups(*, issuer: str, subject: str, groups: list[str]) -> SsoRefused:
-    refused = sso_refuse(
+    return sso_refuse(
         issuer=issuer,
         subject=subject,
         reason=_(
@@ -103,8 +147,8 @@ def refused_for_groups(*, issuer: str, subject: str, groups: list[str]) -> SsoRe
             "to add you to a group that does."
         ),
         detail={"idp_groups": groups},
+        groups=groups,
     )
-    return SsoRefused(str(refused), groups=groups)
 
 
 def mappings_for(groups: list[str]) -> list[GroupMapping]:
@@ -167,8 +211,6 @@ def access_attempts_unlock(*, attempts) -> int:
 
 def time_zones_for(language: str) -> list[str]:
     """The time zones a user can choose besides the default, Asia/Seoul and UTC first for Korean."""
-    import zoneinfo
-
     # The form's empty choice is the language's default (UTC; Asia/Seoul in Korean, where UTC is then offered)
     first = ["Asia/Seoul", "UTC"] if language.startswith("ko") else []
     rest = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
@@ -220,6 +262,4 @@ def language_of(user_id: int | None) -> str:
 
 def in_language_of(user_id: int | None):
     """Write what follows for this user (a reason they will read, their email): in their language."""
-    from django.utils import translation
-
     return translation.override(language_of(user_id))

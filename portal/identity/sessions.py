@@ -6,6 +6,7 @@ import datetime as dt
 from importlib import import_module
 
 from django.conf import settings
+from django.contrib import auth
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -58,8 +59,6 @@ def session_expiry(session, *, now: dt.datetime) -> str | None:
 
 def session_end_expired(*, request, reason: str) -> None:
     """Sign out a session that `session_expiry` found ended, and audit why."""
-    from django.contrib import auth
-
     record_event(
         action=AuditAction.SESSION_EXPIRED, outcome=Outcome.SUCCESS, payload={"reason": reason}, actor=request.user
     )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import re
-
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth import views as auth_views
@@ -14,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -24,16 +22,22 @@ from portal.api.forms import TokenForm
 from portal.api.tokens import scopes_allowed, tokens_of
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
-from portal.audit.refusals import refusal_counted
 from portal.audit.services import record_event
 from portal.core.errors import NotFound
 from portal.core.middleware import client_ip
 from portal.teams.selectors import access_for, team_roles_for
 
 from .forms import LanguageForm, PreferencesForm
-from .oidc import DID_NOT_CHECK_OUT, IdpUnavailable, issuer, logout_url, oidc_enabled, oidc_setting, provider_metadata
+from .oidc import DID_NOT_CHECK_OUT, IdpUnavailable, issuer, issuer_problem, logout_url, oidc_enabled, oidc_setting
 from .recheck import sso_session_begin
-from .services import preferences_of, preferences_save, sso_refuse
+from .services import (
+    oauth_code,
+    password_login_refused,
+    preferences_of,
+    preferences_save,
+    sso_callback_refused,
+    sso_refuse,
+)
 from .sessions import sessions_of, user_sign_out_everywhere
 
 SSO_DOWN = gettext_lazy(
@@ -50,11 +54,8 @@ class PasswordLoginForm(AuthenticationForm):
     def clean(self):
         mode = settings.CONFIG.password_login
         if mode == "off":  # no backend is asked, so no failure signal: counted here, like other anonymous refusals
-            refusal_counted(
-                AuditAction.LOGIN_FAILED,
-                source=client_ip(self.request) if self.request else None,
-                kind="password sign-in off",
-                payload={"username": str(self.data.get("username", ""))[:150], "reason": "password sign-in is off"},
+            password_login_refused(
+                source=client_ip(self.request) if self.request else None, username=str(self.data.get("username", ""))
             )
             raise ValidationError(_("Password sign-in is switched off here; use single sign-on."), code="disabled")
         try:
@@ -97,9 +98,6 @@ class SsoStartView(OIDCAuthenticationRequestView):
         return super().get(request)
 
 
-OAUTH_ERROR = re.compile(r"^[a-z_]{1,40}$")
-
-
 class SsoCallbackView(OIDCAuthenticationCallbackView):
     """The IdP's answer. A callback whose state this session never issued (forged, replayed, another browser's,
     or an error sent by anyone) changes nothing here, signs nobody out, and is counted like other anonymous
@@ -114,7 +112,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         pending = request.session.get("oidc_states") or {}
         if not isinstance(state, str) or state not in pending:
             return self._stateless(request)
-        wrong_issuer = self._wrong_issuer(request)
+        wrong_issuer = issuer_problem(request.GET.get("iss"))
         if wrong_issuer:
             del pending[state]
             request.session["oidc_states"] = pending
@@ -123,20 +121,8 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         return super().get(request)
 
     def _stateless(self, request):
-        error = request.GET.get("error", "")
-        reason = (
-            "an error callback without a state this session issued"
-            if error
-            else "the callback's state was not issued to this session"
-        )
-        counted = refusal_counted(
-            AuditAction.SSO_REFUSED,
-            source=client_ip(request),
-            kind="callback without state",
-            payload={"issuer": issuer(), "subject": "", "reason": reason, "error": _oauth_code(error)},
-        )
-        if counted.count > settings.CONFIG.anonymous_refusal_limit:
-            retry_after = max(1, math.ceil((counted.window_ends - timezone.now()).total_seconds()))
+        retry_after = sso_callback_refused(source=client_ip(request), error=request.GET.get("error", ""))
+        if retry_after is not None:
             response = _problem(
                 request, _("Too many refused sign-ins from your address; wait and try again."), status=429
             )
@@ -148,26 +134,13 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             status=400,
         )
 
-    @staticmethod
-    def _wrong_issuer(request) -> str:
-        """RFC 9207: the authorization response names its issuer; it must be ours, and present if the IdP says
-        it sends it (a mix-up attack answers with another IdP's code)."""
-        sent = request.GET.get("iss")
-        if sent is None:
-            try:
-                promised = provider_metadata().get("authorization_response_iss_parameter_supported") is True
-            except IdpUnavailable:
-                promised = False
-            return "the authorization response lacks the iss parameter its IdP promises" if promised else ""
-        return "" if sent.rstrip("/") == issuer() else "the authorization response names another issuer"
-
     def login_failure(self):
         request = self.request
         reason = getattr(request, "sso_refusal", None)
         if reason is None:
             error = request.GET.get("error", "")
             detail = (
-                f"the identity provider answered {_oauth_code(error)!r}"
+                f"the identity provider answered {oauth_code(error)!r}"
                 if error
                 else "the identity provider's answer was incomplete"
             )
@@ -184,11 +157,6 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             refresh_token=getattr(self.request, "sso_refresh_token", None),
         )
         return response
-
-
-def _oauth_code(error: str) -> str:
-    """The OAuth error code of an error callback, when it is one (never the caller's free text)."""
-    return error if OAUTH_ERROR.match(error or "") else ("unrecognised" if error else "")
 
 
 @require_POST
@@ -269,8 +237,6 @@ def _preferences_form(request):
 @require_POST
 def language_switch(request):
     """The navigation's language switcher: a cookie for everyone, and the saved preference when signed in."""
-    from django.utils.http import url_has_allowed_host_and_scheme
-
     form = LanguageForm(request.POST)
     if not form.is_valid():
         return HttpResponseRedirect(reverse("home"))
@@ -307,8 +273,6 @@ def preferences(request):
     prefs = preferences_save(
         user=request.user, language=form.cleaned_data["language"], time_zone=form.cleaned_data["time_zone"]
     )
-    from django.utils import translation
-
     translation.activate(prefs.language or translation.get_language_from_request(request))
     messages.success(request, _("Your preferences are saved."))
     return _remember_language(HttpResponseRedirect(reverse("profile") + "#preferences"), prefs.language)

@@ -41,3 +41,17 @@ def test_the_page_draws_the_chart_within_the_viewers_scope(client, auditor, requ
     )
     scoped = client.get("/audit/", {"action": "interface_request.submitted"}).content.decode()
     assert sum(int(n) for n in re.findall(r"<title>[^<]*: (\d+)</title>", scoped)) == 1
+
+
+def test_a_team_auditor_charts_only_its_teams_events(client, requester, sim, world, submit, django_user_model):
+    from portal.teams.models import Team
+
+    server, subnet = world.servers["web-01"], world.subnets["prod-app"]
+    submit(justification="chart", server_id=server.id, mode="subnet", subnet_id=subnet.id)
+    quiet = Team.objects.create(name="quiet")
+    watcher = django_user_model.objects.create_user("watcher", password="x-pass-2026-long")
+    quiet.auditors.add(watcher)
+    client.force_login(watcher)
+    page = client.get("/audit/").content.decode()
+    counts = [int(n) for n in re.findall(r"<title>[^<]*: (\d+)</title>", page)]
+    assert len(counts) == 24 and sum(counts) == 0  # the platform team's request is not theirs to count

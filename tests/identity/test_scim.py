@@ -235,3 +235,20 @@ def test_a_provisioned_user_signs_in_through_the_idp_as_the_same_account(sso, sc
     assert sign_in(browser, sso, "alice").status_code == 302
     assert signed_in_as(browser) == Identity.objects.get(pk=user_id).user.username
     assert Identity.objects.filter(subject="alice").count() == 1
+
+
+def test_one_idps_token_reaches_none_of_another_idps_users_or_groups(scim, scim_with):
+    user_id = created(scim)["id"]
+    group_id = group_with(scim, "portal-web", user_id)["id"]
+    other = scim_with(client_add(name="entra", issuer="https://login.example").secret)
+    assert other.get("/Users").json()["totalResults"] == 0
+    assert other.get("/Users", params={"filter": 'userName eq "bjensen@example.com"'}).json()["totalResults"] == 0
+    assert other.get("/Groups").json()["totalResults"] == 0
+    for path in (f"/Users/{user_id}", f"/Groups/{group_id}"):
+        assert other.get(path).status_code == 404
+        assert other.delete(path).status_code == 404
+    deactivate = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    assert other.patch(f"/Users/{user_id}", json=deactivate).status_code == 404
+    adopt = {"schemas": [GROUP], "displayName": "portal-web", "members": [{"value": user_id}]}
+    assert other.post("/Groups", json=adopt).status_code == 400  # not a user of this IdP
+    assert Identity.objects.get(pk=user_id).user.is_active

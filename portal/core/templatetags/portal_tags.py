@@ -1,6 +1,12 @@
+import datetime as dt
 import json
 
 from django import template
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from portal.audit.words import event_words as words
 
@@ -29,8 +35,6 @@ def duration_words(value) -> str:
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    from django.utils.translation import gettext as _
-
     parts = (
         [_("%(n)d d") % {"n": days}] * bool(days)
         + [_("%(n)d h") % {"n": hours}] * bool(hours)
@@ -49,15 +53,7 @@ def event_words(event) -> str:
 @register.filter
 def when(value, fmt: str = "Y-m-d H:i"):
     """A time in the viewer's time zone, named, with the UTC time on hover and in the machine-readable attribute."""
-    import datetime as dt
-
-    from django.utils import timezone
-    from django.utils.dateformat import format as date_format
-    from django.utils.html import format_html
-
     if isinstance(value, str):  # SCP's ISO 8601 text (untrusted: what does not parse is shown as it came)
-        from django.utils.dateparse import parse_datetime
-
         try:
             parsed = parse_datetime(value.strip())
         except ValueError:

@@ -5,18 +5,16 @@ anonymous refusal (the first of a window an event, a source over the limit answe
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import secrets
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
-from portal.audit.refusals import refusal_counted
+from portal.audit.refusals import over_limit, refusal_counted
 from portal.audit.services import record_event
 
 from ..models import ScimClient
@@ -107,7 +105,7 @@ def _refuse(reason: str, *, source_ip: str | None, client: ScimClient | None = N
         kind=reason,
         payload={"reason": reason, "idp": client.name if client else ""},
     )
-    if counted.count > settings.CONFIG.anonymous_refusal_limit:
-        retry = max(1, math.ceil((counted.window_ends - timezone.now()).total_seconds()))
+    retry = over_limit(counted)
+    if retry is not None:
         return ClientRefused(f"Too many refused calls from your address; wait {retry} s.", retry_after=retry)
     return ClientRefused(reason)

@@ -11,13 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 from scim2_models import Group, PatchOp, User
 
-from portal.api.models import ApiToken
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
 from portal.audit.services import record_event
 
-from ..models import Identity, ScimClient, ScimGroup, UserSession
-from ..revocation import access_revoke, grants_clear, grants_of
+from ..models import Identity, ScimClient, ScimGroup
+from ..revocation import access_revoke, grants_clear, holds_access
 from ..services import grants_apply, mappings_for, new_user
 from .resources import group_resource, identities_of, user_resource
 
@@ -184,19 +183,10 @@ def _regrant(client: ScimClient, identities) -> dict[str, Any]:
             before, after = grants_apply(user, mappings)
             if before != after:
                 changes[user.get_username()] = {"before": before, "after": after}
-        elif _holds_anything(user):
+        elif holds_access(user):
             access_revoke(user=user, reason="no mapped IdP group", idp=client.name, issuer=client.issuer)
             changes[user.get_username()] = {"revoked": True}
     return changes
-
-
-def _holds_anything(user) -> bool:
-    grants = grants_of(user)
-    return (
-        any(grants.values())
-        or ApiToken.objects.filter(user=user, revoked_at__isnull=True).exists()
-        or UserSession.objects.filter(user=user).exists()
-    )
 
 
 def _group_state(group: ScimGroup) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from .access import Purpose, audience_allows, interface_request_for
 from .errors import AttachRejected, NotAllowed, ScpUnavailable
 from .forms import MAX_FIXED_IPS, AttachForm, DetachForm
 from .rules import repeated
-from .watch import watch_for
+from .watch import latest_event, watch_for
 
 # SCP's marker (an id), or the listing's position in each of several sources (ids joined by "~"; "_", ".").
 MARKER_RE = re.compile(r"^[A-Za-z0-9._~-]{1,2000}$")
@@ -301,13 +301,14 @@ def my_requests(request):
 @login_required
 @require_GET
 def request_detail(request, pk: int):
+    seen = latest_event(pk)  # before the request: see watch_for
     interface_request = interface_request_for(user=request.user, pk=pk, purpose=Purpose.VIEW)
     context = {
         "req": interface_request,
         "timeline": timeline_lines(timeline_for_request(request_id=interface_request.pk)),
         "preview": services.request_preview(request=interface_request),
         "decision": _decision_panel(request, interface_request),
-        "watch": None if interface_request.is_final else watch_for(request, request_id=interface_request.pk),
+        "watch": None if interface_request.is_final else watch_for(request, request_id=pk, seen=seen),
     }
     if not (request.htmx and request.GET.get("fragment") == "status") or interface_request.is_final:
         try:

@@ -37,10 +37,12 @@ def _browser(http_request) -> str:
     return hashlib.sha256(cookie.encode()).hexdigest()[:16]
 
 
-def watch_for(http_request, *, request_id: int) -> dict:
-    """What the page needs to watch this request: the event it was drawn at and the signed token."""
+def watch_for(http_request, *, request_id: int, seen: int) -> dict:
+    """What the page needs to watch this request: the event it was drawn at and the signed token. `seen` is
+    `latest_event` read *before* the request itself: an event committed between the two reads then shows as a
+    change, where read after it would hide the change from the page for good."""
     token = signing.dumps([request_id, http_request.user.pk, _browser(http_request)], salt=SALT, compress=False)
-    return {"seen": latest_event(request_id), "token": token}
+    return {"seen": seen, "token": token}
 
 
 def _changed() -> HttpResponse:

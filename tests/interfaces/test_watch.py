@@ -47,3 +47,28 @@ def test_a_token_that_does_not_check_out_only_says_ask_again(requester_client, p
     assert requester_client.get(re.sub(r"v=\d+", "v=abc", url)).status_code == 200
     for answer in (stranger.get(url), requester_client.get(other)):
         assert answer.content == b""  # never anything about the request itself
+
+
+def test_an_event_committed_while_the_page_is_drawn_shows_as_a_change(requester_client, pending):
+    """The worker may commit a transition between the page's read of the request and of its newest event: the
+    page then shows the state before it, and its watch must still see that change (found by the attach bench,
+    whose page stayed on Executing for good)."""
+    from django.db.models.signals import post_init
+
+    from portal.interfaces.models import InterfaceRequest
+
+    moved = []
+
+    def commit_meanwhile(sender, instance, **kwargs):  # right after the view has read the request
+        if instance.pk == pending.pk and not moved:
+            moved.append(True)
+            transition(InterfaceRequest.objects.get(pk=pending.pk), "cancel", reason="meanwhile")
+
+    post_init.connect(commit_meanwhile, sender=InterfaceRequest)
+    try:
+        page = requester_client.get(f"/requests/{pending.pk}/").content.decode()
+    finally:
+        post_init.disconnect(commit_meanwhile, sender=InterfaceRequest)
+    assert moved and 'id="status">Pending approval' in page  # drawn at the state before the transition
+    url = re.search(r'id="request-watch" hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert requester_client.get(url).status_code == 200  # the watch sees it

@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Effect], None]
 HANDLERS: dict[str, Handler] = {}
+# The delivery task's priority per kind (the task queue runs higher first; 0 unless registered otherwise).
+PRIORITIES: dict[str, int] = {}
 # The task that delivers one effect (audit.tasks.deliver_effect), set by the audit app at start-up.
 DELIVERY_TASK: Any = None
 MAX_ATTEMPTS = 10
@@ -49,9 +51,13 @@ def _now() -> dt.datetime:
     return timezone.now()
 
 
-def register(kind: str, handler: Handler) -> Handler:
-    """Deliver effects of `kind` to `handler` (apps register theirs in `AppConfig.ready()`)."""
+def register(kind: str, handler: Handler, *, priority: int = 0) -> Handler:
+    """Deliver effects of `kind` to `handler` (apps register theirs in `AppConfig.ready()`). Of effects that
+    are due together, those of a higher `priority` are delivered first: a handler that runs long (starting an
+    execution, which then waits in place for SCP while no other task waits) goes after the quick ones written in
+    the same transaction (the mail saying it was approved), so that they neither interrupt it nor wait for it."""
     HANDLERS[kind] = handler
+    PRIORITIES[kind] = priority
     return handler
 
 
@@ -97,7 +103,7 @@ def _schedule(effect: Effect) -> None:
 
     if default_task_backend.supports_defer:  # a queue in this database: the task row commits with the effect
         run_after = effect.due_at if effect.due_at > _now() else None
-        DELIVERY_TASK.using(run_after=run_after).enqueue(effect.pk)
+        DELIVERY_TASK.using(run_after=run_after, priority=PRIORITIES.get(effect.kind, 0)).enqueue(effect.pk)
     else:
         effect_id = effect.pk
         transaction.on_commit(lambda: effect_deliver(effect_id=effect_id), robust=True)

@@ -21,7 +21,9 @@ def _request_id(effect: Effect) -> int:
 
 
 def _start_execution(effect: Effect) -> None:
-    execute_interface_request.enqueue(_request_id(effect))
+    # In place, in the worker delivering the effect: one pickup between approval and the write, not two. A
+    # delivery that outlives its lease is delivered again and finds the request claimed.
+    execute_interface_request.call(_request_id(effect))
 
 
 def _server_free(effect: Effect) -> None:
@@ -39,7 +41,7 @@ def _notify_requester(effect: Effect) -> None:
 
 
 def register_handlers() -> None:
-    register("interfaces.start_execution", _start_execution)
+    register("interfaces.start_execution", _start_execution, priority=-10)  # after the mails written with it
     register("interfaces.server_free", _server_free)
     # (named for the approvals app, where these mails began: the kinds are stored in the outbox's rows)
     register("approvals.notify_approvers", _notify_approvers)

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from portal.audit.models import AuditEvent, Effect
 from portal.interfaces.models import InterfaceRequest, Status
 from portal.run import worker_command
 from tests.conftest import ROOT
@@ -150,8 +151,8 @@ for server, address in (("{first}", "192.168.10.61"), ("{second}", "192.168.10.6
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_polling_does_not_hold_the_worker_while_other_work_waits(sim, world, requester):
-    """With another task waiting, the execution task ends right after the POST; follow-up tasks, run later,
-    settle the request."""
+    """With another task waiting, the execution ends right after the POST; follow-up tasks, run later, settle the
+    request."""
     from django_tasks_db.models import DBTaskResult
 
     sim.reset(settle_seconds=1.0)  # the port stays BUILD for a second after the POST
@@ -165,8 +166,6 @@ def test_polling_does_not_hold_the_worker_while_other_work_waits(sim, world, req
     work_until_final(second)
     assert (first.status, second.status) == (Status.SUCCEEDED, Status.SUCCEEDED), second.status_reason
     assert first.result["port_state"] == "ACTIVE" and len(sim.attach_posts()) == 2
-    executions = DBTaskResult.objects.filter(task_path__endswith="execute_interface_request").order_by("enqueued_at")
-    assert executions[0].return_value == "executing"  # it returned while the port was still settling
     follow_ups = DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request")
     assert follow_ups.count() >= 1
     assert "succeeded" in follow_ups.values_list("return_value", flat=True)
@@ -186,6 +185,10 @@ def test_with_nothing_else_waiting_the_worker_settles_the_attach_in_place(sim, w
     request = InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
     work_until_final(request)
     assert request.status == Status.SUCCEEDED and request.result["port_state"] == "ACTIVE"
-    execution = DBTaskResult.objects.get(task_path__endswith="execute_interface_request")
-    assert execution.return_value == "succeeded"
+    # The execution ran in the delivery of its start effect, and settled the request before that ended.
+    start = Effect.objects.get(interface_request_id=request.pk, kind="interfaces.start_execution")
+    deliveries = DBTaskResult.objects.filter(task_path__endswith="deliver_effect")
+    (delivery,) = [d for d in deliveries if d.args_kwargs["args"] == [start.pk]]
+    succeeded = AuditEvent.objects.get(interface_request_id=request.pk, action="interface_request.succeeded")
+    assert delivery.return_value == "delivered" and delivery.finished_at >= succeeded.created_at
     assert not DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request").exists()

@@ -79,7 +79,7 @@ def stack(*, sim_args: list[str], env: dict[str, str], with_portal: bool = True,
                 "4",
             )
             for _ in range(workers):
-                start(*worker_command("0.05", "--no-startup-delay")[1:])
+                start(*worker_command(os.environ.get("WORKER_INTERVAL", "0.05"), "--no-startup-delay")[1:])
             wait_for_port(web_port)
         wait_for_port(sim_port)
         print(f"logs in {workdir}", file=sys.stderr)

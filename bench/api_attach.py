@@ -82,7 +82,7 @@ def main() -> None:
         for run in range(args.runs):  # interleaved, so drift on the machine hits every side alike
             server_id, subnet_id = targets[run % 2]
             direct.append(direct_attach(client, server_id, subnet_id, args.poll))
-            form.append(form_user.attach(server_id, subnet_id))
+            form.append(form_user.attach(server_id, subnet_id)[0])
             api.append(api_user.attach(server_id, subnet_id))
     d, f, a = statistics.median(direct), statistics.median(form), statistics.median(api)
     print(f"runs={args.runs} latency_ms={args.latency_ms:g} settle_s={args.settle:g} poll_s={args.poll:g}")

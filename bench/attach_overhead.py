@@ -9,6 +9,7 @@ The last line is ratio=<portal median / direct median>.
 from __future__ import annotations
 
 import argparse
+import html
 import re
 import statistics
 import sys
@@ -52,26 +53,67 @@ class PortalUser:
             headers={"Referer": f"{self.base}{path}"},
         )
 
-    def attach(self, server_id: str, subnet_id: str) -> float:
+    def attach(self, server_id: str, subnet_id: str) -> tuple[float, int, float, float]:
+        """What a browser does: preview, then Confirm with what the preview's form carries (its sealed check
+        among it), then learn of each change the way the request's page does (its watch: one cheap check every
+        10 ms here, where the page asks every second) and fetch the status fragment when told. Returns (seconds,
+        the request's id, and the wall-clock times of Confirm and of the page showing Succeeded)."""
         path = f"/servers/{server_id}/attach/"
         form = self.http.get(f"{self.base}{path}").text
         key = re.search(r'name="idempotency_key" value="([^"]+)"', form).group(1)
         data = {"mode": "subnet", "subnet_id": subnet_id, "justification": "benchmark", "idempotency_key": key}
         preview = self.post(path, {**data, "action": "preview"})
         assert "Confirm and submit" in preview.text, preview.text[:2000]
-        started = time.perf_counter()
-        confirmed = self.post(path, {**data, "action": "confirm"})
+        sealed = re.search(r'name="check" value="([^"]*)"', preview.text)  # (absent before checks were sealed)
+        check = sealed.group(1) if sealed else ""
+        started, wall = time.perf_counter(), time.time()
+        confirmed = self.post(path, {**data, "check": check, "action": "confirm"})
         request_url = confirmed.url
         assert "/requests/" in request_url, confirmed.text[:2000]
+        page = confirmed.text
         while True:
-            status = self.http.get(request_url, params={"fragment": "status"}, headers={"HX-Request": "true"}).text
-            if 'id="status">Succeeded' in status:
-                return time.perf_counter() - started
-            if re.search(r'id="status">(Failed|Outcome unknown|Cancelled)', status):
-                raise RuntimeError(status[:2000])
+            if 'id="status">Succeeded' in page:
+                took = time.perf_counter() - started
+                return took, int(request_url.rstrip("/").rsplit("/", 1)[1]), wall, wall + took
+            if re.search(r'id="status">(Failed|Outcome unknown|Cancelled)', page):
+                raise RuntimeError(page[:2000])
             if time.perf_counter() - started > 60:
-                raise RuntimeError(f"no final status after 60 s:\n{status[:3000]}")
-            time.sleep(0.01)
+                raise RuntimeError(f"no final status after 60 s:\n{page[:3000]}")
+            watch = html.unescape(re.search(r'id="request-watch" hx-get="([^"]+)"', page).group(1))
+            while self.http.get(f"{self.base}{watch}").status_code == 204:
+                if time.perf_counter() - started > 60:
+                    raise RuntimeError(f"the page's watch saw no change for 60 s:\n{page[:3000]}")
+                time.sleep(0.01)
+            page = self.http.get(request_url, params={"fragment": "status"}, headers={"HX-Request": "true"}).text
+
+
+STAGES = (
+    ("Confirm → submitted (the submission)", None, "interface_request.submitted"),
+    ("submitted → claimed (the worker's pickup)", "interface_request.submitted", "interface_request.claimed"),
+    ("claimed → write-ahead (the check, the intent)", "interface_request.claimed", "scp.attach.intent"),
+    ("write-ahead → POST answered", "scp.attach.intent", "scp.call"),
+    ("POST answered → succeeded (settling)", "scp.call", "interface_request.succeeded"),
+    ("succeeded → page shows it", "interface_request.succeeded", None),
+)
+
+
+def breakdown(runs: list[tuple[float, int, float, float]]) -> list[tuple[str, float]]:
+    """Median milliseconds of each stage, from the requests' audit events (the portal's own clock, the same as
+    this process's: one machine)."""
+    from portal.audit.models import AuditEvent
+
+    spans: dict[str, list[float]] = {label: [] for label, _, _ in STAGES}
+    for _took, pk, confirmed, seen in runs:
+        times: dict[str, float] = {}
+        for action, at in (
+            AuditEvent.objects.filter(interface_request_id=pk).order_by("seq").values_list("action", "created_at")
+        ):
+            times.setdefault(action, at.timestamp())  # the first of each (the first scp.call is the POST)
+        for label, start, end in STAGES:
+            begin = confirmed if start is None else times[start]
+            finish = seen if end is None else times[end]
+            spans[label].append((finish - begin) * 1000)
+    return [(label, statistics.median(values)) for label, values in spans.items()]
 
 
 def main() -> None:
@@ -92,11 +134,17 @@ def main() -> None:
             server_id, subnet_id = targets[run % 2]
             direct.append(direct_attach(client, server_id, subnet_id, args.poll))
             portal.append(user.attach(server_id, subnet_id))
-    d, p = statistics.median(direct), statistics.median(portal)
+        stages = breakdown(portal)
+    portal_seconds = [run[0] for run in portal]
+    d, p = statistics.median(direct), statistics.median(portal_seconds)
     print(f"runs={args.runs} latency_ms={args.latency_ms:g} settle_s={args.settle:g} poll_s={args.poll:g}")
-    for label, value, runs in (("direct ScpClient attach→ACTIVE", d, direct), ("portal Confirm→succeeded", p, portal)):
+    pairs = (("direct ScpClient attach→ACTIVE", d, direct), ("portal Confirm→succeeded", p, portal_seconds))
+    for label, value, runs in pairs:
         low, high = min(runs) * 1000, max(runs) * 1000
         print(f"{label + ' median:':38} {value * 1000:.0f} ms (min {low:.0f}, max {high:.0f})")
+    print("portal stages (medians, ms):")
+    for label, value in stages:
+        print(f"  {label + ':':50} {value:7.1f}")
     print(f"ratio={p / d:.2f}")
 
 

@@ -54,6 +54,10 @@ class PortalConfig(BaseSettings):
     scp_page_read_timeout: float = Field(5.0, gt=0, le=60)
     scp_poll_interval: float = Field(1.0, gt=0, le=60)
     scp_settle_timeout: float = Field(120.0, gt=0, le=3600)
+    # How long one live check against SCP stands for the next step: Confirm submits on its preview's check, and
+    # the worker sends on the submission's check, when that check is at most this old (and, for the worker, no
+    # other write began on the server since). Older, or 0: SCP is asked again. SCP checks every write itself.
+    scp_check_fresh_seconds: float = Field(30.0, ge=0, le=600)
 
     tasks_backend: Literal["database", "immediate"] = "database"
     execution_lease_seconds: int = Field(600, ge=30)

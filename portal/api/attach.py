@@ -68,10 +68,11 @@ def attach_preview(request, server_id: str, payload: AttachIn):
     Scope: `request`."""
     require_scope(request, Scope.REQUEST)
     parameters = _validated(request, server_id, payload, stage="preview")
-    plan = services.attach_validate(user=request.user, stage="preview", server_id=server_id, **parameters.as_params())
+    plan, check = services.attach_preview(user=request.user, server_id=server_id, **parameters.as_params())
     return {
         "server": presenters.server_out(plan.server),
         "call": presenters.call_out(services.request_preview(plan=plan)),
+        "check": check,
     }
 
 
@@ -117,6 +118,7 @@ def attach_submit(
             idempotency_key=key,
             server_id=server_id,
             justification=payload.justification.strip(),
+            check=payload.check,
             **params,
         ),
     )
@@ -155,11 +157,12 @@ def detach_preview(request, server_id: str, payload: DetachIn):
     """Check a detach as the detach page does, and show the exact DELETE and what happens to the port.
     Scope: `request`."""
     require_scope(request, Scope.REQUEST)
-    plan = services.detach_validate(user=request.user, server_id=server_id, port_id=payload.port_id)
+    plan, check = services.detach_preview(user=request.user, server_id=server_id, port_id=payload.port_id)
     return {
         "server": presenters.server_out(plan.server),
         "call": presenters.call_out(services.request_preview(plan=plan)),
         "effect": services.detach_effect(server_id=server_id, port_id=payload.port_id),
+        "check": check,
     }
 
 
@@ -192,6 +195,7 @@ def detach_submit(
             server_id=server_id,
             port_id=payload.port_id,
             justification=justification,
+            check=payload.check,
         ),
     )
 

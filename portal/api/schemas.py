@@ -93,6 +93,17 @@ class IpCheckOut(Schema):
 
 
 # --- attach requests -----------------------------------------------------------------------------------------
+CHECK_OUT = (
+    "What SCP said at this preview, signed: submit it as `check` within SCP_CHECK_FRESH_SECONDS (30 s by default) "
+    "and the submission stands on it instead of asking SCP again (the portal's own checks run again)."
+)
+CHECK_IN = (
+    "A preview's `check`; optional. One that is stale, for other parameters or not this user's is ignored: SCP is "
+    "asked."
+)
+Check = Annotated[str, StringConstraints(max_length=200000)]
+
+
 class AttachIn(Schema):
     mode: Mode = Field(description="`subnet`: a new port on `subnet_id`; `port`: the existing `port_id`.")
     subnet_id: Id = ""
@@ -101,6 +112,7 @@ class AttachIn(Schema):
     justification: Annotated[str, StringConstraints(max_length=1000)] = Field(
         "", description="Why the interface is needed; plain text, up to 1,000 characters. Required to submit."
     )
+    check: Check = Field("", description=CHECK_IN)
 
 
 class CallOut(Schema):
@@ -114,6 +126,7 @@ class CallOut(Schema):
 class PreviewOut(Schema):
     server: ServerOut
     call: CallOut = Field(description="Exactly what the portal will send to SCP.")
+    check: str = Field(description=CHECK_OUT)
 
 
 class StepOut(Schema):
@@ -143,12 +156,14 @@ class DetachIn(Schema):
     justification: Annotated[str, StringConstraints(max_length=1000)] = Field(
         "", description="Why the interface should go; plain text, up to 1,000 characters. Required."
     )
+    check: Check = Field("", description=CHECK_IN)
 
 
 class DetachPreviewOut(Schema):
     server: ServerOut
     call: CallOut
     effect: str = Field(description="What SCP does with the port: deleted, or kept unattached for reuse.")
+    check: str = Field(description=CHECK_OUT)
 
 
 class RequestOut(Schema):

@@ -112,6 +112,10 @@ class InterfaceRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_comment = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The live check the request was accepted on: when SCP was asked, and what it said (the plan's facts, the
+    # server's interfaces among them). The worker sends on it while it is fresh (see services.checks).
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_facts = models.JSONField(null=True, blank=True)
     ports_before = models.JSONField(null=True, blank=True)  # the server's port ids just before the POST
     result = models.JSONField(null=True, blank=True)  # the interface SCP reported
     result_port_id = models.CharField(max_length=64, blank=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, NoReturn
 
 from django.utils.translation import gettext as _
+from pydantic import BaseModel
 
 from portal.core.scp import flush_records
 from portal.scp import schemas
@@ -20,8 +21,39 @@ from .models import Mode
 from .rules import address_problem, repeated, server_unavailable_reason
 
 
+class _Facts:
+    """A plan as JSON and back: what SCP said at a check, carried to the next step (services.checks)."""
+
+    MODELS: ClassVar[dict[str, type[BaseModel]]] = {}
+
+    def facts(self) -> dict[str, Any]:
+        def plain(value):
+            if isinstance(value, BaseModel):
+                return value.model_dump(mode="json", exclude_none=True)
+            return [plain(v) for v in value] if isinstance(value, list) else value
+
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_facts(cls, facts: dict[str, Any]):
+        """The plan again; ValueError (pydantic's ValidationError among them) for facts that do not make one."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        if not isinstance(facts, dict) or not set(facts) <= names:
+            raise ValueError("not the facts of this plan")
+        values: dict[str, Any] = {}
+        for name, value in facts.items():
+            model = cls.MODELS.get(name)
+            if model is None or value is None:
+                values[name] = value
+            elif isinstance(value, list):
+                values[name] = [model.model_validate(v) for v in value]
+            else:
+                values[name] = model.model_validate(value)
+        return cls(**values)
+
+
 @dataclass
-class AttachPlan:
+class AttachPlan(_Facts):
     server: schemas.Server
     mode: str
     subnet: schemas.Subnet | None = None
@@ -29,6 +61,13 @@ class AttachPlan:
     fixed_ips: list[str] = field(default_factory=list)
     interfaces: list[schemas.InterfaceResponse] | None = None
     action: str = "attach"  # the operation (what policies and the preview see)
+
+    MODELS = {
+        "server": schemas.Server,
+        "subnet": schemas.Subnet,
+        "port": schemas.Port,
+        "interfaces": schemas.InterfaceResponse,
+    }
 
 
 def gather(client: ScpClient, calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -188,7 +227,7 @@ def _check_addresses(client: ScpClient, subnet: schemas.Subnet, fixed_ips: list[
 
 
 @dataclass
-class DetachPlan:
+class DetachPlan(_Facts):
     """A detach that can be made now: the server, the interface, and its subnet (for the record)."""
 
     server: schemas.Server
@@ -197,6 +236,8 @@ class DetachPlan:
     action: str = "detach"
     mode: str = Mode.PORT  # what policies see: a detach has no subnet mode and no fixed IPs
     fixed_ips: list[str] = field(default_factory=list)
+
+    MODELS = {"server": schemas.Server, "interface": schemas.InterfaceResponse, "interfaces": schemas.InterfaceResponse}
 
 
 def detach_problem(interface: schemas.InterfaceResponse, *, busy_with: int | None) -> str | None:

@@ -211,11 +211,12 @@ def _attach_submit(request, server_id: str, action: str):
                 requester=request.user,
                 idempotency_key=data["idempotency_key"],
                 justification=data["justification"],
+                check=request.POST.get("check", ""),
                 **params,
             )
             url = reverse("request_detail", args=[interface_request.pk])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-        plan = services.attach_validate(user=request.user, stage="preview", **params)
+        plan, check = services.attach_preview(user=request.user, **params)
     except AttachRejected as exc:
         form.apply_service_errors(exc.errors)
         return _show_attach_form(request, server_id, form)
@@ -223,7 +224,7 @@ def _attach_submit(request, server_id: str, action: str):
         form.add_error(None, str(exc))
         return _show_attach_form(request, server_id, form)
     preview = services.request_preview(plan=plan)
-    return _render_attach(request, server=plan.server, form=form, preview=preview, plan=plan)
+    return _render_attach(request, server=plan.server, form=form, preview=preview, plan=plan, check=check)
 
 
 @login_required
@@ -240,11 +241,13 @@ def detach(request, server_id: str, port_id: str):
                 server_id=server_id,
                 port_id=port_id,
                 justification=form.cleaned_data["justification"],
+                check=request.POST.get("check", ""),
             )
             return redirect("request_detail", pk=interface_request.pk)
-        plan = services.detach_validate(user=request.user, server_id=server_id, port_id=port_id, stage="preview")
+        plan, check = services.detach_preview(user=request.user, server_id=server_id, port_id=port_id)
         context.update(
             plan=plan,
+            check=check,
             server=plan.server,
             preview=services.request_preview(plan=plan),
             effect=services.detach_effect(server_id=server_id, port_id=port_id),

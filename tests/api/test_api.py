@@ -64,6 +64,24 @@ def test_preview_shows_the_exact_call_and_records_nothing(sim, world, requester,
     assert InterfaceRequest.objects.count() == 0 and sim.attach_posts() == []
 
 
+def test_a_submission_with_its_previews_check_asks_scp_nothing_more(sim, world, requester, api_as, attach_body):
+    api = api_as(requester, "read", "request")
+    web01 = world.servers["web-01"]
+    preview = api.post(f"/servers/{web01.id}/attach-preview", attach_body(fixed_ips=["192.168.20.43"])).json()
+    assert preview["check"]
+    sim.clear_log()
+    body = attach_body(fixed_ips=["192.168.20.43"], check=preview["check"])
+    submitted = api.post(f"/servers/{web01.id}/attach-requests", body)
+    assert submitted.status_code == 201, submitted.content
+    calls = [r["method"] for r in sim.requests()]
+    assert calls[0] == "POST"  # the write itself first (its execution ran at once here): no check read before
+    assert InterfaceRequest.objects.get(pk=submitted.json()["id"]).check_facts["by"] == "preview"
+    other = api.post(f"/servers/{web01.id}/attach-requests", attach_body(fixed_ips=["192.168.20.44"], check="x"))
+    assert other.status_code == 201 and InterfaceRequest.objects.get(pk=other.json()["id"]).check_facts["by"] == (
+        "submission"
+    )  # a check that does not stand is ignored, never an error
+
+
 def test_bad_input_gets_the_forms_wording_field_by_field(sim, world, requester, api_as, attach_body):
     api = api_as(requester, "request")
     web01 = world.servers["web-01"]

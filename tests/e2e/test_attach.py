@@ -74,30 +74,51 @@ def test_attach_an_existing_port(signed_in, sim, world):
     assert sim.attach_posts()[0]["body"] == {"port_id": spare.id}
 
 
-def test_an_address_taken_between_preview_and_confirm_is_a_clear_error(signed_in, sim, world, scp):
-    page = signed_in
+def preview_with_fixed_ip_then_someone_takes_it(page, world, scp, address: str) -> None:
     open_attach_form(page, "web-01")
     subnet = page.get_by_label("Subnet (in the server's VPC)")
     subnet.select_option(label="prod-app (192.168.10.0/24, gateway 192.168.10.1)")
     page.get_by_role("button", name="Add a fixed IP").click()
     settled(page)
-    page.get_by_label("Fixed IP 1", exact=True).fill("192.168.10.77")
+    page.get_by_label("Fixed IP 1", exact=True).fill(address)
     page.get_by_label("Justification").fill("Monitoring agent")
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_role("button", name="Confirm and submit")).to_be_visible()
-    # Someone else takes the address while the requester reads the preview.
+    # Someone else takes the address, outside the portal, while the requester reads the preview.
     scp.attach_interface(
         world.servers["app-02"].id,
         schemas.ServerInterfaceCreateRequest(
-            subnet_id=world.subnets["prod-app"].id, fixed_ips=[{"ip_address": "192.168.10.77"}]
+            subnet_id=world.subnets["prod-app"].id, fixed_ips=[{"ip_address": address}]
         ),
     )
+
+
+def test_an_address_taken_after_a_preview_older_than_its_window_is_a_clear_error(signed_in, sim, world, scp, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"scp_check_fresh_seconds": 0})  # Confirm asks SCP again
+    page = signed_in
+    preview_with_fixed_ip_then_someone_takes_it(page, world, scp, "192.168.10.77")
     sim.clear_log()
     page.get_by_role("button", name="Confirm and submit").click()
     expect(page.locator("#fixed_ip_0_error")).to_have_text("192.168.10.77 is already in use in 192.168.10.0/24.")
     expect(page.get_by_label("Fixed IP 1", exact=True)).to_have_value("192.168.10.77")  # nothing typed is lost
     expect(page.get_by_label("Justification")).to_have_value("Monitoring agent")
     assert sim.attach_posts() == [] and InterfaceRequest.objects.count() == 0
+
+
+def test_an_address_taken_while_the_preview_stands_is_scps_refusal_and_submits_again_filled_in(
+    signed_in, sim, world, scp
+):
+    """Confirm within SCP_CHECK_FRESH_SECONDS submits on the preview's check; SCP refuses the taken address, the
+    request says so, nothing is attached, and "Submit again" brings back everything that was typed."""
+    page = signed_in
+    preview_with_fixed_ip_then_someone_takes_it(page, world, scp, "192.168.10.79")
+    page.get_by_role("button", name="Confirm and submit").click()
+    expect(page.locator("#status")).to_have_text("Failed")
+    expect(page.locator("#status-reason")).to_contain_text("192.168.10.79 is already in use")
+    assert InterfaceRequest.objects.get().check_facts["by"] == "preview"
+    page.get_by_role("link", name="Submit again").click()
+    expect(page.get_by_label("Fixed IP 1", exact=True)).to_have_value("192.168.10.79")
+    expect(page.get_by_label("Justification")).to_have_value("Monitoring agent")
 
 
 def test_a_double_click_on_confirm_makes_one_request(signed_in, sim, world):

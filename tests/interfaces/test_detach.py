@@ -13,6 +13,8 @@ from portal.interfaces.errors import AttachRejected
 from portal.interfaces.models import Action, InterfaceRequest, Status
 from portal.scp import schemas
 
+from .conftest import age_check
+
 
 def deletes(sim):
     return [r for r in sim.requests() if r["method"] == "DELETE"]
@@ -142,6 +144,7 @@ def test_5xx_before_apply_is_reconciled_as_not_applied_and_never_sent_twice(sim,
 
 def test_the_interface_gone_before_execution_fails_without_sending(sim, world, requester, attached, scp):
     request = submit_detach(requester, world, attached)
+    age_check(request)  # approved a while later: the worker checks again
     scp.detach_interface(request.server_id, attached)  # someone else, outside the portal
     sim.clear_log()
     request = run(request)

@@ -11,6 +11,8 @@ from portal.interfaces.errors import AttachRejected, NotAllowed
 from portal.interfaces.models import FrozenParametersError, InterfaceRequest, Status
 from portal.scp import schemas
 
+from .conftest import age_check
+
 
 def by_subnet(world, server="web-01", subnet="prod-app", fixed_ips=None):
     return {
@@ -87,6 +89,7 @@ def test_a_request_that_no_longer_fits_fails_at_execution_and_sends_nothing(sim,
         mode="port",
         port_id=port.id,
     )
+    age_check(request)  # approved a while later: the worker checks again
     scp.attach_interface(world.servers["app-02"].id, schemas.ServerInterfaceCreateRequest(port_id=port.id))
     sim.clear_log()
     services.interface_request_execute(request_id=request.pk)
@@ -100,6 +103,7 @@ def test_server_locked_after_submission_fails_before_sending(sim, world, request
     request = services.interface_request_submit(
         requester=requester, idempotency_key=uuid.uuid4(), justification="x", **by_subnet(world)
     )
+    age_check(request)
     sim.set_server(request.server_id, locked=True)
     services.interface_request_execute(request_id=request.pk)
     request.refresh_from_db()

@@ -128,6 +128,7 @@ class AttachOperation(Operation):
     name = Action.ATTACH.value
     intent_action = AuditAction.ATTACH_INTENT
     resubmittable = True
+    plan_class = AttachPlan
 
     def validate(
         self, *, client, params: dict[str, Any], owner_check, exclude_pk: int | None = None, viewer=None
@@ -139,6 +140,7 @@ class AttachOperation(Operation):
             subnet_id=params.get("subnet_id", ""),
             port_id=params.get("port_id", ""),
             fixed_ips=params.get("fixed_ips") or [],
+            with_interfaces=True,  # (in the same round: the worker may send on this check, services.checks)
             owner_check=owner_check,
             held=lambda subnet, address: hold_problem(
                 subnet_id=subnet, address=address, exclude_pk=exclude_pk, viewer=viewer

@@ -58,6 +58,9 @@ class Operation:
     name: ClassVar[str]  # stored in InterfaceRequest.action
     intent_action: ClassVar[AuditAction] = AuditAction.WRITE_INTENT  # the write-ahead event, before the call
     resubmittable: ClassVar[bool] = False  # a failed request's page offers "Submit again" (the attach form)
+    # What `validate` returns, when it can be carried to the next step as JSON: a class with `facts()` and
+    # `from_facts()` (services.checks). None: every step asks SCP again.
+    plan_class: ClassVar[Any] = None
 
     # --- submission -------------------------------------------------------------------------------------------
     def validate(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from portal.audit.events import AuditAction
 from portal.audit.services import record_event
-from portal.scp.errors import ScpError, ScpHttpError, ScpNotFound
+from portal.scp.errors import ScpConflict, ScpError, ScpHttpError, ScpNotFound
 
 from ..models import Action, InterfaceRequest, Mode
 from ..selectors import attach_that_made, interface_busy_with
@@ -35,6 +35,7 @@ class DetachParameters(BaseModel):
 class DetachOperation(Operation):
     name = Action.DETACH.value
     intent_action = AuditAction.DETACH_INTENT
+    plan_class = DetachPlan
 
     def validate(
         self, *, client, params: dict[str, Any], owner_check, exclude_pk: int | None = None, viewer=None
@@ -93,6 +94,8 @@ class DetachOperation(Operation):
     def refusal_reason(self, request: InterfaceRequest, error: ScpHttpError) -> str:
         if isinstance(error, ScpNotFound):
             return _("The interface was no longer attached when the portal asked; nothing was detached.")
+        if isinstance(error, ScpConflict):
+            return _("SCP reported a conflict and detached nothing: %(detail)s") % {"detail": error.detail}
         return scp_refusal(error)
 
     def look(self, *, client, request: InterfaceRequest, over: bool) -> Settlement | None:

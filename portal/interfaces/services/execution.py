@@ -25,6 +25,7 @@ from portal.scp.errors import ScpHttpError, ScpNotSent, ScpOutcomeUnknown, ScpRe
 from ..errors import AttachRejected, InvalidState, ScpUnavailable
 from ..lifecycle import START_EXECUTION, transition
 from ..models import InterfaceRequest, ServerSlot, Status
+from .checks import BY_EXECUTION, check_record, standing_plan
 from .common import _now, defer, fail, follow_up_later, scp_calls_for, settle
 from .reconciliation import interface_request_reconcile
 from .submission import request_preview
@@ -155,13 +156,19 @@ def _execute(request: InterfaceRequest, client: ScpClient | None) -> InterfaceRe
 
 def _send(request: InterfaceRequest, client: ScpClient) -> InterfaceRequest:
     operation = request.operation
-    try:
-        plan = operation.revalidate(client=client, request=request)
-    except AttachRejected as exc:
-        reason = _("No longer possible: %(why)s") % {"why": exc.summary}
-        return fail(request, reason=reason, payload={"stage": "revalidation", "sent": False})
-    except ScpUnavailable as exc:
-        return defer(request, reason=str(exc), payload={"stage": "revalidation", "sent": False})
+    # The check the request was accepted on while it stands (services.checks), else the same checks again now.
+    plan = standing_plan(request)
+    if plan is not None and request.checked_at is not None:
+        check = check_record(request.checked_at, _check_by(request))
+    else:
+        check = check_record(_now(), BY_EXECUTION)
+        try:
+            plan = operation.revalidate(client=client, request=request)
+        except AttachRejected as exc:
+            reason = _("No longer possible: %(why)s") % {"why": exc.summary}
+            return fail(request, reason=reason, payload={"stage": "revalidation", "sent": False})
+        except ScpUnavailable as exc:
+            return defer(request, reason=str(exc), payload={"stage": "revalidation", "sent": False})
     ports_before = sorted(i.port_id for i in plan.interfaces or [])
     # Write-ahead: committed before the call, so a crash after it leaves evidence, never silence. The snapshot
     # commits with it: a request without one sent nothing, and is run again (see reconciliation).
@@ -172,6 +179,7 @@ def _send(request: InterfaceRequest, client: ScpClient) -> InterfaceRequest:
             payload={
                 **request_preview(request=request, client=client),
                 "ports_before": ports_before,
+                "check": check,
                 **operation.intent_payload(plan),
             },
             interface_request_id=request.pk,
@@ -196,6 +204,11 @@ def _send(request: InterfaceRequest, client: ScpClient) -> InterfaceRequest:
         return request  # a follow-up looks later; this worker is free for the next request
     settle(request, settlement or operation.wait(client=client, request=request))
     return request
+
+
+def _check_by(request: InterfaceRequest) -> str:
+    facts = request.check_facts
+    return str(facts.get("by", "")) if isinstance(facts, dict) else ""
 
 
 def interface_request_follow_up(*, request_id: int, attempt: int, client: ScpClient | None = None):

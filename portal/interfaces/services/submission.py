@@ -31,6 +31,7 @@ from ..models import FixedIpHold, InterfaceRequest, Mode, Status
 from ..operations.base import Operation
 from ..registry import operation_named
 from ..selectors import attach_that_made, canonical_address, hold_problem
+from .checks import BY_PREVIEW, BY_SUBMISSION, check_fields, check_open, check_record, check_seal
 from .common import _now
 
 MAX_JUSTIFICATION = 1000
@@ -53,15 +54,19 @@ def request_preview(*, request: InterfaceRequest | None = None, plan=None, clien
     }
 
 
+def _refuse_while_version_refuses() -> None:
+    refusal = version_refusal()
+    if refusal is not None:
+        raise ScpUnavailable(_("Nothing can be sent to SCP right now. %(why)s") % {"why": refusal})
+
+
 def operation_validate(
     *, user, operation: Operation, params: dict[str, Any], stage: str = "preview", client: ScpClient | None = None
 ):
     """Validate a proposed operation on a server the user may request on: nothing while SCP's API version refuses
     calls, the server's ownership checked before anything about it is told (a stranger's server is NotFound,
     audited), and a refusal audited with its reasons."""
-    refusal = version_refusal()
-    if refusal is not None:
-        raise ScpUnavailable(_("Nothing can be sent to SCP right now. %(why)s") % {"why": refusal})
+    _refuse_while_version_refuses()
     server_id = params["server_id"]
 
     def owned(server):
@@ -74,6 +79,27 @@ def operation_validate(
             user=user, server_id=server_id, stage=stage, errors=exc.errors, submitted=operation.audited_input(params)
         )
         raise
+
+
+def operation_preview(*, user, operation: Operation, params: dict[str, Any], client: ScpClient | None = None):
+    """Validate a proposal for its preview: the plan, and the sealed check its Confirm submits on (see
+    services.checks)."""
+    at = _now()
+    plan = operation_validate(user=user, operation=operation, params=params, stage="preview", client=client)
+    return plan, check_seal(user=user, operation=operation, params=params, plan=plan, at=at)
+
+
+def attach_preview(*, user, server_id: str, client: ScpClient | None = None, **params):
+    """Preview an attach (mode, subnet_id, port_id, fixed_ips): its plan and sealed check."""
+    return operation_preview(
+        user=user, operation=operation_named("attach"), params={"server_id": server_id, **params}, client=client
+    )
+
+
+def detach_preview(*, user, server_id: str, port_id: str, client: ScpClient | None = None):
+    """Preview a detach of the interface `port_id`: its plan and sealed check."""
+    params = {"server_id": server_id, "port_id": port_id}
+    return operation_preview(user=user, operation=operation_named("detach"), params=params, client=client)
 
 
 def attach_validate(*, user, server_id: str, stage: str = "preview", client: ScpClient | None = None, **params):
@@ -101,11 +127,13 @@ def request_submit(
     params: dict[str, Any],
     justification: str,
     client: ScpClient | None = None,
+    check: str = "",
 ) -> InterfaceRequest:
     """Validate and record a request, decide by policy whether it needs approval, and start it if not.
 
     The same idempotency key from the same requester always yields the same request (a double click, a
-    re-posted page).
+    re-posted page). `check` is its preview's sealed check: while fresh, SCP is not asked again (see
+    services.checks).
     """
     existing = InterfaceRequest.objects.filter(requester=requester, idempotency_key=idempotency_key).first()
     if existing is not None:
@@ -113,7 +141,7 @@ def request_submit(
     if not can_request(requester):
         raise deny(user=requester, action=AuditAction.SUBMIT_REFUSED, reason=_("You may not submit requests."))
     try:
-        plan = operation_validate(user=requester, operation=operation, params=params, stage="submit", client=client)
+        plan, at, by = _submission_check(requester, operation, params, check, client)
     except AttachRejected:
         # A twin with the same key (a second click, a retried call) may have been recorded meanwhile, and holds
         # what this one asks for: the answer is that request, not a refusal naming it.
@@ -121,10 +149,24 @@ def request_submit(
         if twin is not None:
             return twin
         raise
-    fields = {"action": operation.name, **operation.record_fields(plan)}
+    fields = {"action": operation.name, **operation.record_fields(plan), **check_fields(operation, plan, at=at, by=by)}
     return _record_request(
         requester=requester, idempotency_key=idempotency_key, plan=plan, fields=fields, justification=justification
     )
+
+
+def _submission_check(requester, operation: Operation, params: dict[str, Any], check: str, client):
+    """The plan a submission stands on, when its check was made, and by what: the preview's sealed check while
+    it stands (what the portal decides itself decided again now), else a live check."""
+    opened = check_open(check, user=requester, operation=operation, params=params) if check else None
+    if opened is None:
+        at = _now()
+        plan = operation_validate(user=requester, operation=operation, params=params, stage="submit", client=client)
+        return plan, at, BY_SUBMISSION
+    plan, at = opened
+    _refuse_while_version_refuses()
+    ensure_owned(user=requester, server_id=params["server_id"], server=plan.server, to_request=True)
+    return plan, at, BY_PREVIEW
 
 
 def interface_request_submit(
@@ -138,6 +180,7 @@ def interface_request_submit(
     port_id: str = "",
     fixed_ips: list[str] | None = None,
     client: ScpClient | None = None,
+    check: str = "",
 ) -> InterfaceRequest:
     """Submit an attach: a new port on `subnet_id` (with optional fixed IPs), or the existing `port_id`."""
     params = {
@@ -154,6 +197,7 @@ def interface_request_submit(
         params=params,
         justification=justification,
         client=client,
+        check=check,
     )
 
 
@@ -165,6 +209,7 @@ def detach_request_submit(
     port_id: str,
     justification: str,
     client: ScpClient | None = None,
+    check: str = "",
 ) -> InterfaceRequest:
     """Submit a detach under the same policies, approvals and lifecycle as an attach."""
     return request_submit(
@@ -174,6 +219,7 @@ def detach_request_submit(
         params={"server_id": server_id, "port_id": port_id},
         justification=justification,
         client=client,
+        check=check,
     )
 
 
@@ -261,6 +307,7 @@ def _insert(requester, idempotency_key, plan, fields: dict, justification: str, 
             "decision": "auto_approve" if decision.auto_approve else decision.summary,
             "steps": decision.steps,
             "parameters_digest": request.parameters_digest,
+            "check": check_record(fields["checked_at"], fields["check_facts"]["by"]),
         },
     )
 

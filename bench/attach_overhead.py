@@ -108,7 +108,8 @@ def breakdown(runs: list[tuple[float, int, float, float]]) -> list[tuple[str, fl
         for action, at in (
             AuditEvent.objects.filter(interface_request_id=pk).order_by("seq").values_list("action", "created_at")
         ):
-            times.setdefault(action, at.timestamp())  # the first of each (the first scp.call is the POST)
+            if action != "scp.call" or "scp.attach.intent" in times:  # (the first call after the intent: the POST)
+                times.setdefault(action, at.timestamp())
         for label, start, end in STAGES:
             begin = confirmed if start is None else times[start]
             finish = seen if end is None else times[end]

@@ -291,3 +291,54 @@ def test_anchors_hold_for_exported_files_and_bad_anchors_are_refused(events, cli
     for bad in ("30", "x:y", f"0:{digest}", f"30:{digest[:-1]}", "30:" + "g" * 64):
         with pytest.raises(CommandError, match="an anchor is SEQ:HASH"):
             call_command("audit_verify", "--anchor", bad)
+
+
+def test_a_tree_root_kept_elsewhere_exposes_a_rewritten_history_and_deleted_newest_events(events, raw_sql):
+    from portal.audit import merkle
+
+    events(40)
+    code, output = verify("--show-root")
+    kept = output.splitlines()[1].removeprefix("root: ")
+    hashes = list(AuditEvent.objects.order_by("seq").values_list("hash", flat=True))
+    assert code == 0 and kept == merkle.root_text(40, merkle.root_of([merkle.chain_leaf(h) for h in hashes]))
+    events(5)  # the log grows: it still extends the tree kept at 40
+    assert verify("--root", kept) == (0, "45 events verified\n")
+    rewrite_chain_from(raw_sql, 25)
+    assert verify() == (0, "45 events verified\n")  # a consistent rewrite: the chain alone cannot tell
+    code, output = verify("--root", kept)
+    assert code == 1 and "The first 40 events no longer make the root" in output
+
+
+def test_deleting_the_newest_events_and_moving_the_head_back_is_found_by_a_kept_root(events, raw_sql):
+    events(40)
+    kept = verify("--show-root")[1].splitlines()[1].removeprefix("root: ")
+    head = AuditEvent.objects.get(seq=30).hash
+    raw_sql(
+        "DELETE FROM audit_auditevent WHERE seq > 30",
+        f"UPDATE audit_auditchainhead SET last_seq = 30, last_hash = '{head}'",
+    )
+    assert verify() == (0, "30 events verified\n")  # a shorter chain, valid in itself
+    code, output = verify("--root", kept)
+    assert code == 1 and "The log has 30 events, but a tree of 40 was recorded" in output
+
+
+def test_roots_hold_for_exported_files_and_bad_roots_are_refused(events, client, auditor, tmp_path):
+    events(30)
+    kept = verify("--show-root")[1].splitlines()[1].removeprefix("root: ")
+    client.force_login(auditor)
+    path = tmp_path / "export.jsonl"
+    path.write_text(b"".join(client.get("/audit/export.jsonl").streaming_content).decode())
+    assert verify("--file", str(path), "--root", kept)[0] == 0
+    from portal.audit import merkle
+
+    exported = [json.loads(line)["hash"] for line in path.read_text().splitlines()]  # (the export is an event too)
+    whole = merkle.root_text(len(exported), merkle.root_of([merkle.chain_leaf(h) for h in exported]))
+    assert verify("--file", str(path), "--show-root")[1].splitlines()[1] == f"root: {whole}"
+    root = kept.split(":")[1]
+    code, output = verify("--file", str(path), "--root", f"999:{root}")
+    assert code == 1 and "a tree of 999 was recorded" in output
+    for bad in ("30", "x:y", f"0:{root}", f"30:{root[:-4]}", "30:not base64!"):
+        with pytest.raises(CommandError, match="is not SIZE:ROOT"):
+            call_command("audit_verify", "--root", bad)
+    with pytest.raises(CommandError, match="a filtered export lacks events"):
+        call_command("audit_verify", "--file", str(path), "--partial", "--root", kept)

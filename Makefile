@@ -37,10 +37,13 @@ RUN_NEEDS := $(IDP_STAMP)
 RUN_FLAGS := --idp
 endif
 run: export DEBUG ?= true
+run: export AUDIT_SIGNING_KEY_FILE ?= .audit-signing.key
 run: $(STAMP) $(MO) $(RUN_NEEDS)
 	@test -f .env || printf '%s\n' "# Written by make run: the development defaults, so that manage.py works from this checkout" \
-	  "# (.venv/bin/python manage.py ...). Delete it to run with the production defaults (DEBUG off)." "DEBUG=true" > .env
+	  "# (.venv/bin/python manage.py ...). Delete it to run with the production defaults (DEBUG off)." "DEBUG=true" \
+	  "AUDIT_SIGNING_KEY_FILE=.audit-signing.key" > .env
 	$(PYTHON) manage.py migrate --noinput
+	@$(PYTHON) manage.py audit_checkpoint --new-key $(AUDIT_SIGNING_KEY_FILE) > /dev/null
 	$(PYTHON) manage.py seed_demo
 	$(PYTHON) manage.py run_portal $(RUN_FLAGS)
 

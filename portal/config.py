@@ -70,6 +70,13 @@ class PortalConfig(BaseSettings):
     # audit event, the rest one event with their count; beyond the limit such a source is answered 429.
     refusal_window_seconds: int = Field(60, ge=1, le=3600)
     anonymous_refusal_limit: int = Field(30, ge=1, le=100000)
+    # Signed checkpoints of the audit log (c2sp.org/tlog-checkpoint): the Ed25519 key (PRIVATE+KEY+… text, made by
+    # `manage.py audit_checkpoint --new-key FILE`; make run makes a development one), the log's origin line and key
+    # name, how often the scheduler signs one, and a folder each is also written to (mount write-once storage).
+    audit_signing_key_file: Path | None = None
+    audit_log_origin: str = Field("localhost/scp-portal/audit", pattern=r"^[^\s+]{1,200}$")
+    audit_checkpoint_interval: int = Field(300, ge=10, le=86400)
+    audit_checkpoint_dir: Path | None = None
     # How long one delivery of an effect may take before the scheduler's sweep delivers it again.
     effect_lease_seconds: int = Field(60, ge=1, le=3600)
     # Fault injection for the crash tests: the named points kill the process (see audit/outbox.py). Never set.

@@ -163,6 +163,9 @@ class AuditAction(str, Enum):  # noqa: UP042 (members carry more than their valu
     # The audit log itself
     EXPORTED = "audit.exported", Outcome.SUCCESS, Category.AUDIT, _("The audit log was exported")
     VERIFY_STARTED = "audit.verify_started", Outcome.SUCCESS, Category.AUDIT, _("A verification of the log began")
+    CHECKPOINT_REFUSED = (
+        "audit.checkpoint_refused", Outcome.FAILURE, Category.AUDIT, _("A checkpoint was not signed: the log changed")
+    )  # fmt: skip
     # Drift
     DRIFT_SCANNED = "drift.scanned", Outcome.SUCCESS, Category.DRIFT, _("SCP was scanned for drift")
     DRIFT_REQUESTED = "drift.requested", Outcome.SUCCESS, Category.DRIFT, _("A drift scan was asked for")

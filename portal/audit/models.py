@@ -141,3 +141,21 @@ class RefusalTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} from {self.source}: {self.count}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed checkpoint of the audit log's Merkle tree (audit.checkpoints): its size and root, the chain hash
+    of its last event and its tree's right edge (the next one continues from them), and the signed note."""
+
+    size = models.BigIntegerField(unique=True)
+    root = models.CharField(max_length=64)  # hex
+    last_hash = models.CharField(max_length=64)  # the chain hash of event `size`
+    peaks = models.JSONField()  # hex, the roots of the tree's perfect subtrees, largest first
+    note = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.size}"

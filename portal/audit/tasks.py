@@ -26,3 +26,16 @@ def deliver_due_effects() -> int:
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
         effects_prune()
         return effects_deliver_due()
+
+
+@task()
+def sign_audit_checkpoint() -> str:
+    """The scheduler's checkpoint: signed when the log grew (and a signing key is configured)."""
+    from .checkpoints import CheckpointRefused, CheckpointUnavailable, checkpoint_make
+
+    with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
+        try:
+            made = checkpoint_make()
+        except (CheckpointRefused, CheckpointUnavailable) as exc:
+            return str(exc)
+    return f"checkpoint {made.size}" if made else "the log has not grown"

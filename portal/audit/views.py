@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.core.roles import is_auditor
 from portal.teams.selectors import audit_request_scope
 
-from . import selectors, services, verification
+from . import checkpoints, selectors, services, verification
 from .export import export_response
 from .forms import KNOWN_ACTIONS, EventFilterForm
 
@@ -46,6 +46,7 @@ def event_list(request):
         "form": form,
         "badge": selectors.last_verification(),
         "head": selectors.chain_head(),
+        "checkpoints": checkpoints.published(),
         "verifying": selectors.verification_pending(),
         "known_actions": KNOWN_ACTIONS,
     }

@@ -10,10 +10,11 @@ import logging
 import signal
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from portal.approvals.tasks import expire_requests, reconcile_requests, resume_requests
-from portal.audit.tasks import deliver_due_effects
+from portal.audit.tasks import deliver_due_effects, sign_audit_checkpoint
 from portal.core.health import heartbeat
 from portal.core.tasks import scp_versions_refresh, worker_heartbeat
 from portal.drift.tasks import drift_scan_task
@@ -53,6 +54,7 @@ class Command(BaseCommand):
         logger.info("scheduler started: expiry, reconciliation and due retries every %g s", interval)
         versions_due = time.monotonic()
         drift_due = time.monotonic() + min(drift_interval, 300.0)  # the first scan a few minutes after start
+        checkpoint_due = time.monotonic()
         while running:
             heartbeat("scheduler")
             worker_heartbeat.enqueue()
@@ -62,6 +64,9 @@ class Command(BaseCommand):
             if time.monotonic() >= drift_due:
                 drift_scan_task.enqueue()
                 drift_due = time.monotonic() + drift_interval
+            if settings.CONFIG.audit_signing_key_file and time.monotonic() >= checkpoint_due:
+                sign_audit_checkpoint.enqueue()
+                checkpoint_due = time.monotonic() + settings.CONFIG.audit_checkpoint_interval
             expire_requests.enqueue()
             reconcile_requests.enqueue()
             resume_requests.enqueue()

@@ -5,7 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.audit import merkle
+from portal.audit import checkpoints, merkle, note
 from portal.audit.chain import anchor_verdict, parse_anchor, verify
 from portal.audit.services import audit_verify_database
 from portal.audit.verification import audit_tree
@@ -23,6 +23,24 @@ def _file_rows(path: str, partial: bool):
             if not isinstance(row, dict) or "seq" not in row or "hash" not in row:
                 raise CommandError(f"{path}:{number}: not an exported audit event")
             yield row
+
+
+def _signed_root(path: str, vkeys: list[str]) -> tuple[int, bytes]:
+    """(size, root) of a checkpoint file whose signature verifies (ValueError, with the reason, if not)."""
+    try:
+        verifiers = [note.Verifier.from_vkey(v) for v in vkeys] or [checkpoints.signer().verifier()]
+        with open(path, encoding="utf-8") as handle:
+            text, _ = note.open_note(handle.read(1_000_000), verifiers)
+    except checkpoints.CheckpointUnavailable as exc:
+        raise ValueError(f"{exc} Give the verifier key with --key.") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    except (note.NoteError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    _origin, size, root = note.parse_checkpoint(text)
+    if size == 0:
+        raise ValueError(f"{path}: the checkpoint of an empty log proves nothing")
+    return size, root
 
 
 class Command(BaseCommand):
@@ -58,6 +76,21 @@ class Command(BaseCommand):
             "found. May be given more than once.",
         )
         parser.add_argument(
+            "--checkpoint",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="a signed checkpoint kept elsewhere (from /audit/checkpoint or AUDIT_CHECKPOINT_DIR): its signature "
+            "is checked, then the log must still extend it, as for --root. May be given more than once.",
+        )
+        parser.add_argument(
+            "--key",
+            action="append",
+            default=[],
+            metavar="VKEY",
+            help="the verifier key a --checkpoint must be signed with (default: the portal's own signing key's)",
+        )
+        parser.add_argument(
             "--show-root",
             action="store_true",
             help="after a good verification, print the whole log's tree as SIZE:ROOT (RFC 6962), to keep elsewhere",
@@ -67,6 +100,7 @@ class Command(BaseCommand):
         try:
             anchors = [parse_anchor(text) for text in anchor]
             roots = [merkle.parse_root(text) for text in root]
+            roots += [_signed_root(path, o["key"]) for path in o["checkpoint"]]
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         if partial and (roots or show_root):

@@ -29,6 +29,7 @@ $(MO): locale/ko/LC_MESSAGES/django.po
 
 # Development defaults: debug pages on (secrets masked), the simulator's demo keys. `make run SSO=1` also starts
 # the bundled test IdP (tests/idp) on 127.0.0.1:8090 with the demo SSO users, and maps their groups to the teams.
+# The audit log is checkpointed every minute and cosigned by a development witness (.audit-witness.key).
 ifdef SSO
 run: export OIDC_ISSUER ?= http://127.0.0.1:8090
 run: export OIDC_CLIENT_ID ?= portal
@@ -38,6 +39,7 @@ RUN_FLAGS := --idp
 endif
 run: export DEBUG ?= true
 run: export AUDIT_SIGNING_KEY_FILE ?= .audit-signing.key
+run: export AUDIT_CHECKPOINT_INTERVAL ?= 60
 run: $(STAMP) $(MO) $(RUN_NEEDS)
 	@test -f .env || printf '%s\n' "# Written by make run: the development defaults, so that manage.py works from this checkout" \
 	  "# (.venv/bin/python manage.py ...). Delete it to run with the production defaults (DEBUG off)." "DEBUG=true" \
@@ -45,7 +47,7 @@ run: $(STAMP) $(MO) $(RUN_NEEDS)
 	$(PYTHON) manage.py migrate --noinput
 	@$(PYTHON) manage.py audit_checkpoint --new-key $(AUDIT_SIGNING_KEY_FILE) > /dev/null
 	$(PYTHON) manage.py seed_demo
-	$(PYTHON) manage.py run_portal $(RUN_FLAGS)
+	$(PYTHON) manage.py run_portal --witness .audit-witness.key $(RUN_FLAGS)
 
 # A personal access token for the JSON API, printed once: make -s token FOR=web-requester SCOPES=read,request
 token: export DEBUG ?= true

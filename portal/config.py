@@ -77,6 +77,11 @@ class PortalConfig(BaseSettings):
     audit_log_origin: str = Field("localhost/scp-portal/audit", pattern=r"^[^\s+]{1,200}$")
     audit_checkpoint_interval: int = Field(300, ge=10, le=86400)
     audit_checkpoint_dir: Path | None = None
+    # Witnesses that cosign each checkpoint (c2sp.org/tlog-witness): comma-separated "URL VKEY" pairs, the URL its
+    # submission prefix and VKEY its cosigner key (`python -m portal.audit.witness vkey`). One that has cosigned
+    # nothing for `audit_witness_quiet_seconds` while checkpoints were signed shows as quiet in /readyz.
+    audit_witnesses: Annotated[list[str], NoDecode] = []
+    audit_witness_quiet_seconds: int = Field(3600, ge=60, le=7 * 86400)
     # How long one delivery of an effect may take before the scheduler's sweep delivers it again.
     effect_lease_seconds: int = Field(60, ge=1, le=3600)
     # Fault injection for the crash tests: the named points kill the process (see audit/outbox.py). Never set.
@@ -148,8 +153,24 @@ class PortalConfig(BaseSettings):
         "trusted_proxies",
         "metrics_allowed_networks",
         "crash_points",
+        "audit_witnesses",
         mode="before",
     )(_csv)
+
+    @field_validator("audit_witnesses")
+    @classmethod
+    def _witnesses(cls, value: list[str]) -> list[str]:
+        from portal.audit.note import COSIGNATURE, NoteError, Verifier  # standard library and cryptography only
+
+        for item in value:
+            url, _, vkey = item.partition(" ")
+            try:
+                kind = Verifier.from_vkey(vkey).kind
+            except NoteError as exc:
+                raise ValueError(f"{item[:80]!r}: {exc}") from None
+            if not url.startswith(("http://", "https://")) or kind != COSIGNATURE:
+                raise ValueError(f"{item[:80]!r} is not 'URL VKEY' with a witness's cosigner key (type 0x04)")
+        return value
 
     @field_validator("metrics_allowed_networks")
     @classmethod

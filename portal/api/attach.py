@@ -10,6 +10,7 @@ from ninja import Header, Query, Router
 from ninja import Status as Answer
 from ninja.errors import HttpError
 
+from portal.audit.receipts import ReceiptUnavailable, receipt_issue
 from portal.interfaces import selectors, services
 from portal.interfaces.access import Purpose, interface_request_for
 from portal.interfaces.errors import AttachRejected, NotAllowed
@@ -233,6 +234,34 @@ def request_detail(request, response: HttpResponse, request_id: int):
     if body["poll"]["retry_after"]:
         response["Retry-After"] = str(body["poll"]["retry_after"])
     return body
+
+
+@router.get(
+    "/attach-requests/{request_id}/receipt",
+    response={409: Problem},
+    summary="A receipt of its audit events",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "One c2sp.org/tlog-proof per audit event of the request, against the newest witnessed "
+                "checkpoint; `python -m portal.audit.receipt verify FILE --key KEY` checks it offline.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+def request_receipt(request, request_id: int):
+    """The request's receipt (`.tlog-proof`): each of its audit events with its inclusion proof and the signed,
+    cosigned checkpoint. 409 while no such checkpoint covers its events yet. Scope: `read`."""
+    require_scope(request, Scope.READ)
+    interface_request = interface_request_for(user=request.user, pk=request_id, purpose=Purpose.VIEW)
+    try:
+        receipt = receipt_issue(interface_request.pk)
+    except ReceiptUnavailable as exc:
+        raise HttpError(409, str(exc)) from None
+    response = HttpResponse(receipt.text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{receipt.filename}"'
+    return response
 
 
 @router.post("/attach-requests/{request_id}/cancel", response={200: RequestOut, 409: Problem}, summary="Cancel")

@@ -6,7 +6,8 @@ only; before it signs, it checks that the last checkpoint's final event still ha
 that every event after it is there in order. A rewrite of history (which changes every later hash) or deleted
 events therefore stop the signing, recorded as `audit.checkpoint_refused`: the portal never signs a checkpoint
 inconsistent with one it signed before. Someone who kept a checkpoint proves the log still extends it with
-`audit_verify --checkpoint FILE`, or asks for a consistency proof between two checkpoints.
+`audit_verify --checkpoint FILE`, or asks for a consistency proof between two checkpoints (audit.proofs). Each
+new checkpoint is sent to the configured witnesses in the transaction that records it (audit.witnessing).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import merkle, note
+from . import merkle, note, witnessing
 from .events import AuditAction
 from .models import AuditCheckpoint, AuditEvent, Outcome
 from .selectors import chain_head
@@ -76,7 +77,12 @@ def published() -> dict | None:
         vkey = signer().verifier().vkey()
     except CheckpointUnavailable:
         return None
-    return {"latest": latest(), "verifier_key": vkey, "interval": settings.CONFIG.audit_checkpoint_interval}
+    return {
+        "latest": latest(),
+        "verifier_key": vkey,
+        "interval": settings.CONFIG.audit_checkpoint_interval,
+        "witnesses": witnessing.witness_states(),
+    }
 
 
 def latest() -> AuditCheckpoint | None:
@@ -141,6 +147,7 @@ def checkpoint_make(*, now: dt.datetime | None = None) -> AuditCheckpoint | None
                 note=signed,
                 created_at=now or timezone.now(),
             )
+            witnessing.witnesses_ask(checkpoint)
     except IntegrityError:  # another scheduler signed this size meanwhile: the same tree, the same root
         return AuditCheckpoint.objects.get(size=compact.size)
     _write_out(checkpoint)
@@ -155,15 +162,3 @@ def _write_out(checkpoint: AuditCheckpoint) -> None:
         (folder / f"{checkpoint.size}.checkpoint").write_text(checkpoint.note, encoding="utf-8")
     except OSError:
         logger.exception("checkpoint %d could not be written to %s", checkpoint.size, folder)
-
-
-def consistency_between(old: int, new: int) -> list[bytes]:
-    """The consistency proof from checkpoint `old` to checkpoint `new` (both signed sizes), from the events."""
-    sizes = set(AuditCheckpoint.objects.filter(size__in=(old, new)).values_list("size", flat=True))
-    if {old, new} - sizes or old > new:
-        raise CheckpointUnavailable("Both sizes must be of signed checkpoints, the old one first.")
-    hashes = AuditEvent.objects.filter(seq__lte=new).order_by("seq").values_list("hash", flat=True)
-    leaves = [merkle.chain_leaf(h) for h in hashes.iterator(chunk_size=5000)]
-    if len(leaves) != new:
-        raise CheckpointUnavailable("The log no longer holds every event of these checkpoints.")
-    return merkle.consistency_proof(old, new, merkle.memory_ranges(leaves))

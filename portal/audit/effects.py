@@ -6,6 +6,7 @@ from .models import Effect
 from .outbox import register
 from .tasks import verify_audit_chain
 from .verification import VERIFY_EFFECT
+from .witnessing import WITNESS_EFFECT, witness_deliver
 
 
 def _verify(effect: Effect) -> None:
@@ -14,4 +15,5 @@ def _verify(effect: Effect) -> None:
 
 def register_handlers() -> None:
     register(VERIFY_EFFECT, _verify)
+    register(WITNESS_EFFECT, witness_deliver)
     refusals.register_handlers()

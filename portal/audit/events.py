@@ -166,6 +166,10 @@ class AuditAction(str, Enum):  # noqa: UP042 (members carry more than their valu
     CHECKPOINT_REFUSED = (
         "audit.checkpoint_refused", Outcome.FAILURE, Category.AUDIT, _("A checkpoint was not signed: the log changed")
     )  # fmt: skip
+    RECEIPT_ISSUED = "audit.receipt_issued", Outcome.SUCCESS, Category.AUDIT, _("A request's receipt was issued")
+    WITNESS_REFUSED = (
+        "audit.witness_refused", Outcome.FAILURE, Category.AUDIT, _("A witness did not cosign a checkpoint")
+    )  # fmt: skip
     # Drift
     DRIFT_SCANNED = "drift.scanned", Outcome.SUCCESS, Category.DRIFT, _("SCP was scanned for drift")
     DRIFT_REQUESTED = "drift.requested", Outcome.SUCCESS, Category.DRIFT, _("A drift scan was asked for")

@@ -159,3 +159,22 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.size}"
+
+
+class AuditCosignature(models.Model):
+    """A witness's cosignature of a checkpoint (c2sp.org/tlog-cosignature), checked against its key when it came:
+    the witness verified that this checkpoint extends every earlier one it saw."""
+
+    checkpoint = models.ForeignKey(AuditCheckpoint, on_delete=models.PROTECT, related_name="cosignatures")
+    witness = models.CharField(max_length=200)  # the cosigner's key name
+    key_id = models.BigIntegerField()
+    signed_at = models.DateTimeField()  # the witness's own timestamp, inside what it signed
+    line = models.TextField()  # the note signature line, as the witness sent it
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-checkpoint__size", "witness"]
+        constraints = [models.UniqueConstraint(fields=["checkpoint", "witness"], name="one_cosignature_per_witness")]
+
+    def __str__(self) -> str:
+        return f"{self.witness} on checkpoint {self.checkpoint.size}"

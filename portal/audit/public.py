@@ -8,7 +8,7 @@ import base64
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
-from . import checkpoints
+from . import checkpoints, proofs
 
 
 def _text(body: str, status: int = 200) -> HttpResponse:
@@ -19,11 +19,12 @@ def _text(body: str, status: int = 200) -> HttpResponse:
 
 @require_GET
 def checkpoint(request):
-    """The latest signed checkpoint (c2sp.org/tlog-checkpoint), as plain text."""
+    """The latest signed checkpoint (c2sp.org/tlog-checkpoint), as plain text, with the cosignatures of the
+    witnesses that cosigned it so far."""
     latest = checkpoints.latest()
     if latest is None:
         return _text("No checkpoint has been signed yet.\n", status=404)
-    return _text(latest.note)
+    return _text(latest.note + "".join(c.line for c in latest.cosignatures.order_by("witness")))
 
 
 @require_GET
@@ -33,7 +34,7 @@ def consistency(request):
     if not (old.isdigit() and new.isdigit() and len(old) < 19 and len(new) < 19):
         return _text("Give old= and new=, the sizes of two signed checkpoints.\n", status=400)
     try:
-        proof = checkpoints.consistency_between(int(old), int(new))
-    except checkpoints.CheckpointUnavailable as exc:
+        proof = proofs.consistency_between(int(old), int(new))
+    except proofs.ProofUnavailable as exc:
         return _text(f"{exc}\n", status=404)
     return _text("".join(base64.b64encode(h).decode() + "\n" for h in proof))

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from portal.audit.outbox import effects_backlog
 from portal.audit.selectors import chain_head
+from portal.audit.witnessing import witness_states
 from portal.scp.errors import ScpError
 
 from .models import Heartbeat
@@ -102,6 +103,19 @@ def _effects() -> Check:
     )
 
 
+def _witnesses() -> Check:
+    """The audit log's witnesses: informative too (a second team's witness down must not stop the portal's work),
+    and a witness that has cosigned nothing for AUDIT_WITNESS_QUIET_SECONDS is named as quiet."""
+    states = witness_states()
+    if not states:
+        return Check(True, "none configured")
+    parts = []
+    for state in states:
+        since = f"{state['age_seconds']:.0f} s ago" if state["age_seconds"] is not None else "never"
+        parts.append(f"{'quiet: ' if state['quiet'] else ''}{state['name']} cosigned {state['size']} ({since})")
+    return Check(True, "; ".join(parts))
+
+
 CHECKS = {
     "database": _database,
     "migrations": _migrations,
@@ -110,6 +124,7 @@ CHECKS = {
     "scp": _scp,
     "audit_head": _audit_head,
     "effects": _effects,
+    "witnesses": _witnesses,
 }
 
 

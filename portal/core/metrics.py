@@ -25,6 +25,7 @@ from portal.audit.events import AuditAction, action_named
 from portal.audit.models import AuditEvent
 from portal.audit.outbox import effects_backlog
 from portal.audit.selectors import chain_head
+from portal.audit.witnessing import witness_states
 
 from .models import LATENCY_BUCKETS, Heartbeat, MetricCounter, ScpApiVersion, ScpCallStat
 
@@ -181,6 +182,23 @@ class PortalCollector:
         yield GaugeMetricFamily(
             "portal_effect_oldest_age_seconds", "Age of the oldest undelivered effect", value=backlog["oldest_seconds"]
         )
+        yield from self._witnesses()
+
+    def _witnesses(self):
+        states = witness_states()
+        size = GaugeMetricFamily(
+            "portal_audit_witness_size", "The newest checkpoint each witness cosigned", labels=["witness"]
+        )
+        quiet = GaugeMetricFamily(
+            "portal_audit_witness_quiet",
+            "1 when a witness has gone quiet (AUDIT_WITNESS_QUIET_SECONDS)",
+            labels=["witness"],
+        )
+        for state in states:
+            size.add_metric([state["name"]], state["size"])
+            quiet.add_metric([state["name"]], int(state["quiet"]))
+        yield size
+        yield quiet
 
     def _tasks(self):
         from django_tasks_db.models import DBTaskResult

@@ -13,5 +13,6 @@ urlpatterns = [
     path("requests/", views.my_requests, name="my_requests"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request_cancel"),
+    path("requests/<int:pk>/receipt/", views.request_receipt, name="request_receipt"),
     path("requests/<int:pk>/changed/", watch.request_changed, name="request_changed"),  # RequestWatchMiddleware
 ]

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import Promise
@@ -17,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from portal.approvals.selectors import approval_overview, decision_context
 from portal.audit.events import AuditAction
+from portal.audit.receipts import ReceiptUnavailable, receipt_issue
 from portal.audit.selectors import timeline_for_request
 from portal.audit.words import timeline_lines
 from portal.core.errors import SCP_DOWN
@@ -323,6 +325,21 @@ def request_detail(request, pk: int):
     if request.htmx and request.GET.get("fragment") == "status":
         return render(request, "interfaces/request_detail.html#status", context)
     return render(request, "interfaces/request_detail.html", context)
+
+
+@login_required
+@require_GET
+def request_receipt(request, pk: int):
+    """The request's receipt (.tlog-proof): its audit events proven in a witnessed checkpoint, for offline checks."""
+    interface_request = interface_request_for(user=request.user, pk=pk, purpose=Purpose.VIEW)
+    try:
+        receipt = receipt_issue(interface_request.pk)
+    except ReceiptUnavailable as exc:
+        messages.info(request, str(exc))
+        return redirect("request_detail", pk=interface_request.pk)
+    response = HttpResponse(receipt.text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{receipt.filename}"'
+    return response
 
 
 def _decision_panel(request, interface_request):

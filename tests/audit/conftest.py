@@ -1,6 +1,8 @@
 import datetime as dt
+import io
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from portal.audit.services import record_events_bulk
@@ -45,3 +47,12 @@ def raw_sql():
                 cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
 
     return run
+
+
+@pytest.fixture
+def signing_key(settings, tmp_path):
+    """A signing key for the audit log's checkpoints, made by the command an operator runs."""
+    path = tmp_path / "audit.key"
+    call_command("audit_checkpoint", "--new-key", str(path), stdout=io.StringIO())
+    settings.CONFIG = settings.CONFIG.model_copy(update={"audit_signing_key_file": path})
+    return path

@@ -22,14 +22,6 @@ EXAMPLE_NOTE = (
 )
 
 
-@pytest.fixture
-def signing_key(settings, tmp_path):
-    path = tmp_path / "audit.key"
-    call_command("audit_checkpoint", "--new-key", str(path), stdout=io.StringIO())
-    settings.CONFIG = settings.CONFIG.model_copy(update={"audit_signing_key_file": path})
-    return path
-
-
 def sign_now() -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
     try:

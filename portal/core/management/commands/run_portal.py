@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,6 +22,8 @@ IDP_DIR = BASE_DIR / "tests" / "idp"  # npm's oidc-provider, as the tests run it
 IDP_USERS = IDP_DIR / "demo-users.json"
 MAX_RESTARTS = 5  # restarts of one child within RESTART_WINDOW seconds before everything stops
 RESTART_WINDOW = 60.0
+WITNESS_ADDR = "127.0.0.1:7380"
+WITNESS_NAME = "localhost/scp-portal/dev-witness"
 
 
 class Command(BaseCommand):
@@ -32,6 +35,43 @@ class Command(BaseCommand):
         parser.add_argument(
             "--idp", action="store_true", help="also start the bundled test IdP where OIDC_ISSUER points (SSO=1)"
         )
+        parser.add_argument(
+            "--witness",
+            metavar="KEY_FILE",
+            help="also run a development witness of the audit log with this key (made if missing) on 127.0.0.1:7380",
+        )
+
+    def _witness(self, key_file: str) -> list[str]:
+        """A witness on this machine (python -m portal.audit.witness), cosigning this portal's checkpoints: the
+        children learn of it through AUDIT_WITNESSES."""
+        from portal.audit import checkpoints, note
+
+        key_path = Path(key_file)
+        if not key_path.exists():
+            key = note.Signer.generate(WITNESS_NAME, note.COSIGNATURE)
+            key_path.touch(mode=0o600)
+            key_path.write_text(key.text() + "\n", encoding="utf-8")
+        try:
+            vkey = note.Signer.from_text(key_path.read_text(encoding="utf-8")).verifier().vkey()
+            log_vkey = checkpoints.signer().verifier().vkey()
+        except (OSError, note.NoteError, checkpoints.CheckpointUnavailable) as exc:
+            raise CommandError(f"--witness: {exc}") from None
+        os.environ["AUDIT_WITNESSES"] = f"http://{WITNESS_ADDR} {vkey}"
+        state = key_path.with_name(key_path.name.removesuffix(".key") + ".state.json")
+        return [
+            sys.executable,
+            "-m",
+            "portal.audit.witness",
+            "serve",
+            "--key",
+            str(key_path),
+            "--state",
+            str(state),
+            "--log",
+            log_vkey,
+            "--listen",
+            WITNESS_ADDR,
+        ]
 
     def _idp(self, addr: str) -> tuple[list[str], dict]:
         """The bundled test IdP (tests/idp), with the demo SSO users, answering to this portal only."""
@@ -56,13 +96,15 @@ class Command(BaseCommand):
         }
         return [node, "provider.mjs"], {"cwd": IDP_DIR, "env": env}
 
-    def handle(self, *args, addr: str, no_simulator: bool, idp: bool, **options):
+    def handle(self, *args, addr: str, no_simulator: bool, idp: bool, witness: str | None = None, **options):
         config = settings.CONFIG
         manage = [sys.executable, "manage.py"]
         commands: dict[str, list[str]] = {}
         options_of: dict[str, dict] = {}
         if idp:
             commands["idp"], options_of["idp"] = self._idp(addr)
+        if witness:
+            commands["witness"] = self._witness(witness)
         scp = urlsplit(str(config.scp_virtualserver_url))
         if not no_simulator and scp.hostname in LOCAL_HOSTS:
             commands["simulator"] = [*manage, "scp_simulator", "--host", scp.hostname, "--port", str(scp.port or 80)]
@@ -75,10 +117,10 @@ class Command(BaseCommand):
 
         processes = {name: start(name) for name in commands}
         time.sleep(1.5)
-        self._banner(addr, idp=idp)
+        self._banner(addr, idp=idp, witness=bool(witness))
         self._supervise(processes, start)
 
-    def _banner(self, addr: str, *, idp: bool) -> None:
+    def _banner(self, addr: str, *, idp: bool, witness: bool = False) -> None:
         config = settings.CONFIG
         self.stdout.write(
             self.style.SUCCESS(f"\nPortal: http://{addr}/   (Ctrl-C stops everything)\n")
@@ -86,6 +128,11 @@ class Command(BaseCommand):
             "requester, approver (both teams); auditor (everything); admin (Django admin) — password: "
             f"{config.demo_password.get_secret_value()}\n"
         )
+        if witness:
+            self.stdout.write(
+                f"Audit log: a checkpoint every {config.audit_checkpoint_interval} s, cosigned by a development "
+                f"witness on {WITNESS_ADDR}.\n"
+            )
         if idp:
             self.stdout.write(
                 f"Single sign-on: the test IdP at {config.oidc_issuer}; choose *Sign in with single sign-on* and "

@@ -7,7 +7,7 @@ IDP_STAMP := tests/idp/node_modules/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run token test lint format pytest pytest-postgres chromium clean image test-image
+.PHONY: run token test lint format pytest pytest-postgres chromium rsyslog clean image test-image
 MO := locale/ko/LC_MESSAGES/django.mo
 
 $(STAMP): requirements.txt requirements-test.txt
@@ -55,6 +55,12 @@ token: $(STAMP)
 	@test -n "$(FOR)" || { echo "Say whose token: make -s token FOR=<user name> SCOPES=read,request" >&2; exit 2; }
 	@$(PYTHON) manage.py api_token create "$(FOR)" --scopes "$(or $(SCOPES),read)" --name "$(or $(NAME),make token)"
 
+# Debian's rsyslog with its TLS driver: the real syslog receiver of the SIEM stream's tests.
+rsyslog:
+	@test -x /usr/sbin/rsyslogd && ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || { \
+	  echo "Installing Debian's rsyslog and rsyslog-gnutls for the SIEM stream's tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog rsyslog-gnutls >/dev/null; }
+
 chromium:
 	@test -x $(CHROMIUM) || { echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -71,11 +77,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-pytest: $(STAMP) $(MO) chromium $(IDP_STAMP)
+pytest: $(STAMP) $(MO) chromium rsyslog $(IDP_STAMP)
 	$(PYTHON) -m pytest
 
 # The database-sensitive tests again on PostgreSQL. In CI PostgreSQL must answer; locally it is optional.
-pytest-postgres: $(STAMP) $(MO) $(IDP_STAMP)
+pytest-postgres: $(STAMP) $(MO) rsyslog $(IDP_STAMP)
 	@if $(PYTHON) -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 	  DATABASE_URL=$(PG_URL) $(PYTHON) -m pytest -m postgres; \
 	elif [ "$${CI:-}" = "true" ]; then \

@@ -82,6 +82,15 @@ class PortalConfig(BaseSettings):
     # nothing for `audit_witness_quiet_seconds` while checkpoints were signed shows as quiet in /readyz.
     audit_witnesses: Annotated[list[str], NoDecode] = []
     audit_witness_quiet_seconds: int = Field(3600, ge=60, le=7 * 86400)
+    # Streaming the audit log to a SIEM, each event as OCSF 1.x JSON, at least once, from a cursor per stream:
+    # syslog over TLS (RFC 5425, HOST:PORT, usually 6514; the CA file that signs the receiver's certificate, else the
+    # system's), and an HTTPS endpoint taking JSON lines (a Splunk HEC or Vector; the Authorization header's value).
+    audit_stream_syslog: str = Field("", pattern=r"^$|^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$|^\[[0-9A-Fa-f:]+\]:[0-9]{1,5}$")
+    audit_stream_syslog_ca: Path | None = None
+    audit_stream_http_url: AnyHttpUrl | None = None
+    audit_stream_http_authorization: SecretStr | None = None
+    audit_stream_http_ca: Path | None = None
+    audit_stream_batch: int = Field(500, ge=1, le=10000)
     # How long one delivery of an effect may take before the scheduler's sweep delivers it again.
     effect_lease_seconds: int = Field(60, ge=1, le=3600)
     # Fault injection for the crash tests: the named points kill the process (see audit/outbox.py). Never set.

@@ -167,6 +167,12 @@ class AuditAction(str, Enum):  # noqa: UP042 (members carry more than their valu
         "audit.checkpoint_refused", Outcome.FAILURE, Category.AUDIT, _("A checkpoint was not signed: the log changed")
     )  # fmt: skip
     RECEIPT_ISSUED = "audit.receipt_issued", Outcome.SUCCESS, Category.AUDIT, _("A request's receipt was issued")
+    STREAM_FAILED = (
+        "audit.stream_failed", Outcome.FAILURE, Category.AUDIT, _("A SIEM stream's receiver stopped taking events")
+    )  # fmt: skip
+    STREAM_RECOVERED = (
+        "audit.stream_recovered", Outcome.SUCCESS, Category.AUDIT, _("A SIEM stream caught up again")
+    )  # fmt: skip
     WITNESS_REFUSED = (
         "audit.witness_refused", Outcome.FAILURE, Category.AUDIT, _("A witness did not cosign a checkpoint")
     )  # fmt: skip

@@ -178,3 +178,16 @@ class AuditCosignature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.witness} on checkpoint {self.checkpoint.size}"
+
+
+class AuditStreamCursor(models.Model):
+    """How far one stream to a SIEM has got (audit.streams): every event up to `seq` was accepted by its receiver."""
+
+    name = models.CharField(max_length=32, unique=True)
+    seq = models.BigIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"stream {self.name} at {self.seq}"

@@ -39,3 +39,13 @@ def sign_audit_checkpoint() -> str:
         except (CheckpointRefused, CheckpointUnavailable) as exc:
             return str(exc)
     return f"checkpoint {made.size}" if made else "the log has not grown"
+
+
+@task()
+def stream_audit_events() -> str:
+    """The scheduler's stream delivery: each SIEM stream caught up as far as its receiver takes events."""
+    from .streams import streams_deliver
+
+    with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
+        taken = streams_deliver()
+    return ", ".join(f"{name}: {n}" for name, n in taken.items()) or "no stream configured"

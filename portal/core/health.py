@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from portal.audit.outbox import effects_backlog
 from portal.audit.selectors import chain_head
+from portal.audit.streams import stream_states
 from portal.audit.witnessing import witness_states
 from portal.scp.errors import ScpError
 
@@ -116,6 +117,18 @@ def _witnesses() -> Check:
     return Check(True, "; ".join(parts))
 
 
+def _streams() -> Check:
+    """The SIEM streams: informative (a SIEM down must not stop the portal; the cursor catches up afterwards)."""
+    states = stream_states()
+    if not states:
+        return Check(True, "none configured")
+    parts = []
+    for state in states:
+        failing = f", failing since {state['failing_since']:%H:%M:%S} UTC" if state["failing_since"] else ""
+        parts.append(f"{state['name']}: {state['lag']} event(s) behind{failing}")
+    return Check(True, "; ".join(parts))
+
+
 CHECKS = {
     "database": _database,
     "migrations": _migrations,
@@ -125,6 +138,7 @@ CHECKS = {
     "audit_head": _audit_head,
     "effects": _effects,
     "witnesses": _witnesses,
+    "streams": _streams,
 }
 
 

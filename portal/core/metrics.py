@@ -25,6 +25,7 @@ from portal.audit.events import AuditAction, action_named
 from portal.audit.models import AuditEvent
 from portal.audit.outbox import effects_backlog
 from portal.audit.selectors import chain_head
+from portal.audit.streams import stream_states
 from portal.audit.witnessing import witness_states
 
 from .models import LATENCY_BUCKETS, Heartbeat, MetricCounter, ScpApiVersion, ScpCallStat
@@ -199,6 +200,17 @@ class PortalCollector:
             quiet.add_metric([state["name"]], int(state["quiet"]))
         yield size
         yield quiet
+        lag = GaugeMetricFamily(
+            "portal_audit_stream_lag_events", "Audit events a SIEM stream has not delivered", labels=["stream"]
+        )
+        failing = GaugeMetricFamily(
+            "portal_audit_stream_failing", "1 while a SIEM stream's receiver refuses", labels=["stream"]
+        )
+        for state in stream_states():
+            lag.add_metric([state["name"]], state["lag"])
+            failing.add_metric([state["name"]], int(state["failing_since"] is not None))
+        yield lag
+        yield failing
 
     def _tasks(self):
         from django_tasks_db.models import DBTaskResult

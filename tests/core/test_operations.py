@@ -46,9 +46,11 @@ def test_readyz_names_each_check_and_is_not_ready_until_worker_and_scheduler_bea
         "audit_head",
         "effects",
         "witnesses",
+        "streams",
     }
     assert body["checks"]["effects"] == {"ok": True, "detail": "0 pending (0 failing), 0 given up; oldest 0 s"}
     assert body["checks"]["witnesses"] == {"ok": True, "detail": "none configured"}
+    assert body["checks"]["streams"] == {"ok": True, "detail": "none configured"}
     assert body["checks"]["worker"] == {"ok": False, "detail": "no heartbeat from the worker yet"}
     assert body["checks"]["database"]["ok"] and body["checks"]["scp"]["ok"] and body["checks"]["audit_head"]["ok"]
     beat("worker")

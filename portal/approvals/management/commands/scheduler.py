@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from portal.approvals.tasks import expire_requests, reconcile_requests, resume_requests
-from portal.audit.tasks import deliver_due_effects, sign_audit_checkpoint
+from portal.audit.tasks import deliver_due_effects, sign_audit_checkpoint, stream_audit_events
 from portal.core.health import heartbeat
 from portal.core.tasks import scp_versions_refresh, worker_heartbeat
 from portal.drift.tasks import drift_scan_task
@@ -71,6 +71,8 @@ class Command(BaseCommand):
             reconcile_requests.enqueue()
             resume_requests.enqueue()
             deliver_due_effects.enqueue()
+            if settings.CONFIG.audit_stream_syslog or settings.CONFIG.audit_stream_http_url:
+                stream_audit_events.enqueue()
             deadline = time.monotonic() + interval
             while running and time.monotonic() < deadline:
                 time.sleep(0.5)

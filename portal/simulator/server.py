@@ -272,6 +272,7 @@ class Handler(BaseHTTPRequestHandler):
         }
         try:
             sim.log(entry)  # on receipt, so that a request still being answered is already visible
+            generation = sim.state.generation  # the world it arrived in (see SimulatorState._same_world)
             raw, body = self._read_body()
             sim.log_update(entry, body=body if body is not None else (raw.decode("utf-8", "replace") or None))
             if sim.faults.config.latency_ms:
@@ -299,15 +300,21 @@ class Handler(BaseHTTPRequestHandler):
                 fault = sim.faults.attach_fault()
                 if fault.apply_later:  # the gateway gives up, and SCP applies the write after all, a while later
                     sim.log_update(entry, fault="apply later")
-                    self._apply_later(entry, name, params, body, with_default)
+                    self._apply_later(entry, name, params, body, with_default, generation)
                     raise ApiError(504, "GatewayTimeout", "the request timed out at the gateway")
                 if name == "attach":
                     result = sim.state.attach(
-                        params["server_id"], body, with_default=with_default, conflict=fault.conflict
+                        params["server_id"],
+                        body,
+                        with_default=with_default,
+                        conflict=fault.conflict,
+                        generation=generation,
                     )
                     sim.log_update(entry, made=result["port_id"])
                 else:
-                    sim.state.detach(params["server_id"], params["port_id"], conflict=fault.conflict)
+                    sim.state.detach(
+                        params["server_id"], params["port_id"], conflict=fault.conflict, generation=generation
+                    )
                     result = {}
                 if fault.drop:
                     sim.log_update(entry, fault="drop after apply", status=0)
@@ -332,18 +339,22 @@ class Handler(BaseHTTPRequestHandler):
             if entry["status"] is None:  # an unexpected failure: the client saw no proper answer
                 sim.log_update(entry, status=500)
 
-    def _apply_later(self, entry: dict[str, Any], name: str, params: dict[str, str], body: Any, with_default: bool):
+    def _apply_later(
+        self, entry: dict[str, Any], name: str, params: dict[str, str], body: Any, with_default: bool, generation: int
+    ):
         """Carry out a write after `apply_later_seconds`, as SCP does with a request its gateway timed out on."""
         sim = self.sim
 
         def apply() -> None:
             try:
                 if name == "attach":
-                    result = sim.state.attach(params["server_id"], body, with_default=with_default)
+                    result = sim.state.attach(
+                        params["server_id"], body, with_default=with_default, generation=generation
+                    )
                     outcome = f"applied late: {result['port_id']}"
                     sim.log_update(entry, made=result["port_id"])
                 else:
-                    sim.state.detach(params["server_id"], params["port_id"])
+                    sim.state.detach(params["server_id"], params["port_id"], generation=generation)
                     outcome = "applied late"
             except ApiError as error:
                 outcome = f"refused late: {error.status} {error.code}"

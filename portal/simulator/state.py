@@ -168,6 +168,7 @@ class SimulatorState:
     def reset(self) -> None:
         with self._lock:
             self._rng = random.Random(self._seed)
+            self.generation = getattr(self, "generation", 0) + 1
             self.world = World()
             self._servers_version = 0
             self._sorted_cache: dict[str, Any] = {}
@@ -470,10 +471,20 @@ class SimulatorState:
 
     # --- writes -----------------------------------------------------------------------------------------
 
-    def attach(self, server_id: str, body: Any, *, with_default: bool, conflict: bool = False) -> dict[str, Any]:
+    def _same_world(self, generation: int | None) -> None:
+        """A write that arrived before a reset (`generation`: the world it arrived in) belongs to a world that is
+        gone: it changes nothing in the new one (a test's leftover call, still sleeping out its latency, must not
+        land in the next test's world)."""
+        if generation is not None and generation != self.generation:
+            raise ApiError(503, "ContactAdminForAssistance", "the simulator was reset while this call was in flight")
+
+    def attach(
+        self, server_id: str, body: Any, *, with_default: bool, conflict: bool = False, generation: int | None = None
+    ) -> dict[str, Any]:
         """Validate and apply an attach; `conflict` injects the transient 409 seen right after a server boots."""
         bad = "VirtualServer.CreateInterface.InvalidParameter"
         with self._lock:
+            self._same_world(generation)
             server = self._server(server_id)
             if not isinstance(body, dict):
                 raise ApiError(400, bad, "request body must be a JSON object")
@@ -561,9 +572,10 @@ class SimulatorState:
         port.ready_at = self.now() + self.settle_seconds
         return port.as_interface(self.now(), with_default=with_default)
 
-    def detach(self, server_id: str, port_id: str, *, conflict: bool = False) -> None:
+    def detach(self, server_id: str, port_id: str, *, conflict: bool = False, generation: int | None = None) -> None:
         """Accept a detach: the interface is DELETING for the settle time, then gone (see `_reap`)."""
         with self._lock:
+            self._same_world(generation)
             server = self._server(server_id)
             self._reap()
             port = self.world.ports.get(port_id)

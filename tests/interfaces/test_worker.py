@@ -164,7 +164,10 @@ def test_polling_does_not_hold_the_worker_while_other_work_waits(sim, world, req
     first, second = (InterfaceRequest.objects.get(pk=int(pk)) for pk in submitted.stdout.split()[-2:])
     work_until_final(first)
     work_until_final(second)
-    assert (first.status, second.status) == (Status.SUCCEEDED, Status.SUCCEEDED), second.status_reason
+    assert (first.status, second.status) == (Status.SUCCEEDED, Status.SUCCEEDED), (
+        first.status_reason,
+        second.status_reason,
+    )
     assert first.result["port_state"] == "ACTIVE" and len(sim.attach_posts()) == 2
     follow_ups = DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request")
     assert follow_ups.count() >= 1

@@ -139,6 +139,27 @@ def test_concurrent_attaches_of_one_address_apply_once(sim, scp, world):
     assert outcomes.count("ok") == 1 and outcomes.count("conflict") == 11
 
 
+def test_a_write_in_flight_across_a_reset_changes_nothing_in_the_new_world(sim, scp, world):
+    """A call that arrived before a reset (here still sleeping out its latency) is refused, not applied: a
+    test's leftover call from a killed worker must not land in the next test's world."""
+    server, subnet = world.servers["web-01"].id, world.subnets["prod-app"].id
+    sim.faults(latency_ms=1500)
+    body = {"subnet_id": subnet, "fixed_ips": [{"ip_address": "192.168.10.77"}]}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(raw_attach, scp, server, body)
+        deadline = time.monotonic() + 30
+        while not sim.attach_posts():  # received, and sleeping out its latency
+            assert time.monotonic() < deadline, "the simulator never received the call"
+            time.sleep(0.02)
+        sim.reset()
+        with pytest.raises(ScpHttpError) as raised:
+            pending.result(timeout=60)
+    assert raised.value.status == 503
+    addresses = {a for interface in scp.list_server_interfaces(server) for a in interface.addresses}
+    assert "192.168.10.77" not in addresses
+    assert raw_attach(scp, server, body).port_id  # the address is free in the new world
+
+
 def test_same_seed_gives_the_same_faults(sim, scp):
     def run():
         sim.reset()

@@ -1,7 +1,13 @@
-"""The audit log at a million events: review pages beside Django admin's changelist, export, and verify.
+"""The audit log at a million events: review pages beside Django admin's changelist, export and verify beside
+their limits, and the Merkle tree's cost.
 
 PostgreSQL by default (a scratch database on 127.0.0.1:5432, dropped afterwards); --sqlite for a temporary file.
 Usage: python bench/audit_scale.py [--events 1000000] [--sqlite]
+The limits, run on the same rows in the same run (PostgreSQL only): `COPY (SELECT row_to_json(e) …) TO STDOUT`
+read to the end (what any export must at least do), and the same COPY plus one SHA-256 a row (what any check of
+every event's hash must at least do). The export's ratio is COPY/export and the verification's COPY+SHA/verify
+(1.0: as fast as the limit). The tree: the first signed checkpoint over every event, a consistency proof between
+two checkpoints, and a request's receipt (inclusion proofs).
 The last line is ratio=<admin/portal at depth 50,000>.
 """
 
@@ -149,6 +155,56 @@ print(count, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
+def limits(database_url: str) -> tuple[float, float]:
+    """Seconds for COPY of every event as JSON, and for the same COPY with one SHA-256 a row."""
+    import hashlib
+
+    import psycopg
+
+    query = "COPY (SELECT row_to_json(e) FROM audit_auditevent e ORDER BY seq) TO STDOUT"
+    figures = []
+    for hashing in (False, True):
+        with psycopg.connect(database_url) as conn, conn.cursor() as cursor:
+            started = time.perf_counter()
+            with cursor.copy(query) as copy:
+                if hashing:
+                    for (row,) in copy.rows():
+                        hashlib.sha256(row.encode()).digest()
+                else:
+                    for _ in copy:
+                        pass
+            figures.append(time.perf_counter() - started)
+    return figures[0], figures[1]
+
+
+TREE_SCRIPT = """
+import sys, time
+import django
+django.setup()
+from django.db import transaction
+from portal.audit import checkpoints, proofs, receipts
+from portal.audit.models import AuditEvent
+from portal.audit.services import record_events_bulk
+started = time.perf_counter()
+first = checkpoints.checkpoint_make()
+sign_first = time.perf_counter() - started
+with transaction.atomic():
+    record_events_bulk([{"action": "auth.login", "outcome": "success", "payload": {}} for _ in range(1000)])
+started = time.perf_counter()
+second = checkpoints.checkpoint_make()
+sign_next = time.perf_counter() - started
+started = time.perf_counter()
+proof = proofs.consistency_between(first.size, second.size)
+consistency = time.perf_counter() - started
+request_id = AuditEvent.objects.exclude(interface_request_id=None).order_by("seq").values_list(
+    "interface_request_id", flat=True).first()
+started = time.perf_counter()
+receipt = receipts.receipt_for(request_id)
+receipt_s = time.perf_counter() - started
+print(first.size, sign_first, sign_next, len(proof), consistency, receipt.events, receipt_s)
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -232,6 +288,17 @@ def main() -> None:
         started = time.perf_counter()
         verified_file = manage(env, "audit_verify", "--file", str(export_file))
         verify_file_seconds = time.perf_counter() - started
+        copy_seconds, copy_sha_seconds = limits(database_url) if not args.sqlite else (None, None)
+        key = workdir / "audit.key"
+        assert manage(env, "audit_checkpoint", "--new-key", str(key)).returncode == 0
+        tree = subprocess.run(
+            [sys.executable, "-c", TREE_SCRIPT],
+            cwd=ROOT,
+            env={**env, "AUDIT_SIGNING_KEY_FILE": str(key)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
     finally:
         from django.db import connections
 
@@ -252,6 +319,21 @@ def main() -> None:
     print(f"audit_verify (database): {verify_seconds:.1f} s: {(verified.stdout + verified.stderr).strip()}")
     print(
         f"audit_verify --file:     {verify_file_seconds:.1f} s: {(verified_file.stdout + verified_file.stderr).strip()}"
+    )
+    if copy_seconds is not None:
+        print(
+            f"limit COPY as JSON: {copy_seconds:.1f} s; export ratio COPY/export = "
+            f"{copy_seconds / float(export_seconds):.2f} (goal >= 0.5)"
+        )
+        print(
+            f"limit COPY + SHA-256 a row: {copy_sha_seconds:.1f} s; verify ratio (COPY+SHA)/audit_verify = "
+            f"{copy_sha_seconds / verify_seconds:.2f} (goal >= 0.5)"
+        )
+    size, sign_first, sign_next, proof_len, consistency, receipt_events, receipt_s = tree
+    print(
+        f"tree: first checkpoint over {int(size):,} events {float(sign_first):.1f} s; the next (+1,000) "
+        f"{float(sign_next):.2f} s; consistency proof ({proof_len} hashes) {float(consistency):.1f} s; "
+        f"receipt of {receipt_events} event(s) {float(receipt_s):.1f} s"
     )
     print(f"ratio={figures['admin depth 50,000'] / figures['portal depth 50,000']:.1f}")
 

@@ -27,7 +27,12 @@ class EventQuery(Schema):
     since: dt.datetime | None = Field(None, description="From this time (inclusive).")
     until: dt.datetime | None = Field(None, description="Before this time.")
     actor: str = Field("", max_length=150)
-    action: str = Field("", max_length=64, description="An action such as interface_request.submitted.")
+    action: str = Field(
+        "",
+        max_length=64,
+        description="An action (interface_request.submitted), the actions under a prefix (approval finds "
+        "approval.approved) or a category's (auth, token, scp, request, approval, audit, drift, admin, system).",
+    )
     outcome: Outcome | None = None
     server: str = Field("", max_length=128, description="The server id the event is about.")
     request: int | None = Field(None, ge=1, le=MAX_SEQ, description="The request id the event is about.")

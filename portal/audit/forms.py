@@ -1,12 +1,19 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .events import AuditAction
+from .events import AuditAction, Category
 from .models import Outcome
 from .selectors import EventFilter
 
-# What the Action filter suggests: every action of the catalogue (it still takes any string, e.g. an old one).
-KNOWN_ACTIONS = tuple(sorted(action.value for action in AuditAction))
+# What the Action filter suggests: every action of the catalogue, each prefix of them and each category (it still
+# takes any string, e.g. an old action).
+KNOWN_ACTIONS = tuple(
+    sorted(
+        {action.value for action in AuditAction}
+        | {action.value.rsplit(".", n)[0] for action in AuditAction for n in range(1, action.value.count(".") + 1)}
+        | {category.value for category in Category}
+    )
+)
 
 
 class EventFilterForm(forms.Form):

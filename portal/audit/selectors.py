@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, QuerySet, TextField
+from django.db.models import Count, Q, QuerySet, TextField
 from django.db.models.functions import Cast, TruncHour
 
 from portal.audit.events import AuditAction
@@ -17,6 +17,16 @@ from .models import AuditChainHead, AuditEvent, Outcome, VerificationRun
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 5000
+
+
+def action_matching(text: str) -> Q:
+    """What the Action filter finds: the action itself, the actions under it (`approval` finds
+    `approval.approved`, `scp.attach` finds `scp.attach.intent`), and a category's actions (`auth` finds
+    `scim.user_created` too)."""
+    text = text.strip().rstrip(".*")
+    found = Q(action=text) | Q(action__startswith=text + ".")
+    members = [action.value for action in AuditAction if action.category == text]
+    return found | Q(action__in=members) if members else found
 
 
 @dataclass(frozen=True)
@@ -43,7 +53,7 @@ class EventFilter:
         if self.actor:
             events = events.filter(actor_name=self.actor)
         if self.action:
-            events = events.filter(action=self.action)
+            events = events.filter(action_matching(self.action))
         if self.outcome:
             events = events.filter(outcome=self.outcome)
         if self.server_id:
@@ -86,6 +96,49 @@ def events_per_hour(*, filters: EventFilter, now: dt.datetime, hours: int = 24) 
 class EventPage:
     events: list[AuditEvent]
     next_before: int | None  # pass as `before` for the next (older) page
+
+    @property
+    def rows(self) -> list[Row]:
+        """The page's events, each run of SCP reads made for one portal request folded into one row: a page
+        render or an as-you-type check reads SCP several times, and an auditor looks for what changed."""
+        rows: list[Row] = []
+        for event in self.events:
+            key = _read_key(event)
+            last = rows[-1] if rows else None
+            if key is not None and last is not None and last.group is not None and last.group.key == key:
+                last.group.events.append(event)
+            elif key is not None and last is not None and last.event is not None and _read_key(last.event) == key:
+                rows[-1] = Row(group=ReadGroup(key, [last.event, event]))
+            else:
+                rows.append(Row(event=event))
+        return rows
+
+
+@dataclass
+class Row:
+    event: AuditEvent | None = None
+    group: ReadGroup | None = None
+
+
+@dataclass
+class ReadGroup:
+    key: tuple[str, str]  # (correlation id, what caused the reads)
+    events: list[AuditEvent]
+
+    @property
+    def caused_by(self) -> str:
+        return self.key[1]
+
+    @property
+    def failures(self) -> int:
+        return sum(event.outcome != Outcome.SUCCESS for event in self.events)
+
+
+def _read_key(event: AuditEvent) -> tuple[str, str] | None:
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    if event.action != AuditAction.SCP_CALL or payload.get("method") != "GET" or not event.correlation_id:
+        return None
+    return event.correlation_id, str(payload.get("caused_by", ""))
 
 
 def event_page(*, filters: EventFilter, before: int | None = None, size: int = PAGE_SIZE) -> EventPage:

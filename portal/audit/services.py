@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextvars import ContextVar
 from typing import Any
@@ -27,6 +28,19 @@ MAX_TEXT = 64 * 1024
 
 # Which request and target the SCP calls made right now belong to (bound by the execution service).
 scp_call_binding: ContextVar[tuple[int | None, str]] = ContextVar("scp_call_binding", default=(None, ""))
+# HTTP statuses the calls made right now expect as an answer (a detach polls until the interface is gone: 404).
+_scp_expected: ContextVar[frozenset[int]] = ContextVar("scp_expected", default=frozenset())
+
+
+@contextlib.contextmanager
+def scp_expecting(*statuses: int) -> Iterator[None]:
+    """Within this block, SCP answering one of `statuses` is what the caller waits for: recorded as success, with
+    `"expected": true`, not as a failure an auditor must look into."""
+    token = _scp_expected.set(frozenset(statuses))
+    try:
+        yield
+    finally:
+        _scp_expected.reset(token)
 
 
 def _now() -> dt.datetime:
@@ -150,16 +164,22 @@ def record_events_bulk(events: list[dict[str, Any]], *, batch_size: int = 5000) 
 
 def audit_scp_call(*, record: CallRecord, interface_request_id: int | None = None, target: str = "") -> AuditEvent:
     """Record one SCP HTTP attempt (the client's observer). The record never holds the secret or signature."""
+    expected = record.status is not None and record.status in _scp_expected.get()
     if record.error_class in ("ScpOutcomeUnknown",):
         outcome = Outcome.UNKNOWN
-    elif record.error:
+    elif record.error and not expected:
         outcome = Outcome.FAILURE
     else:
         outcome = Outcome.SUCCESS
     payload = record.as_dict()
+    if expected:
+        payload["expected"] = True
     payload["latency_ms"] = round(record.latency_ms, 1)
     if payload.get("response_body"):
         payload["response_body"] = payload["response_body"][:MAX_TEXT]
+    caused_by = request_context.current().caused_by
+    if caused_by:  # the page or check that made the call: the audit page groups a page's reads under it
+        payload["caused_by"] = caused_by
     bound = scp_call_binding.get()
     return record_event(
         action=AuditAction.SCP_CALL,

@@ -65,12 +65,10 @@ def event_list(request):
     # The filter form and the pager swap #results and push their URL (the filters, nothing else), so Back, a
     # reload and a shared link all show the same events; a history restore gets the whole page.
     swap = request.htmx and (request.htmx.target == "results" or request.GET.get("fragment"))
-    template = (
-        "audit/event_list.html#results"
-        if swap and not request.htmx.history_restore_request
-        else ("audit/event_list.html")
-    )
-    return render(request, template, context)
+    partial = swap and not request.htmx.history_restore_request
+    # A swap also replaces the Verify button's form out of band, so that it comes back to these filters.
+    context.update(oob=bool(partial), export_query=context.get("export_query", ""))
+    return render(request, "audit/event_list.html#results" if partial else "audit/event_list.html", context)
 
 
 @login_required

@@ -20,6 +20,7 @@ class RequestContext:
     user_agent: str = ""
     api_token: str = ""  # the public prefix of the personal access token the call came with, if any
     page: bool = False  # someone waits for the answer (an HTTP request): SCP reads get the page's short budget
+    caused_by: str = ""  # the portal request that caused what happens ("GET /servers/…/attach/"), for the audit page
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("portal_request_context", default=None)

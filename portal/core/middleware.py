@@ -53,6 +53,7 @@ class RequestContextMiddleware:
             source_ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT],
             page=True,
+            caused_by=f"{request.method} {request.path}"[:200],
         )
         request.correlation_id = context.correlation_id
         with bound(context):

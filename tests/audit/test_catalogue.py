@@ -41,7 +41,7 @@ def test_an_event_stores_the_members_value_and_its_default_outcome(db):
 
 
 def test_the_filter_the_timeline_and_the_lifecycle_read_the_catalogue():
-    assert set(KNOWN_ACTIONS) == {a.value for a in AuditAction}
+    assert set(KNOWN_ACTIONS) >= {a.value for a in AuditAction}  # with their prefixes and the categories
     assert {step.action for step in TRANSITIONS.values()} <= set(AuditAction)
 
     class Stored:

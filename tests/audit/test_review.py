@@ -190,7 +190,7 @@ def test_the_correlation_link_lists_the_events_of_that_request(client, auditor, 
     detail = client.get(f"/audit/events/{min(mine)}/").content.decode()
     link = re.search(r'href="(/audit/\?correlation=[^"]+)"', detail).group(1)
     listed = client.get(link.replace("&amp;", "&")).content.decode()
-    shown = {int(s) for s in re.findall(r'href="/audit/events/(\d+)/"', listed)}
+    shown = {int(s) for s in re.findall(r'href="/audit/events/(\d+)/[^"]*"', listed)}
     assert shown == mine
 
 
@@ -236,3 +236,47 @@ def test_page_reads_name_their_server_and_the_action_filter_suggests_actions(cli
     page = client.get(f"/audit/?server={server.id}&action=scp.call").content.decode()
     assert page.count('href="/audit/events/') >= reads.filter(target=server.id).count() > 0
     assert '<datalist id="audit-actions">' in page and '<option value="interface_request.submitted">' in page
+
+
+def test_a_pages_scp_reads_fold_into_one_row_under_the_page_that_made_them(client, auditor, requester, sim, world):
+    server = world.servers["web-01"]
+    client.force_login(requester)
+    assert client.get(f"/servers/{server.id}/").status_code == 200
+    reads = AuditEvent.objects.filter(action="scp.call", actor_name="requester")
+    assert reads.count() >= 2 and {r.payload["caused_by"] for r in reads} == {f"GET /servers/{server.id}/"}
+    client.force_login(auditor)
+    page = client.get("/audit/").content.decode()
+    assert page.count('<tr class="reads">') == 1
+    assert f"{reads.count()} SCP reads for GET /servers/{server.id}/ by requester" in page
+    assert all(f'href="/audit/events/{r.seq}/"' in page for r in reads)  # each still one click away
+
+
+def test_the_action_filter_takes_a_prefix_or_a_category(events):
+    events(30)
+
+    def actions(text: str) -> set[str]:
+        return set(EventFilter(action=text).apply(AuditEvent.objects.all()).values_list("action", flat=True))
+
+    assert actions("interface_request") == {"interface_request.submitted"}
+    assert actions("auth") == actions("auth.") == {"auth.login"}  # the category, and the prefix
+    assert actions("scp") == {"scp.call"} and actions("scp.call") == {"scp.call"}
+    assert actions("interface") == set()  # a prefix is a whole word of the action
+    from portal.audit.models import Outcome
+    from portal.audit.services import record_event
+
+    record_event(action=AuditAction.SCIM_USER_CREATED, outcome=Outcome.SUCCESS)
+    assert "scim.user_created" in actions("auth")  # SCIM is in the auth category
+
+
+def test_filters_survive_opening_an_event_and_a_filtered_swap_moves_the_verify_button(client, auditor, events):
+    events(6)
+    client.force_login(auditor)
+    page = client.get("/audit/?actor=alice").content.decode()
+    seq = AuditEvent.objects.filter(actor_name="alice").latest("seq").seq
+    assert f'href="/audit/events/{seq}/?actor=alice"' in page
+    detail = client.get(f"/audit/events/{seq}/?actor=alice").content.decode()
+    assert 'href="/audit/?actor=alice" id="back"' in detail
+    swapped = client.get("/audit/?actor=bob", headers={"HX-Request": "true", "HX-Target": "results"}).content.decode()
+    assert 'id="verify-form" method="post" action="/audit/verify/?actor=bob" hx-swap-oob="true"' in swapped
+    full = client.get("/audit/?actor=bob").content.decode()
+    assert full.count('id="verify-form"') == 1 and "hx-swap-oob" not in full

@@ -61,6 +61,11 @@ def test_detach_end_to_end_deletes_the_port_the_attach_made(sim, world, requeste
         AuditEvent.objects.filter(interface_request_id=request.pk).order_by("seq").values_list("action", flat=True)
     )
     assert events.index("scp.detach.intent") < events.index("interface_request.succeeded")
+    # The 404s it polled for are what it waited for: recorded as such, not as failures an auditor must look into.
+    calls = AuditEvent.objects.filter(interface_request_id=request.pk, action="scp.call")
+    awaited = [c for c in calls if c.payload["status"] == 404]
+    assert awaited and all(c.outcome == "success" and c.payload["expected"] is True for c in awaited)
+    assert not calls.filter(outcome="failure").exists()
 
 
 def test_a_port_that_existed_before_is_kept_for_reuse(sim, world, requester, scp):

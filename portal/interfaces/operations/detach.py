@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict
 
 from portal.audit.events import AuditAction
-from portal.audit.services import record_event
+from portal.audit.services import record_event, scp_expecting
 from portal.scp.errors import ScpConflict, ScpError, ScpHttpError, ScpNotFound
 
 from ..models import Action, InterfaceRequest, Mode
@@ -144,7 +144,8 @@ class DetachOperation(Operation):
 
 def _gone(client, request: InterfaceRequest) -> bool:
     try:
-        client.get_server_interface(request.server_id, request.port_id)
+        with scp_expecting(404):  # the 404 is the answer it waits for
+            client.get_server_interface(request.server_id, request.port_id)
     except ScpNotFound:
         return True
     except ScpError:
@@ -169,7 +170,8 @@ def _detached(client, request: InterfaceRequest, *, gone: bool, via: str) -> Set
     kept = None
     if gone:
         try:
-            kept = not client.get_port(request.port_id).is_attached
+            with scp_expecting(404):  # SCP may delete the port with its interface
+                kept = not client.get_port(request.port_id).is_attached
         except ScpNotFound:
             kept = False
         except ScpError:

@@ -101,17 +101,14 @@ class EventPage:
     def rows(self) -> list[Row]:
         """The page's events, each run of SCP reads made for one portal request folded into one row: a page
         render or an as-you-type check reads SCP several times, and an auditor looks for what changed."""
-        rows: list[Row] = []
+        runs: list[tuple[tuple[str, str] | None, list[AuditEvent]]] = []
         for event in self.events:
             key = _read_key(event)
-            last = rows[-1] if rows else None
-            if key is not None and last is not None and last.group is not None and last.group.key == key:
-                last.group.events.append(event)
-            elif key is not None and last is not None and last.event is not None and _read_key(last.event) == key:
-                rows[-1] = Row(group=ReadGroup(key, [last.event, event]))
+            if key is not None and runs and runs[-1][0] == key:
+                runs[-1][1].append(event)
             else:
-                rows.append(Row(event=event))
-        return rows
+                runs.append((key, [event]))
+        return [Row(group=ReadGroup(key, run)) if key and len(run) > 1 else Row(event=run[0]) for key, run in runs]
 
 
 @dataclass

@@ -67,7 +67,7 @@ def event_list(request):
     swap = request.htmx and (request.htmx.target == "results" or request.GET.get("fragment"))
     partial = swap and not request.htmx.history_restore_request
     # A swap also replaces the Verify button's form out of band, so that it comes back to these filters.
-    context.update(oob=bool(partial), export_query=context.get("export_query", ""))
+    context["oob"] = bool(partial)
     return render(request, "audit/event_list.html#results" if partial else "audit/event_list.html", context)
 
 

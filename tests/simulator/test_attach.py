@@ -142,11 +142,16 @@ def test_concurrent_attaches_of_one_address_apply_once(sim, scp, world):
 def test_a_write_in_flight_across_a_reset_changes_nothing_in_the_new_world(sim, scp, world):
     """A call that arrived before a reset (here still sleeping out its latency) is refused, not applied: a
     test's leftover call from a killed worker must not land in the next test's world."""
+    from portal.core.scp import scp_client
+
     server, subnet = world.servers["web-01"].id, world.subnets["prod-app"].id
-    sim.faults(latency_ms=1500)
+    # The latency leaves the reset below time to happen while the call sleeps; the caller waits far longer than
+    # that latency, so on a busy machine its answer is the simulator's refusal, never its own read timeout.
+    sim.faults(latency_ms=4000)
+    patient = scp_client(audited=False, read_timeout=60)
     body = {"subnet_id": subnet, "fixed_ips": [{"ip_address": "192.168.10.77"}]}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(raw_attach, scp, server, body)
+        pending = pool.submit(raw_attach, patient, server, body)
         deadline = time.monotonic() + 30
         while not sim.attach_posts():  # received, and sleeping out its latency
             assert time.monotonic() < deadline, "the simulator never received the call"

@@ -5,8 +5,8 @@ production-mode test, so that what is tested is what is deployed.
 
 Settings come from the environment (see the README); these variables shape the commands themselves:
 PORT (8000), BIND_HOST (0.0.0.0), WEB_CONCURRENCY (3), FORWARDED_ALLOW_IPS (127.0.0.1),
-WORKER_INTERVAL (0.05 s between queue polls: how long an approved request may wait), SCHEDULER_INTERVAL (60 s),
-SIMULATOR_PORT (8001).
+WORKER_INTERVAL (0.05 s between queue polls: a task due now rings the worker awake, the polls find those due
+later), SCHEDULER_INTERVAL (60 s), SIMULATOR_PORT (8001).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def worker_command(interval: str = "0.05", *extra: str) -> list[str]:
     """The task worker as every place starts it: production, `make run`, the tests and the benches."""
     manage = str(ROOT / "manage.py")
-    return [sys.executable, manage, "db_worker", "--queue-name", "*", "--interval", interval, "--no-reload", *extra]
+    return [sys.executable, manage, "worker", "--queue-name", "*", "--interval", interval, "--no-reload", *extra]
 
 
 def commands(env: dict[str, str] | None = None) -> dict[str, list[str]]:

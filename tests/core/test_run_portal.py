@@ -18,7 +18,7 @@ def children(pid: int) -> dict[str, int]:
     found = {}
     for line in listing.splitlines():
         child, _, args = line.strip().partition(" ")
-        for name in ("scp_simulator", "db_worker", "scheduler", "runserver"):
+        for name in ("scp_simulator", "worker", "scheduler", "runserver"):
             if f"manage.py {name}" in args:
                 found[name] = int(child)
     return found
@@ -57,14 +57,14 @@ def test_a_killed_worker_is_started_again_and_everything_stops_together(tmp_path
             return found if len(found) == 4 else None
 
         first = wait_for(all_four)
-        os.kill(first["db_worker"], signal.SIGKILL)
+        os.kill(first["worker"], signal.SIGKILL)
 
         def replaced():
             found = children(portal.pid)
-            return found if found.get("db_worker", first["db_worker"]) != first["db_worker"] else None
+            return found if found.get("worker", first["worker"]) != first["worker"] else None
 
         second = wait_for(replaced)
-        assert second["db_worker"] != first["db_worker"] and portal.poll() is None
+        assert second["worker"] != first["worker"] and portal.poll() is None
         assert "worker exited with -9; starting it again" in (tmp_path / "run_portal.log").read_text()
     finally:
         portal.send_signal(signal.SIGTERM)

@@ -64,13 +64,18 @@ print(request.pk)
 """
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_submission_is_executed_by_db_worker_as_make_run_starts_it(sim, world, requester):
+def submit_one(world) -> InterfaceRequest:
+    """One attach on web-01 submitted from another process (`manage.py shell`) with the database task backend."""
     script = SUBMIT.format(server=world.servers["web-01"].id, subnet=world.subnets["prod-app"].id)
     submitted = production_like("shell", stdin=script)
     assert submitted.returncode == 0, submitted.stderr[-2000:]
-    request = InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
+    return InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_submission_is_executed_by_db_worker_as_make_run_starts_it(sim, world, requester):
+    request = submit_one(world)
     assert request.status == Status.APPROVED  # enqueued, not yet run
     assert sim.attach_posts() == []
     # The same worker command `manage.py run_portal` starts, less the polling: process what is due, then exit.
@@ -94,10 +99,7 @@ def test_a_worker_killed_mid_task_leaves_nothing_running_forever(sim, world, req
     from portal.core.task_recovery import task_results_recover_abandoned
     from portal.interfaces import services
 
-    script = SUBMIT.format(server=world.servers["web-01"].id, subnet=world.subnets["prod-app"].id)
-    submitted = production_like("shell", stdin=script)
-    assert submitted.returncode == 0, submitted.stderr[-2000:]
-    request = InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
+    request = submit_one(world)
     sim.faults(latency_ms=1200)  # every SCP call is slow: the worker is inside the task when it dies
     env = {**os.environ, "DATABASE_URL": database_url(), "TASKS_BACKEND": "database"}
     worker = subprocess.Popen(
@@ -182,10 +184,7 @@ def test_with_nothing_else_waiting_the_worker_settles_the_attach_in_place(sim, w
     from django_tasks_db.models import DBTaskResult
 
     sim.reset(settle_seconds=1.0)
-    script = SUBMIT.format(server=world.servers["web-01"].id, subnet=world.subnets["prod-app"].id)
-    submitted = production_like("shell", stdin=script)
-    assert submitted.returncode == 0, submitted.stderr[-2000:]
-    request = InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
+    request = submit_one(world)
     work_until_final(request)
     assert request.status == Status.SUCCEEDED and request.result["port_state"] == "ACTIVE"
     # The execution ran in the delivery of its start effect, and settled the request before that ended.

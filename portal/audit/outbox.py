@@ -53,9 +53,9 @@ def _now() -> dt.datetime:
 
 def register(kind: str, handler: Handler, *, priority: int = 0) -> Handler:
     """Deliver effects of `kind` to `handler` (apps register theirs in `AppConfig.ready()`). Of effects that
-    are due together, those of a higher `priority` are delivered first: a handler that runs long (starting an
-    execution, which then waits in place for SCP while no other task waits) goes after the quick ones written in
-    the same transaction (the mail saying it was approved), so that they neither interrupt it nor wait for it."""
+    are due together, those of a higher `priority` are delivered first: starting an execution goes before the
+    mail written with it (saying it was approved), which then waits until the execution lets go of the worker
+    (see `deliveries_for`), so that the mail is never in the way of the write it announces."""
     HANDLERS[kind] = handler
     PRIORITIES[kind] = priority
     return handler
@@ -107,6 +107,22 @@ def _schedule(effect: Effect) -> None:
     else:
         effect_id = effect.pk
         transaction.on_commit(lambda: effect_deliver(effect_id=effect_id), robust=True)
+
+
+def deliveries_for(*, interface_request_id: int) -> list[tuple[str, list]]:
+    """The delivery tasks (task path, arguments) of a request's effects still to deliver: what an execution that
+    waits in place for SCP may leave waiting for a while (interfaces.operations.attach), rather than hand the
+    worker over to its own request's mail."""
+    pending = Effect.objects.filter(interface_request_id=interface_request_id, delivered_at=None, given_up_at=None)
+    return [(DELIVERY_TASK.module_path, [pk]) for pk in pending.values_list("pk", flat=True)]
+
+
+def effects_deliver_for(*, interface_request_id: int) -> int:
+    """Deliver a request's due effects now, in this process (one whose execution waits in place for SCP): each
+    is claimed as any delivery is, so one under way elsewhere (that execution's own start) is left alone, and
+    their queued deliveries later find them delivered. Returns how many were delivered."""
+    due = Effect.objects.filter(_deliverable(_now()), interface_request_id=interface_request_id).order_by("pk")
+    return sum(effect_deliver(effect_id=pk) == "delivered" for pk in list(due.values_list("pk", flat=True)))
 
 
 def _deliverable(now: dt.datetime) -> Q:

@@ -9,6 +9,7 @@ the task framework's table from showing work as running forever.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -18,13 +19,18 @@ from portal.audit.models import Outcome
 from portal.audit.services import record_event
 
 
-def tasks_waiting() -> bool:
-    """Whether a task is due and no worker has taken it yet (always False on a backend without a queue)."""
+def tasks_waiting(*, besides: Collection[tuple[str, list]] = ()) -> bool:
+    """Whether a task is due and no worker has taken it yet (always False on a backend without a queue), other
+    than the calls `besides`: (task path, arguments) pairs that the caller will see to itself."""
     from django.tasks import default_task_backend
 
     if not default_task_backend.supports_defer:
         return False
-    return DBTaskResult.objects.ready().exists()
+    ready = DBTaskResult.objects.ready()
+    if not besides:
+        return ready.exists()
+    rows = list(ready.values_list("task_path", "args_kwargs")[: len(besides) + 1])
+    return any((path, (arguments or {}).get("args")) not in besides for path, arguments in rows)
 
 
 class WorkerLost(Exception):

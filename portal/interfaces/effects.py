@@ -41,7 +41,8 @@ def _notify_requester(effect: Effect) -> None:
 
 
 def register_handlers() -> None:
-    register("interfaces.start_execution", _start_execution, priority=-10)  # after the mails written with it
+    # Before the mails written with it: they wait while it waits in place for SCP (operations.attach).
+    register("interfaces.start_execution", _start_execution, priority=10)
     register("interfaces.server_free", _server_free)
     # (named for the approvals app, where these mails began: the kinds are stored in the outbox's rows)
     register("approvals.notify_approvers", _notify_approvers)

@@ -233,7 +233,8 @@ def test_a_worker_killed_after_an_effect_ran_is_repeated_harmlessly(
 
     crashing = processes.worker(APPROVAL_DEFAULT="approver", CRASH_POINTS="effect.handled")
     assert crashing.wait(timeout=120) == -signal.SIGKILL  # it ran one effect's handler, then died before marking it
-    assert Effect.objects.filter(delivered_at=None).count() == 3
+    # (the start of the execution goes first: it carried the request out, writing its mail, before dying)
+    assert not Effect.objects.exclude(delivered_at=None).exists()
     handled = Effect.objects.filter(delivered_at=None, attempts=1).count()
     assert handled >= 1
 

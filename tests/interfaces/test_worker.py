@@ -194,3 +194,75 @@ def test_with_nothing_else_waiting_the_worker_settles_the_attach_in_place(sim, w
     succeeded = AuditEvent.objects.get(interface_request_id=request.pk, action="interface_request.succeeded")
     assert delivery.return_value == "delivered" and delivery.finished_at >= succeeded.created_at
     assert not DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request").exists()
+    # The mail written with the approval went after the write it announces, once, while the port settled.
+    (sent_at,) = _approval_mails(request)
+    intent = AuditEvent.objects.get(interface_request_id=request.pk, action="scp.attach.intent")
+    assert sent_at > intent.created_at
+
+
+def _approval_mails(request) -> list:
+    from portal.core.models import MailSent
+
+    mails = Effect.objects.filter(interface_request_id=request.pk, kind="approvals.notify_requester")
+    approved = mails.earliest("pk")  # (the result's mail comes later)
+    assert approved.args == {"about": "auto"} and approved.delivered_at is not None
+    return list(MailSent.objects.filter(key=f"effect:{approved.pk}").values_list("sent_at", flat=True))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_approval_mail_waits_for_a_slow_port_only_a_few_seconds(sim, world, requester):
+    """The mail written with the approval waits while the port settles, for OWN_EFFECTS_WAIT_SECONDS at most: then
+    the execution delivers it itself and goes on waiting in place (its queued delivery finds it delivered)."""
+    from django_tasks_db.models import DBTaskResult
+
+    from portal.interfaces.operations.base import OWN_EFFECTS_WAIT_SECONDS
+
+    sim.reset(settle_seconds=OWN_EFFECTS_WAIT_SECONDS + 2)
+    request = submit_one(world)
+    work_until_final(request)
+    assert request.status == Status.SUCCEEDED and request.result["port_state"] == "ACTIVE"
+    (sent_at,) = _approval_mails(request)
+    succeeded = AuditEvent.objects.get(interface_request_id=request.pk, action="interface_request.succeeded")
+    intent = AuditEvent.objects.get(interface_request_id=request.pk, action="scp.attach.intent")
+    assert intent.created_at < sent_at < succeeded.created_at
+    assert not DBTaskResult.objects.filter(task_path__endswith="follow_up_interface_request").exists()
+
+
+SUBMIT_DETACH = """
+import uuid
+from django.contrib.auth import get_user_model
+from portal.interfaces.services import detach_request_submit
+request = detach_request_submit(
+    requester=get_user_model().objects.get(username="requester"), idempotency_key=uuid.uuid4(),
+    justification="retire it", server_id="{server}", port_id="{port}",
+)
+print(request.pk)
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_detach_lets_its_approval_mail_go_while_the_interface_leaves(sim, world, requester, scp):
+    """A detach lets go of the worker after its DELETE (follow-up looks wait for the interface to leave), so the
+    approval's mail, delivered after the start of the execution, goes after the DELETE and long before the end."""
+    import time
+
+    from portal.interfaces.operations.base import OWN_EFFECTS_WAIT_SECONDS
+    from portal.scp import schemas
+
+    sim.reset(settle_seconds=OWN_EFFECTS_WAIT_SECONDS + 2)  # BUILD, and later DELETING, last that long
+    server = world.servers["web-01"].id
+    made = scp.attach_interface(server, schemas.ServerInterfaceCreateRequest(subnet_id=world.subnets["prod-db"].id))
+    deadline = time.monotonic() + 60
+    while scp.get_server_interface(server, made.port_id).port_state != "ACTIVE":
+        assert time.monotonic() < deadline, "the attached port never became ACTIVE"
+        time.sleep(0.2)
+    submitted = production_like("shell", stdin=SUBMIT_DETACH.format(server=server, port=made.port_id))
+    assert submitted.returncode == 0, submitted.stderr[-2000:]
+    request = InterfaceRequest.objects.get(pk=int(submitted.stdout.split()[-1]))
+    work_until_final(request)
+    assert request.status == Status.SUCCEEDED and request.result["gone"] is True, request.status_reason
+    (sent_at,) = _approval_mails(request)
+    intent = AuditEvent.objects.get(interface_request_id=request.pk, action="scp.detach.intent")
+    succeeded = AuditEvent.objects.get(interface_request_id=request.pk, action="interface_request.succeeded")
+    assert intent.created_at < sent_at < succeeded.created_at

@@ -27,7 +27,7 @@ from ..models import Action, InterfaceRequest, Mode
 from ..rules import canonical_address, repeated, syntax_problem
 from ..selectors import hold_problem
 from ..validation import AttachPlan, validate_attach
-from .base import Operation, ScpCall, Settlement, Undecided, not_applied, scp_refusal
+from .base import Operation, OwnEffects, ScpCall, Settlement, Undecided, not_applied, scp_refusal
 from .ownership import decide_ownership
 
 SETTLED = ("ACTIVE", "ERROR")
@@ -320,14 +320,16 @@ def settled(interface: schemas.InterfaceResponse, *, via: str) -> Settlement:
 def _poll_while_idle(client, request: InterfaceRequest, interface: schemas.InterfaceResponse):
     """Look at the new port in place for as long as no other task waits for a worker: a lone attach settles as
     soon as SCP says so, without a follow-up task's pickup, and the worker hands over to follow-ups the moment
-    someone else needs it."""
+    someone else needs it. Its own request's mails do not count as someone else (see OwnEffects)."""
     config = settings.CONFIG
     deadline = time.monotonic() + config.scp_settle_timeout
+    own = OwnEffects(request.pk)
     while interface.port_state not in SETTLED and time.monotonic() < deadline:
         look_at = time.monotonic() + config.scp_poll_interval
         while time.monotonic() < look_at:  # a task that comes in meanwhile is noticed within IDLE_CHECK_SECONDS
-            if tasks_waiting():
+            if tasks_waiting(besides=own.besides):
                 return interface
+            own.deliver_when_due()
             time.sleep(min(IDLE_CHECK_SECONDS, max(0.0, look_at - time.monotonic())))
         with contextlib.suppress(ScpError):
             interface = client.get_server_interface(request.server_id, interface.port_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.audit.events import AuditAction
+from portal.audit.outbox import deliveries_for, effects_deliver_for
 from portal.scp import schemas
 from portal.scp.client import ScpClient
 from portal.scp.errors import ScpBadRequest, ScpConflict, ScpHttpError
@@ -24,6 +26,26 @@ if TYPE_CHECKING:  # (the request model names its operation in turn: a type-only
 # How long after a not-applied finding the portal first looks again for SCP applying the write late, and at most.
 LATE_LOOK_FIRST_SECONDS = 60
 LATE_LOOK_CAP_SECONDS = 3600
+# How long the mails written with an execution's start may wait while it waits in place for SCP.
+OWN_EFFECTS_WAIT_SECONDS = 5.0
+
+
+class OwnEffects:
+    """What an execution waiting in place for SCP (an attach's new port settling) does about the effects its
+    request wrote with its start (the approval's mail, delivered after the start so as never to delay the write):
+    their queued deliveries do not take the worker from it (`besides`, for tasks_waiting), and once it has waited
+    OWN_EFFECTS_WAIT_SECONDS it delivers them itself (`deliver_when_due`), so that a slow port delays that mail
+    by seconds, not minutes. (A detach lets go of the worker after its DELETE: its mail goes then.)"""
+
+    def __init__(self, request_id: int) -> None:
+        self.request_id = request_id
+        self.besides = deliveries_for(interface_request_id=request_id)
+        self._due: float | None = time.monotonic() + OWN_EFFECTS_WAIT_SECONDS
+
+    def deliver_when_due(self) -> None:
+        if self._due is not None and time.monotonic() >= self._due:
+            self._due = None
+            effects_deliver_for(interface_request_id=self.request_id)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,14 @@ print, and they are handed to the SCP client only.
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from portal.audit.note import COSIGNATURE, NoteError, Verifier  # (standard library and cryptography only)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -169,8 +172,6 @@ class PortalConfig(BaseSettings):
     @field_validator("audit_witnesses")
     @classmethod
     def _witnesses(cls, value: list[str]) -> list[str]:
-        from portal.audit.note import COSIGNATURE, NoteError, Verifier  # standard library and cryptography only
-
         for item in value:
             url, _, vkey = item.partition(" ")
             try:
@@ -279,8 +280,6 @@ class ConfigurationError(SystemExit):
 
 def load_config() -> PortalConfig:
     """Read the configuration, or stop with a message naming each bad variable."""
-    import os
-
     try:
         # The tests read no .env: what they run against is what tests/env.py sets, nothing else.
         return PortalConfig(_env_file=None) if os.environ.get("PORTAL_IGNORE_DOTENV") else PortalConfig()

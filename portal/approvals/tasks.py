@@ -1,3 +1,6 @@
+import datetime as dt
+
+from django.conf import settings
 from django.tasks import task
 
 from portal.core.context import RequestContext, bound, new_correlation_id
@@ -14,10 +17,6 @@ def expire_requests() -> int:
 
 @task()
 def reconcile_requests() -> int:
-    import datetime as dt
-
-    from django.conf import settings
-
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
         task_results_recover_abandoned(older_than=dt.timedelta(seconds=settings.CONFIG.execution_lease_seconds))
         return requests_reconcile_due()

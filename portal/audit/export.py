@@ -7,6 +7,8 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 
+from django.http import StreamingHttpResponse
+
 from .chain import HASHED_FIELDS, format_time
 
 CSV_COLUMNS = (*HASHED_FIELDS, "hash")
@@ -63,8 +65,6 @@ def jsonl_lines(records: Iterable[tuple[dict, str]]) -> Iterator[str]:
 
 
 def export_response(kind: str, records: Iterable[tuple[dict, str]], *, up_to_seq: int):
-    from django.http import StreamingHttpResponse
-
     lines = csv_lines(records) if kind == "csv" else jsonl_lines(records)
     response = StreamingHttpResponse(lines, content_type=CONTENT_TYPES[kind])
     response["Content-Disposition"] = f'attachment; filename="audit-up-to-{up_to_seq}.{kind}"'

@@ -25,6 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.tasks import default_task_backend
 from django.utils import timezone
 
 from portal.core.logs import mask_secrets
@@ -99,8 +100,6 @@ def effect_add(
 
 
 def _schedule(effect: Effect) -> None:
-    from django.tasks import default_task_backend
-
     if default_task_backend.supports_defer:  # a queue in this database: the task row commits with the effect
         run_after = effect.due_at if effect.due_at > _now() else None
         DELIVERY_TASK.using(run_after=run_after, priority=PRIORITIES.get(effect.kind, 0)).enqueue(effect.pk)
@@ -122,7 +121,12 @@ def effects_deliver_for(*, interface_request_id: int) -> int:
     is claimed as any delivery is, so one under way elsewhere (that execution's own start) is left alone, and
     their queued deliveries later find them delivered. Returns how many were delivered."""
     due = Effect.objects.filter(_deliverable(_now()), interface_request_id=interface_request_id).order_by("pk")
-    return sum(effect_deliver(effect_id=pk) == "delivered" for pk in list(due.values_list("pk", flat=True)))
+    return _deliver_each(due)
+
+
+def _deliver_each(effects) -> int:
+    """Deliver each effect of a queryset (read once, then each claimed as any delivery is); how many were."""
+    return sum(effect_deliver(effect_id=pk) == "delivered" for pk in list(effects.values_list("pk", flat=True)))
 
 
 def _deliverable(now: dt.datetime) -> Q:
@@ -189,8 +193,7 @@ def effects_deliver_due(*, now: dt.datetime | None = None, limit: int = 500) -> 
     now = now or _now()
     stale = now - dt.timedelta(seconds=settings.CONFIG.effect_lease_seconds)
     due = Effect.objects.filter(_deliverable(now), due_at__lte=stale).order_by("due_at")
-    ids = list(due.values_list("pk", flat=True)[:limit])
-    return sum(effect_deliver(effect_id=pk) == "delivered" for pk in ids)
+    return _deliver_each(due[:limit])
 
 
 def effects_prune(*, now: dt.datetime | None = None) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, TextField
+from django.db.models import Count, Max, Min, Q, QuerySet, TextField
 from django.db.models.functions import Cast, TruncHour
 
 from portal.audit.events import AuditAction
@@ -175,8 +175,6 @@ def chain_rows(*, low: int | None = None, high: int | None = None) -> Iterator[d
 
 def seq_bounds() -> tuple[int, int] | None:
     """The lowest and highest stored seq (index lookups), or None when the log is empty."""
-    from django.db.models import Max, Min
-
     bounds = AuditEvent.objects.aggregate(low=Min("seq"), high=Max("seq"))
     return None if bounds["low"] is None else (bounds["low"], bounds["high"])
 

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from portal.core import context as request_context
@@ -204,8 +204,6 @@ PARALLEL_THRESHOLD = 200_000
 
 def _verify_range(bounds: tuple[int, int]) -> Verdict:
     """Verify one seq range on its own database connection (runs in a worker process)."""
-    from django.db import connections
-
     low, high = bounds
     try:
         first_prev = GENESIS_HASH if low == 1 else None
@@ -235,8 +233,6 @@ def audit_verify_database(*, workers: int | None = None, anchors: Iterable[tuple
 
 
 def _verify_ranges(bounds: tuple[int, int] | None, tip: tuple[int, str], workers: int) -> Verdict:
-    from django.db import connections
-
     last = tip[0]
     if bounds is None or bounds[0] != 1 or min(bounds[1], last) - 1 < PARALLEL_THRESHOLD or workers < 2:
         return verify(chain_rows(high=last), tip=tip)

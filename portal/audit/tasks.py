@@ -2,8 +2,10 @@ from django.tasks import task
 
 from portal.core.context import RequestContext, bound, new_correlation_id
 
+from .checkpoints import CheckpointRefused, CheckpointUnavailable, checkpoint_make
 from .outbox import effect_deliver, effects_deliver_due, effects_prune
 from .services import audit_verify_database
+from .streams import streams_deliver
 
 
 @task()
@@ -31,8 +33,6 @@ def deliver_due_effects() -> int:
 @task()
 def sign_audit_checkpoint() -> str:
     """The scheduler's checkpoint: signed when the log grew (and a signing key is configured)."""
-    from .checkpoints import CheckpointRefused, CheckpointUnavailable, checkpoint_make
-
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
         try:
             made = checkpoint_make()
@@ -44,8 +44,6 @@ def sign_audit_checkpoint() -> str:
 @task()
 def stream_audit_events() -> str:
     """The scheduler's stream delivery: each SIEM stream caught up as far as its receiver takes events."""
-    from .streams import streams_deliver
-
     with bound(RequestContext(correlation_id=new_correlation_id(), actor_name="portal-scheduler")):
         taken = streams_deliver()
     return ", ".join(f"{name}: {n}" for name, n in taken.items()) or "no stream configured"

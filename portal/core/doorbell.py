@@ -29,9 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from django.db import connections, transaction
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
+from django_tasks_db.backend import DatabaseBackend
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +78,6 @@ def _ring_sockets(folder: Path) -> None:
 
 
 def _on_enqueued(sender, task_result, **kwargs) -> None:
-    from django_tasks_db.backend import DatabaseBackend
-
     if not issubclass(sender, DatabaseBackend):
         return
     run_after = task_result.task.run_after
@@ -139,8 +139,6 @@ class Listener:
                 self._path.parent.rmdir()
 
     def _listen(self) -> None:
-        import psycopg
-
         try:
             self._pg = psycopg.connect(**connections[self._using].get_connection_params(), autocommit=True)
             self._pg.execute(f"LISTEN {CHANNEL}")
@@ -168,8 +166,6 @@ class Listener:
         return bool(ready)
 
     def _wait_pg(self, seconds: float) -> bool:
-        import psycopg
-
         if self._pg is None:  # deaf since the connection was lost: listen again, and have the caller look now
             self._listen()  # (a task enqueued while it was deaf rang nobody)
             if self._pg is None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from portal.audit.outbox import effects_backlog
@@ -46,8 +47,6 @@ _migrated = False
 def _migrations() -> Check:
     global _migrated
     if not _migrated:  # once applied they stay applied: the migration graph is read once per process
-        from django.db.migrations.executor import MigrationExecutor
-
         executor = MigrationExecutor(connection)
         plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
         if plan:

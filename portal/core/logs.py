@@ -12,6 +12,7 @@ import re
 import socket
 
 import structlog
+from django.conf import settings
 
 MASK = "********"
 # Query parameters that carry a credential or a one-time secret (the OIDC callback's code and state, a token in
@@ -59,8 +60,6 @@ class SecretMasker:
 
 def mask_secrets(text: str) -> str:
     """`text` with the configured secrets masked: for what is stored from an exception's message."""
-    from django.conf import settings
-
     return SecretMasker(_secrets(settings.CONFIG)).mask(text)
 
 

@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.mail.backends.base import BaseEmailBackend
+from django.utils import timezone
 
 from portal.audit.events import AuditAction
 from portal.audit.models import Outcome
@@ -28,8 +29,6 @@ def send_notification(
     With `once_key` (an outbox effect's), a recipient already mailed under that key is skipped, and a failure
     raises so that the outbox tries again later; without it a failure is never raised into what sent it.
     """
-    from django.utils import timezone
-
     recipients = sorted({r for r in recipients if r})
     if once_key:
         sent = set(MailSent.objects.filter(key=once_key, recipient__in=recipients).values_list("recipient", flat=True))

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
@@ -213,8 +214,6 @@ class PortalCollector:
         yield failing
 
     def _tasks(self):
-        from django_tasks_db.models import DBTaskResult
-
         ready = DBTaskResult.objects.ready()
         yield GaugeMetricFamily("portal_task_queue_depth", "Tasks ready to run", value=ready.count())
         oldest = ready.order_by("enqueued_at").values_list("enqueued_at", flat=True).first()

@@ -2,8 +2,9 @@ import ipaddress
 import logging
 
 from django.conf import settings
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from portal.audit.events import AuditAction
@@ -100,8 +101,6 @@ class OperationsMiddleware:
 
     @staticmethod
     def _metrics(request):
-        from django.http import HttpResponse
-
         if not metrics_allowed(request):
             return HttpResponse(
                 "Forbidden: /metrics needs the bearer token (METRICS_TOKEN) or an address in "
@@ -114,8 +113,6 @@ class OperationsMiddleware:
 
 
 def metrics_allowed(request) -> bool:
-    from django.utils.crypto import constant_time_compare
-
     config = settings.CONFIG
     header = request.headers.get("Authorization", "")
     if config.metrics_token is not None and header.startswith("Bearer "):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import translation
 
 from portal.audit.services import audit_scp_call
 from portal.scp.client import CallRecord, ScpClient
@@ -23,8 +24,6 @@ def _correlation_id() -> str:
 def scp_language() -> str:
     """SCP's Accept-Language for this call: Korean for a Korean reader (a page's user, or the requester whose
     request a worker carries out), otherwise the configured SCP_ACCEPT_LANGUAGE."""
-    from django.utils import translation
-
     if (translation.get_language() or "").startswith("ko"):
         return "ko-KR"
     return settings.CONFIG.scp_accept_language

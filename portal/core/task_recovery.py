@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
+from django.tasks import default_task_backend
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -22,8 +23,6 @@ from portal.audit.services import record_event
 def tasks_waiting(*, besides: Collection[tuple[str, list]] = ()) -> bool:
     """Whether a task is due and no worker has taken it yet (always False on a backend without a queue), other
     than the calls `besides`: (task path, arguments) pairs that the caller will see to itself."""
-    from django.tasks import default_task_backend
-
     if not default_task_backend.supports_defer:
         return False
     ready = DBTaskResult.objects.ready()

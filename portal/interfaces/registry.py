@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .base import Operation
+    from .operations.base import Operation
 
 REGISTRY: dict[str, Operation] = {}
 

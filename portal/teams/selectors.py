@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.apps import apps
+
 from .models import ServerOwnership, Team
 from .scope import ServerScope
 
@@ -89,8 +91,6 @@ def requesting_team(user, server) -> Team | None:
 
 def audit_request_scope(user):
     """None when `user` audits everything; otherwise a queryset of the ids of the requests they may audit."""
-    from django.apps import apps
-
     access = access_for(user)
     if access.global_auditor:
         return None

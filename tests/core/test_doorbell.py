@@ -6,8 +6,8 @@ carries out at once was rung for, since no poll would have found it for an hour.
 
 import os
 import socket
-import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -15,46 +15,26 @@ from django.db import connection, transaction
 from portal.core.doorbell import Listener, _ring_sockets, _socket_folder, ring
 from portal.interfaces.models import InterfaceRequest, Status
 from portal.run import worker_command
-from tests.conftest import ROOT
+from tests.interfaces.test_crash import Processes
 from tests.interfaces.test_worker import database_url, submit_one
 
 
-class IdleWorker:
-    """`manage.py worker --interval 3600` on the test database, waited for until it is idle (its log says so)."""
-
-    def __init__(self, log_path) -> None:
-        env = {**os.environ, "DATABASE_URL": database_url(), "TASKS_BACKEND": "database"}
-        self.log_path = log_path
-        self.log = open(log_path, "w")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            worker_command("3600", "--no-startup-delay"), cwd=ROOT, env=env, stdout=self.log, stderr=self.log
-        )
-
-    def wait_until_idle(self, times: int = 1) -> None:
-        deadline = time.monotonic() + 120
-        while self.log_path.read_text().count(" idle: woken by ") < times:
-            assert self.process.poll() is None, self.log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the worker never went idle:\n" + self.log_path.read_text()[-3000:]
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-
 @pytest.fixture
-def idle_worker(tmp_path):
-    worker = IdleWorker(tmp_path / "worker.log")
-    try:
-        worker.wait_until_idle()
-        yield worker
-    finally:
-        worker.stop()
+def processes():
+    started = Processes({**os.environ, "DATABASE_URL": database_url(), "TASKS_BACKEND": "database"})
+    yield started
+    started.stop()
+
+
+def start_idle_worker(processes: Processes, log: Path) -> Path:
+    """`manage.py worker --interval 3600` on the test database, waited for until it is idle (its log says so)."""
+    worker = processes.start(*worker_command("3600", "--no-startup-delay")[2:], log=log)
+    deadline = time.monotonic() + 120
+    while " idle: woken by " not in log.read_text():
+        assert worker.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the worker never went idle:\n" + log.read_text()[-3000:]
+        time.sleep(0.05)
+    return log
 
 
 def _submit_and_wait(world) -> InterfaceRequest:
@@ -69,12 +49,13 @@ def _submit_and_wait(world) -> InterfaceRequest:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_request_submitted_elsewhere_wakes_an_idle_worker(sim, world, requester, idle_worker):
+def test_a_request_submitted_elsewhere_wakes_an_idle_worker(sim, world, requester, processes, tmp_path):
+    log = start_idle_worker(processes, tmp_path / "worker.log")
     request = _submit_and_wait(world)
     assert request.status == Status.SUCCEEDED, request.status_reason
     assert len(sim.attach_posts()) == 1
     expected = "PostgreSQL LISTEN" if connection.vendor == "postgresql" else "a Unix socket"
-    assert f"woken by {expected}, else every 3600s" in idle_worker.log_path.read_text()
+    assert f"woken by {expected}, else every 3600s" in log.read_text()
 
 
 @pytest.mark.postgres
@@ -116,7 +97,7 @@ def test_a_socket_left_by_a_killed_worker_is_removed_by_the_next_ring(tmp_path):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_whose_listen_connection_is_cut_listens_again(sim, world, requester, tmp_path):
+def test_a_worker_whose_listen_connection_is_cut_listens_again(sim, world, requester, processes, tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("cuts a PostgreSQL connection: runs in make test's PostgreSQL pass")
 
@@ -125,18 +106,14 @@ def test_a_worker_whose_listen_connection_is_cut_listens_again(sim, world, reque
             cursor.execute("SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN portal_tasks'")
             return [row[0] for row in cursor.fetchall()]
 
-    worker = IdleWorker(tmp_path / "worker.log")
-    try:
-        worker.wait_until_idle()
-        (first,) = listeners()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [first])
-        deadline = time.monotonic() + 60
-        while listeners() in ([], [first]):
-            assert time.monotonic() < deadline, "the worker never listened again:\n" + worker.log_path.read_text()
-            time.sleep(0.05)
-        request = _submit_and_wait(world)
-        assert request.status == Status.SUCCEEDED, request.status_reason
-        assert "LISTEN connection lost" in worker.log_path.read_text()
-    finally:
-        worker.stop()
+    log = start_idle_worker(processes, tmp_path / "worker.log")
+    (first,) = listeners()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [first])
+    deadline = time.monotonic() + 60
+    while listeners() in ([], [first]):
+        assert time.monotonic() < deadline, "the worker never listened again:\n" + log.read_text()
+        time.sleep(0.05)
+    request = _submit_and_wait(world)
+    assert request.status == Status.SUCCEEDED, request.status_reason
+    assert "LISTEN connection lost" in log.read_text()

@@ -108,14 +108,16 @@ class Processes:
         self.env = env
         self.running: list[subprocess.Popen] = []
 
-    def start(self, *args: str, **extra: str) -> subprocess.Popen:
-        process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env={**self.env, **extra},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    def start(self, *args: str, log=None, **extra: str) -> subprocess.Popen:
+        """`manage.py *args`; its output goes to the file `log` (a path) when one is given."""
+        with open(log or os.devnull, "w") as output:  # (the child keeps its own copy)
+            process = subprocess.Popen(  # noqa: S603
+                [sys.executable, "manage.py", *args],
+                cwd=ROOT,
+                env={**self.env, **extra},
+                stdout=output,
+                stderr=output,
+            )
         self.running.append(process)
         return process
 

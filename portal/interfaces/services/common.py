@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.tasks import default_task_backend
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,8 +96,6 @@ def follow_up_later(
     and never later than `not_after`. A look lost with its worker costs nothing: reconciliation settles a request
     executing past its lease, and every unknown one. False when the task backend cannot run anything later (the
     tests' immediate one): the caller waits in place, or leaves it to the periodic reconciliation."""
-    from django.tasks import default_task_backend
-
     if not default_task_backend.supports_defer or FOLLOW_UP_TASK is None:
         return False
     if seconds is None:

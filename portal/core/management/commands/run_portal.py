@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.audit import checkpoints, note
 from portal.config import BASE_DIR
 from portal.run import stop as stop_all
 from portal.run import worker_command
@@ -44,8 +45,6 @@ class Command(BaseCommand):
     def _witness(self, key_file: str) -> list[str]:
         """A witness on this machine (python -m portal.audit.witness), cosigning this portal's checkpoints: the
         children learn of it through AUDIT_WITNESSES."""
-        from portal.audit import checkpoints, note
-
         key_path = Path(key_file)
         if not key_path.exists():
             key = note.Signer.generate(WITNESS_NAME, note.COSIGNATURE)

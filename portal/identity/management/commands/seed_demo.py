@@ -1,5 +1,6 @@
 """Create the demo teams, groups and users (password from DEMO_PASSWORD), idempotently."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
@@ -43,8 +44,6 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        from django.conf import settings
-
         config = settings.CONFIG
         if not config.debug and config.demo_password.get_secret_value() == DEFAULT_DEMO_PASSWORD:
             raise CommandError(
